@@ -1,0 +1,40 @@
+"""layerwise: a readable, fast, Keras-style neural-network library on NumPy.
+
+Build a model by calling each layer on the previous one, compile it with a loss, train it with
+``fit`` and use it with ``predict``::
+
+    from layerwise import Input, Dense, Model
+
+    inputs = Input(shape=(2,))
+    hidden = Dense(8, activation='tanh')(inputs)
+    outputs = Dense(1, activation='sigmoid')(hidden)
+    model = Model(inputs, outputs)
+    model.compile(loss_fn='mse')
+    model.fit(x_train, y_train, epochs=500, learning_rate=0.05, print_loss=False)
+    predictions = model.predict(x_test)
+"""
+
+from . import (
+    activations,
+    callbacks,
+    exceptions,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+    schedules,
+)
+from .layers import Activation, BatchNormalization, Dense, Dropout, Input, Layer
+from .losses import Loss
+from .model import Model
+from .registry import register_serializable
+from .seeding import set_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Layer", "Input", "Dense", "Activation", "Dropout", "BatchNormalization", "Model", "Loss",
+    "set_seed", "register_serializable", "activations", "callbacks", "exceptions", "initializers",
+    "losses", "metrics", "optimizers", "regularizers", "schedules", "__version__",
+]

@@ -1,0 +1,343 @@
+"""Activation functions, their exact derivatives, and the name registry.
+
+Each activation is a small object with
+
+- ``forward(x, out=None)``: the function, written into ``out`` when given;
+- ``backward(x, y, output_error)``: the gradient with respect to ``x``, given the input ``x``, the
+  output ``y`` and the gradient with respect to ``y``. It may overwrite ``output_error`` (the
+  training loop owns that buffer). When ``needs_input`` is False the gradient is computed from
+  ``y`` alone, so a layer may apply the activation in place and keep only its output.
+
+The spec's functional interface is :func:`get_function`, which returns ``(function, derivative)``
+with ``derivative(x, output_error)`` never modifying its arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from . import registry
+from .registry import Serializable, register
+
+__all__ = [
+    "ActivationFunction",
+    "Linear",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "Softplus",
+    "Swish",
+    "get",
+    "get_function",
+    "erf",
+]
+
+
+class ActivationFunction(Serializable):
+    """Base class. Subclasses implement ``forward`` and ``backward``; see the module docstring."""
+
+    name = "activation"
+    needs_input = False  # True when backward needs x, not only y
+    output_is_probability = False  # True for outputs a cross-entropy may be computed from
+
+    def forward(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, x, y: np.ndarray, output_error: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x) -> np.ndarray:
+        return self.forward(np.asarray(x))
+
+    def derivative(self, x, output_error) -> np.ndarray:
+        """Gradient with respect to ``x`` given the gradient with respect to the output."""
+        x = np.asarray(x)
+        y = self.forward(x)
+        return self.backward(x, y, np.array(output_error, dtype=y.dtype, copy=True))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
+
+registry.register_kind("activation", ActivationFunction)
+
+
+def _store(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """Return ``result``, copied into ``out`` when a destination is given."""
+    if out is None or out is result:
+        return result
+    np.copyto(out, result)
+    return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp(-|x|) never overflows: f(x) = 1/(1+e) for x >= 0 and e/(1+e) for x < 0.
+    e = np.exp(-np.abs(x))
+    r = np.reciprocal(1 + e)
+    e *= r
+    return np.where(x >= 0, r, e)
+
+
+@register("linear", "identity")
+class Linear(ActivationFunction):
+    """``f(x) = x``."""
+
+    name = "linear"
+
+    def forward(self, x, out=None):
+        return _store(x, out)
+
+    def backward(self, x, y, output_error):
+        return output_error
+
+
+@register("relu")
+class ReLU(ActivationFunction):
+    """``f(x) = max(0, x)``; the gradient at 0 is taken as 0 (as in PyTorch and Keras)."""
+
+    name = "relu"
+
+    def forward(self, x, out=None):
+        return np.maximum(x, 0, out=out)
+
+    def backward(self, x, y, output_error):
+        # y > 0 exactly where x > 0, so the output alone decides.
+        return np.multiply(output_error, y > 0, out=output_error)
+
+
+@register("sigmoid")
+class Sigmoid(ActivationFunction):
+    """``f(x) = 1 / (1 + exp(-x))``, computed without overflow for any ``x``."""
+
+    name = "sigmoid"
+    output_is_probability = True
+
+    def forward(self, x, out=None):
+        return _store(_sigmoid(x), out)
+
+    def backward(self, x, y, output_error):
+        output_error *= y
+        output_error *= 1 - y
+        return output_error
+
+
+@register("tanh")
+class Tanh(ActivationFunction):
+    """``f(x) = tanh(x)``."""
+
+    name = "tanh"
+
+    def forward(self, x, out=None):
+        return np.tanh(x, out=out)
+
+    def backward(self, x, y, output_error):
+        output_error *= 1 - y * y
+        return output_error
+
+
+@register("softmax")
+class Softmax(ActivationFunction):
+    """Softmax over the last axis, per sample: each row of the output sums to 1.
+
+    Its backward is the exact Jacobian-vector product ``y * (g - sum(g * y))``, so softmax can be
+    followed by any loss; with categorical cross-entropy the model uses the fused gradient.
+    """
+
+    name = "softmax"
+    output_is_probability = True
+
+    def forward(self, x, out=None):
+        out = np.subtract(x, np.max(x, axis=-1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= np.sum(out, axis=-1, keepdims=True)
+        return out
+
+    def backward(self, x, y, output_error):
+        dot = np.sum(output_error * y, axis=-1, keepdims=True)
+        output_error -= dot
+        output_error *= y
+        return output_error
+
+
+def _check_number(value, argument: str, positive: bool = False) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating))
+        or not (math.isfinite(value) and (value > 0 or not positive))
+    ):
+        kind = "a positive" if positive else "a finite"
+        raise ValueError(f"Argument '{argument}' must be {kind} number; received {value!r}.")
+    return float(value)
+
+
+@register("leaky_relu")
+class LeakyReLU(ActivationFunction):
+    """``f(x) = x`` for ``x > 0``, else ``negative_slope * x`` (default 0.2, as Keras)."""
+
+    name = "leaky_relu"
+    needs_input = True
+
+    def __init__(self, negative_slope: float = 0.2):
+        self.negative_slope = _check_number(negative_slope, "negative_slope")
+
+    def forward(self, x, out=None):
+        return _store(np.where(x > 0, x, x * self.negative_slope), out)
+
+    def backward(self, x, y, output_error):
+        output_error *= np.where(x > 0, 1, self.negative_slope).astype(x.dtype, copy=False)
+        return output_error
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
+
+
+@register("elu")
+class ELU(ActivationFunction):
+    """``f(x) = x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+
+    name = "elu"
+    needs_input = True
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = _check_number(alpha, "alpha", positive=True)
+
+    def forward(self, x, out=None):
+        negative = np.expm1(np.minimum(x, 0))
+        negative *= self.alpha
+        return _store(np.where(x > 0, x, negative), out)
+
+    def backward(self, x, y, output_error):
+        # For x <= 0 the derivative alpha * exp(x) equals y + alpha.
+        output_error *= np.where(x > 0, 1, y + self.alpha).astype(x.dtype, copy=False)
+        return output_error
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+_SQRT_HALF = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_TANH_SCALE = math.sqrt(2 / math.pi)
+
+
+def erf(x) -> np.ndarray:
+    """The error function, element-wise, to about 1e-15 (NumPy has none; SciPy is not needed).
+
+    Below |x| = 2 it sums the series ``erf(x) = 2/sqrt(pi) exp(-x^2) sum (2x^2)^n x / (2n+1)!!``
+    (all terms positive, so no cancellation); above, it evaluates the continued fraction of
+    ``erfc``. Both use a fixed number of terms, found sufficient by the tests against math.erf.
+    """
+    x = np.asarray(x)
+    a = np.abs(x)
+    small = np.minimum(a, 2.0)
+    term = small.copy()
+    series = small.copy()
+    two_x2 = 2 * small * small
+    for n in range(1, 30):
+        term *= two_x2 / (2 * n + 1)
+        series += term
+    series *= np.exp(-small * small) * (2 / math.sqrt(math.pi))
+    big = np.maximum(a, 2.0)
+    fraction = big.copy()
+    for k in range(40, 0, -1):
+        fraction = big + (k / 2) / fraction
+    tail = 1 - np.exp(-big * big) / (math.sqrt(math.pi) * fraction)
+    return np.copysign(np.where(a < 2.0, series, tail), x).astype(x.dtype, copy=False)
+
+
+@register("gelu")
+class GELU(ActivationFunction):
+    """``f(x) = x * Phi(x)``, Phi the standard normal CDF (exact, as PyTorch's default).
+
+    ``approximate=True`` uses the tanh approximation (PyTorch's ``approximate='tanh'``).
+    """
+
+    name = "gelu"
+    needs_input = True
+
+    def __init__(self, approximate: bool = False):
+        if not isinstance(approximate, bool):
+            raise ValueError(f"Argument 'approximate' must be a bool; received {approximate!r}.")
+        self.approximate = approximate
+
+    def _tanh_inner(self, x):
+        return np.tanh(_TANH_SCALE * (x + 0.044715 * x * x * x))
+
+    def forward(self, x, out=None):
+        if self.approximate:
+            return _store(0.5 * x * (1 + self._tanh_inner(x)), out)
+        return _store(0.5 * x * (1 + erf(x * _SQRT_HALF)), out)
+
+    def backward(self, x, y, output_error):
+        if self.approximate:
+            t = self._tanh_inner(x)
+            slope = _TANH_SCALE * (1 + 3 * 0.044715 * x * x)
+            output_error *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope
+        else:
+            cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
+            output_error *= cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return output_error
+
+    def get_config(self):
+        return {"approximate": self.approximate}
+
+
+@register("softplus")
+class Softplus(ActivationFunction):
+    """``f(x) = log(1 + exp(x))``, computed as ``max(x, 0) + log1p(exp(-|x|))``."""
+
+    name = "softplus"
+    needs_input = True
+
+    def forward(self, x, out=None):
+        return _store(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))), out)
+
+    def backward(self, x, y, output_error):
+        output_error *= _sigmoid(x)
+        return output_error
+
+
+@register("swish", "silu")
+class Swish(ActivationFunction):
+    """``f(x) = x * sigmoid(x)`` (also called SiLU)."""
+
+    name = "swish"
+    needs_input = True
+
+    def forward(self, x, out=None):
+        return _store(x * _sigmoid(x), out)
+
+    def backward(self, x, y, output_error):
+        s = _sigmoid(x)
+        output_error *= s * (1 + x * (1 - s))
+        return output_error
+
+
+def get(identifier, argument: str = "activation") -> ActivationFunction:
+    """An activation from a name, an instance, a config dict, or ``None`` (linear)."""
+    if identifier is None:
+        return Linear()
+    return registry.get("activation", identifier, argument=argument)
+
+
+def get_function(name) -> tuple[Callable, Callable]:
+    """The spec's interface: ``(function, derivative)`` for an activation name.
+
+    ``derivative(x, output_error)`` returns the gradient with respect to ``x``.
+    """
+    activation = get(name, argument="activation_function")
+    return activation.__call__, activation.derivative

@@ -1,0 +1,163 @@
+"""Turning user data into arrays once per ``fit``, and cutting it into batches.
+
+Everything here runs before the first weight changes: conversion to the model's dtype, shape
+checks against the model, and the NaN/infinity check. The batch loop itself only gathers rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from .exceptions import ShapeMismatchError
+
+__all__ = ["as_numeric_array", "as_features", "check_finite", "ArrayBatches", "PairBatches"]
+
+# Rows checked per chunk by check_finite, so the check never allocates a mask of the whole data.
+_FINITE_CHUNK_ELEMENTS = 1 << 20
+
+
+def as_numeric_array(x, argument: str) -> np.ndarray:
+    """``x`` as a NumPy array of numbers, or a ``TypeError`` naming the argument."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"Argument '{argument}' must be an array of numbers (a NumPy array or nested lists); "
+            f"received {x!r:.80} of type {type(x).__name__}."
+        )
+    try:
+        array = np.asarray(x)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(
+            f"Argument '{argument}' could not be read as an array (are its rows of different "
+            f"lengths?): {error}"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Argument '{argument}' must hold numbers; received an array of dtype {array.dtype}."
+        )
+    return array
+
+
+def check_finite(array: np.ndarray, argument: str) -> None:
+    """Raise a ``ValueError`` naming the first sample that holds NaN or infinity."""
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return
+    rows = max(1, _FINITE_CHUNK_ELEMENTS // max(1, array[0].size))
+    for start in range(0, len(array), rows):
+        chunk = array[start : start + rows]
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            bad = start + int(np.argmin(finite.reshape(len(chunk), -1).all(axis=1)))
+            raise ValueError(
+                f"Argument '{argument}' holds NaN or infinite values (first in sample {bad}); "
+                "clean or impute the data before training."
+            )
+
+
+def as_features(x, input_shape: tuple[int, ...], dtype, argument: str = "x") -> np.ndarray:
+    """Samples ``(n, *input_shape)`` in ``dtype``, C-contiguous, checked for shape and NaN.
+
+    A 1-D array is accepted for a model with a single input feature.
+    """
+    array = as_numeric_array(x, argument)
+    if array.ndim == 1 and input_shape == (1,):
+        array = array.reshape(-1, 1)
+    if array.shape[1:] != tuple(input_shape):
+        hint = ""
+        if array.shape == tuple(input_shape):
+            hint = " (a single sample needs a batch axis: pass x[None])"
+        raise ShapeMismatchError(
+            f"Argument '{argument}' has shape {array.shape}, but the model expects samples of "
+            f"shape {tuple(input_shape)}, i.e. an array of shape {('n', *input_shape)}{hint}."
+        )
+    array = np.ascontiguousarray(array, dtype=dtype)
+    check_finite(array, argument)
+    return array
+
+
+class ArrayBatches:
+    """Mini-batches of in-memory arrays, in a new random order each pass when ``shuffle``.
+
+    Shuffled batches are gathered with ``np.take(..., out=)`` into two reusable buffers, so a pass
+    allocates nothing per batch and never copies the whole data set. The last, partial batch is
+    included. The yielded arrays are overwritten by the next batch.
+    """
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool, rng: np.random.Generator):
+        self.x, self.y = x, y
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.rng = rng
+        self._x_buffer = self._y_buffer = None
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n, size = len(self.x), self.batch_size
+        if not self.shuffle:
+            for start in range(0, n, size):
+                yield self.x[start : start + size], self.y[start : start + size]
+            return
+        order = self.rng.permutation(n)
+        if self._x_buffer is None:
+            rows = min(size, n)
+            self._x_buffer = np.empty((rows, *self.x.shape[1:]), dtype=self.x.dtype)
+            self._y_buffer = np.empty((rows, *self.y.shape[1:]), dtype=self.y.dtype)
+        for start in range(0, n, size):
+            index = order[start : start + size]
+            m = len(index)
+            xb = np.take(self.x, index, axis=0, out=self._x_buffer[:m])
+            yb = np.take(self.y, index, axis=0, out=self._y_buffer[:m])
+            yield xb, yb
+
+
+class PairBatches:
+    """Batches from an iterable of ``(x_batch, y_batch)`` pairs, converted and checked one by one.
+
+    A re-iterable (a list, or an object whose ``__iter__`` starts a new pass) is read afresh each
+    epoch; a one-shot iterator (a generator) needs ``steps_per_epoch`` and is read on across epochs.
+    """
+
+    def __init__(self, source: Iterable, steps_per_epoch: int | None, convert, argument: str):
+        self.one_shot = iter(source) is source
+        if self.one_shot and steps_per_epoch is None:
+            raise ValueError(
+                f"Argument '{argument}' is a generator (a one-shot iterator), so 'steps_per_epoch' "
+                "is required to know where an epoch ends."
+            )
+        self.source = source
+        self.steps = steps_per_epoch
+        self.convert = convert
+        self.argument = argument
+        if not self.one_shot and steps_per_epoch is None:
+            try:
+                self.steps = len(source)
+            except TypeError:
+                self.steps = None
+
+    def __len__(self) -> int:
+        return self.steps or 0
+
+    def __iter__(self):
+        iterator = self.source if self.one_shot else iter(self.source)
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                pair = next(iterator)
+            except StopIteration:
+                if self.one_shot:
+                    raise ValueError(
+                        f"The generator given as '{self.argument}' ran out after {count} batches "
+                        f"of an epoch of steps_per_epoch={self.steps}."
+                    ) from None
+                return
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise TypeError(
+                    f"Each item of '{self.argument}' must be an (x_batch, y_batch) pair; "
+                    f"received {type(pair).__name__}."
+                )
+            count += 1
+            yield self.convert(*pair)

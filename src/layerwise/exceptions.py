@@ -1,0 +1,34 @@
+"""Errors raised by layerwise.
+
+Every error caused by bad input is a subclass of :class:`ValueError`, so code that already
+catches ``ValueError`` keeps working, and code that wants to tell causes apart can catch the
+specific class.
+"""
+
+__all__ = [
+    "IncompatibleLayerError",
+    "DisconnectedLayersError",
+    "ShapeMismatchError",
+    "TrainingDivergedError",
+    "ModelFileError",
+]
+
+
+class IncompatibleLayerError(ValueError):
+    """Layers, activations or losses that cannot work together (e.g. CCE after a ReLU output)."""
+
+
+class DisconnectedLayersError(ValueError):
+    """The layer graph between a model's inputs and outputs is not connected."""
+
+
+class ShapeMismatchError(ValueError):
+    """An array's shape disagrees with the shape the model or a layer expects."""
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite; the weights of the last finite step are kept."""
+
+
+class ModelFileError(ValueError):
+    """A model or weights file is truncated, corrupted, hostile or of an unsupported version."""

@@ -1,0 +1,213 @@
+"""Weight initializers by name, with the spec's exact formulas.
+
+An initializer is called as ``initializer(shape, dtype, rng)`` and returns a new array. For a
+weight matrix of shape ``(fan_in, fan_out)``, the Xavier (Glorot) and He initializers use the
+fan-in and fan-out below; normals are plain (not truncated) normals, as the spec says.
+
+=================  ==========================================
+name               distribution
+=================  ==========================================
+random_normal      N(0, 0.05^2) (also what ``None`` means)
+random_uniform     U[-0.05, 0.05]
+zeros / ones       constant 0 / 1
+xavier_normal      N(0, 2 / (fan_in + fan_out))
+xavier_uniform     U[-sqrt(6 / (fan_in + fan_out)), +...]
+he_normal          N(0, 2 / fan_in)
+he_uniform         U[-sqrt(6 / fan_in), +...]
+=================  ==========================================
+
+``glorot_normal`` and ``glorot_uniform`` are aliases of the Xavier initializers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import registry
+from .registry import Serializable, register
+from .seeding import make_rng
+
+__all__ = [
+    "Initializer",
+    "RandomNormal",
+    "RandomUniform",
+    "Zeros",
+    "Ones",
+    "Constant",
+    "XavierNormal",
+    "XavierUniform",
+    "HeNormal",
+    "HeUniform",
+    "get",
+    "compute_fans",
+]
+
+
+def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight array: ``(rows, columns)``; a vector has both = size."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return int(np.prod(shape[:-1])), shape[-1]
+
+
+class Initializer(Serializable):
+    """Base class: subclasses implement ``sample(shape, rng)`` returning float64 values.
+
+    ``seed``: when given, every call draws the same values (a generator built from the seed);
+    otherwise values come from the generator the caller passes, which the library seeds through
+    :func:`layerwise.set_seed`.
+    """
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+        if seed is not None:
+            make_rng(seed)  # validates the seed now rather than at first use
+
+    def sample(self, shape, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, shape, dtype=np.float32, rng: np.random.Generator | None = None):
+        shape = tuple(int(s) for s in shape)
+        if self.seed is not None:
+            rng = make_rng(self.seed)
+        elif rng is None:
+            rng = make_rng()
+        return np.asarray(self.sample(shape, rng), dtype=dtype)
+
+    def get_config(self):
+        return {"seed": self.seed} if self.seed is not None else {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config() or ''})"
+
+
+registry.register_kind("initializer", Initializer)
+
+
+class _Normal(Initializer):
+    def std(self, shape) -> float:
+        raise NotImplementedError
+
+    def sample(self, shape, rng):
+        return rng.normal(0.0, self.std(shape), size=shape)
+
+
+class _Uniform(Initializer):
+    def bound(self, shape) -> float:
+        raise NotImplementedError
+
+    def sample(self, shape, rng):
+        limit = self.bound(shape)
+        return rng.uniform(-limit, limit, size=shape)
+
+
+@register("random_normal", "normal")
+class RandomNormal(_Normal):
+    """Normal with mean 0 and standard deviation ``stddev`` (0.05)."""
+
+    def __init__(self, stddev: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        if not (isinstance(stddev, (int, float)) and stddev > 0 and math.isfinite(stddev)):
+            raise ValueError(f"Argument 'stddev' must be a positive number; received {stddev!r}.")
+        self.stddev = float(stddev)
+
+    def std(self, shape):
+        return self.stddev
+
+    def get_config(self):
+        return {"stddev": self.stddev, **super().get_config()}
+
+
+@register("random_uniform", "uniform")
+class RandomUniform(_Uniform):
+    """Uniform on ``[-limit, limit]`` (0.05)."""
+
+    def __init__(self, limit: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        if not (isinstance(limit, (int, float)) and limit > 0 and math.isfinite(limit)):
+            raise ValueError(f"Argument 'limit' must be a positive number; received {limit!r}.")
+        self.limit = float(limit)
+
+    def bound(self, shape):
+        return self.limit
+
+    def get_config(self):
+        return {"limit": self.limit, **super().get_config()}
+
+
+@register("zeros", "zero")
+class Zeros(Initializer):
+    """All zeros."""
+
+    def sample(self, shape, rng):
+        return np.zeros(shape)
+
+
+@register("ones", "one")
+class Ones(Initializer):
+    """All ones."""
+
+    def sample(self, shape, rng):
+        return np.ones(shape)
+
+
+@register("constant")
+class Constant(Initializer):
+    """Every element equal to ``value``."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__(None)
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise ValueError(f"Argument 'value' must be a finite number; received {value!r}.")
+        self.value = float(value)
+
+    def sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+@register("xavier_normal", "glorot_normal")
+class XavierNormal(_Normal):
+    """Normal with standard deviation ``sqrt(2 / (fan_in + fan_out))`` (Glorot normal)."""
+
+    def std(self, shape):
+        fan_in, fan_out = compute_fans(shape)
+        return math.sqrt(2.0 / (fan_in + fan_out))
+
+
+@register("xavier_uniform", "glorot_uniform")
+class XavierUniform(_Uniform):
+    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot uniform)."""
+
+    def bound(self, shape):
+        fan_in, fan_out = compute_fans(shape)
+        return math.sqrt(6.0 / (fan_in + fan_out))
+
+
+@register("he_normal")
+class HeNormal(_Normal):
+    """Normal with standard deviation ``sqrt(2 / fan_in)``."""
+
+    def std(self, shape):
+        return math.sqrt(2.0 / compute_fans(shape)[0])
+
+
+@register("he_uniform")
+class HeUniform(_Uniform):
+    """Uniform on ``±sqrt(6 / fan_in)``."""
+
+    def bound(self, shape):
+        return math.sqrt(6.0 / compute_fans(shape)[0])
+
+
+def get(identifier, argument: str = "initializer") -> Initializer:
+    """An initializer from a name, instance, config dict, or ``None`` (random normal)."""
+    if identifier is None:
+        return RandomNormal()
+    return registry.get("initializer", identifier, argument=argument)

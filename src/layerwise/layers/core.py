@@ -1,0 +1,304 @@
+"""The core layers: ``Input``, ``Dense`` and ``Activation``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers, regularizers
+from ..exceptions import ShapeMismatchError
+from ..registry import register, serialize
+from ..seeding import make_rng
+from .base import Layer, check_positive_int
+
+__all__ = ["Input", "Dense", "Activation"]
+
+
+@register("input")
+class Input(Layer):
+    """The first layer of a model: passes its input on unchanged.
+
+    Args:
+        shape: the shape of one sample, without the batch axis, e.g. ``(784,)`` or ``(28, 28)``.
+        name: optional layer name.
+    """
+
+    def __init__(self, shape: tuple[int, ...], name: str | None = None) -> None:
+        super().__init__(name)
+        self.validate_init(shape)
+        self.shape = tuple(int(s) for s in shape)
+        self.input_shape = self.output_shape = self.shape
+
+    @staticmethod
+    def validate_init(shape) -> None:
+        """The shape must be a tuple (or list) of positive integers."""
+        if not isinstance(shape, (tuple, list)):
+            hint = f" (for one dimension write shape=({shape},))" if isinstance(shape, int) else ""
+            raise TypeError(
+                f"Argument 'shape' of Input must be a tuple of positive integers{hint}; "
+                f"received {shape!r} of type {type(shape).__name__}."
+            )
+        if len(shape) == 0:
+            raise ValueError("Argument 'shape' of Input must not be empty; received ().")
+        for dim in shape:
+            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
+                raise ValueError(
+                    "Argument 'shape' of Input must hold only positive integers; "
+                    f"received {shape!r}."
+                )
+
+    def __call__(self, previous_layer):
+        raise TypeError("An Input layer starts a model and cannot be called on another layer.")
+
+    def forward(self, inputs):
+        self.input = self.output = inputs
+        return inputs
+
+    def backward(self, output_error, learning_rate=None):
+        """Returns the output error unchanged."""
+        return output_error
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        return output_error
+
+    def update(self, learning_rate):
+        """Nothing to update."""
+
+    def get_config(self):
+        return {"shape": list(self.shape), "name": self.name}
+
+
+@register("dense")
+class Dense(Layer):
+    """Fully connected layer: ``output = activation(input @ weights + bias)``.
+
+    Inputs with several feature axes are flattened per sample, so ``Input(shape=(28, 28))`` feeds a
+    ``Dense`` directly.
+
+    Args:
+        output_size: number of output units.
+        activation: activation name or object (default: linear).
+        weights_initializer: initializer of ``weights`` (default ``'random_normal'``); the spec
+            also spells it ``weight_initializer``, and Keras ``kernel_initializer``.
+        bias_initializer: initializer of ``bias`` (default ``'zeros'``).
+        name: optional layer name.
+        input_size: number of input features, for a ``Dense`` that starts a model without an
+            ``Input`` layer.
+        kernel_regularizer, bias_regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` or a regularizer
+            object; its penalty is added to the loss.
+        seed: seed of this layer's initial weights (default: from :func:`layerwise.set_seed`).
+
+    Shapes:
+        input ``(n, *input_shape)``, output ``(n, output_size)``; ``weights`` is
+        ``(input_size, output_size)`` and ``bias`` is ``(output_size,)``.
+
+    Example::
+
+        inputs = Input(shape=(2,))
+        hidden = Dense(16, activation='relu', weights_initializer='he_normal')(inputs)
+        outputs = Dense(1, activation='sigmoid')(hidden)
+    """
+
+    def __init__(
+        self,
+        output_size: int | None = None,
+        activation=None,
+        weights_initializer=None,
+        bias_initializer="zeros",
+        name: str | None = None,
+        input_size: int | None = None,
+        *,
+        weight_initializer=None,
+        kernel_initializer=None,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        seed: int | None = None,
+    ) -> None:
+        self.validate_init(output_size, name, input_size)
+        super().__init__(name)
+        given = [i for i in (weights_initializer, weight_initializer, kernel_initializer) if i]
+        if len(given) > 1:
+            raise ValueError(
+                "Give the weights' initializer once: 'weights_initializer', 'weight_initializer' "
+                "and 'kernel_initializer' are the same argument."
+            )
+        self.output_size = int(output_size)
+        self.activation = activations.get(activation, argument="activation")
+        self.weights_initializer = initializers.get(
+            given[0] if given else None, argument="weights_initializer"
+        )
+        self.bias_initializer = initializers.get(bias_initializer, argument="bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
+        self.seed = seed
+        self._rng = make_rng(seed)
+        self.weights = self.bias = None
+        self.input_size = None
+        if input_size is not None:
+            self.build((int(input_size),))
+
+    @staticmethod
+    def validate_init(output_size, name, input_size=None) -> None:
+        """``output_size`` (and ``input_size`` if given) positive integers, ``name`` a string."""
+        if output_size is None:
+            raise TypeError("Argument 'output_size' of Dense is required (a positive integer).")
+        check_positive_int(output_size, "output_size")
+        if input_size is not None:
+            check_positive_int(input_size, "input_size")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"Argument 'name' must be a string; received {name!r} "
+                f"of type {type(name).__name__}."
+            )
+
+    def validate_call(self, previous_layer) -> None:
+        """The previous layer must be a ``Layer`` with a known output shape."""
+        if not isinstance(previous_layer, Layer):
+            raise TypeError(
+                f"Argument 'previous_layer' of {self.name} must be a Layer; received "
+                f"{previous_layer!r} of type {type(previous_layer).__name__}."
+            )
+
+    def __call__(self, previous_layer):
+        if isinstance(previous_layer, (list, tuple)):
+            raise TypeError(
+                f"Dense {self.name!r} takes one previous layer; received {len(previous_layer)}."
+            )
+        self.validate_call(previous_layer)
+        if self.input_size is not None and previous_layer.output_shape is not None:
+            size = int(np.prod(previous_layer.output_shape))
+            if size != self.input_size:
+                raise ShapeMismatchError(
+                    f"Dense {self.name!r} was created with input_size={self.input_size}, but "
+                    f"{previous_layer.name!r} outputs {size} features."
+                )
+            self.input_size = None  # rebuilt below with the same size and fresh weights
+        return super().__call__(previous_layer)
+
+    def build(self, input_shape) -> None:
+        self.input_shape = tuple(input_shape)
+        self.input_size = int(np.prod(self.input_shape))
+        self.output_shape = (self.output_size,)
+        self.create_weights()
+
+    def create_weights(self) -> None:
+        """Create ``weights`` ``(input_size, output_size)`` and ``bias`` ``(output_size,)``."""
+        shape = (self.input_size, self.output_size)
+        self.weights = self.weights_initializer(shape, self.dtype, self._rng)
+        self.bias = self.bias_initializer((self.output_size,), self.dtype, self._rng)
+        self.grad_weights = np.zeros_like(self.weights)
+        self.grad_bias = np.zeros_like(self.bias)
+
+    def set_dtype(self, dtype) -> None:
+        super().set_dtype(dtype)
+        if self.weights is not None and self.weights.dtype != self.dtype:
+            self.weights = self.weights.astype(self.dtype)
+            self.bias = self.bias.astype(self.dtype)
+            self.grad_weights = np.zeros_like(self.weights)
+            self.grad_bias = np.zeros_like(self.bias)
+
+    def parameters(self):
+        return {"weights": self.weights, "bias": self.bias}
+
+    def gradients(self):
+        return {"weights": self.grad_weights, "bias": self.grad_bias}
+
+    def forward(self, input_data):
+        """``activation(input @ weights + bias)``; input with several feature axes is flattened."""
+        x = input_data if input_data.ndim == 2 else input_data.reshape(len(input_data), -1)
+        n = len(x)
+        self.input = x
+        z = np.matmul(x, self.weights, out=self._buffer("z", (n, self.output_size)))
+        z += self.bias
+        # Activations whose gradient needs only their output are applied in place.
+        out = self._buffer("y", (n, self.output_size)) if self.activation.needs_input else z
+        self.pre_activation = z
+        self.output = self.activation.forward(z, out=out)
+        return self.output
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        if pre_activation:
+            delta = output_error
+        else:
+            delta = self.activation.backward(self.pre_activation, self.output, output_error)
+        np.matmul(self.input.T, delta, out=self.grad_weights)
+        np.sum(delta, axis=0, out=self.grad_bias)
+        if self.kernel_regularizer is not None:
+            self.grad_weights += self.kernel_regularizer.gradient(self.weights)
+        if self.bias_regularizer is not None:
+            self.grad_bias += self.bias_regularizer.gradient(self.bias)
+        if not input_gradient:
+            return None
+        input_error = np.matmul(
+            delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
+        )
+        return input_error.reshape(len(delta), *self.input_shape)
+
+    def backward(self, output_error, learning_rate=None):
+        """Store the gradients of ``weights`` and ``bias`` and return the input error."""
+        return super().backward(output_error)
+
+    def update(self, learning_rate: float) -> None:
+        """``weights -= learning_rate * grad_weights`` (and the same for ``bias``)."""
+        self.weights -= learning_rate * self.grad_weights
+        self.bias -= learning_rate * self.grad_bias
+
+    @property
+    def regularized(self) -> bool:
+        return self.kernel_regularizer is not None or self.bias_regularizer is not None
+
+    def regularization_loss(self) -> float:
+        total = 0.0
+        if self.kernel_regularizer is not None:
+            total += self.kernel_regularizer(self.weights)
+        if self.bias_regularizer is not None:
+            total += self.bias_regularizer(self.bias)
+        return total
+
+    def get_config(self):
+        return {
+            "output_size": self.output_size,
+            "activation": serialize(self.activation),
+            "weights_initializer": serialize(self.weights_initializer),
+            "bias_initializer": serialize(self.bias_initializer),
+            "kernel_regularizer": serialize(self.kernel_regularizer),
+            "bias_regularizer": serialize(self.bias_regularizer),
+            "name": self.name,
+            "seed": self.seed,
+        }
+
+
+@register("activation")
+class Activation(Layer):
+    """Applies an activation function as a layer of its own (the spec's ``Activation``).
+
+    Args:
+        activation_function: activation name (``'relu'``, ``'softmax'``, ...) or object.
+        name: optional layer name (default: the activation's name, as in the spec).
+    """
+
+    def __init__(self, activation_function, name: str | None = None) -> None:
+        function = activations.get(activation_function, argument="activation_function")
+        # The spec names an Activation layer after its function; such layers hold no parameters,
+        # so repeated names are harmless (models refer to layers by position, not by name).
+        super().__init__(name or function.name)
+        self.function = function
+        self.activation = function.__call__
+        self.activation_derivative = function.derivative
+
+    def forward(self, input_data):
+        self.input = input_data
+        # Never in place: the previous layer may still need its output for its own backward.
+        out = self._buffer("y", input_data.shape)
+        self.output = self.function.forward(input_data, out=out)
+        return self.output
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        if pre_activation:
+            return output_error
+        return self.function.backward(self.input, self.output, output_error)
+
+    def update(self, learning_rate):
+        """Nothing to update."""
+
+    def get_config(self):
+        return {"activation_function": serialize(self.function), "name": self.name}

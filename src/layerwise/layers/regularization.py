@@ -1,0 +1,67 @@
+"""``Dropout``: inverted dropout, active only while training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..registry import register
+from ..seeding import make_rng
+from .base import Layer
+
+__all__ = ["Dropout"]
+
+
+@register("dropout")
+class Dropout(Layer):
+    """Zero each input with probability ``rate`` while training and scale the rest by
+    ``1 / (1 - rate)``, so the expected output equals the input; the identity in ``predict``.
+
+    Args:
+        rate: fraction of inputs to drop, in [0, 1).
+        seed: seed of the masks (default: from :func:`layerwise.set_seed`).
+        name: optional layer name.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, name: str | None = None) -> None:
+        super().__init__(name)
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float))
+            or not (math.isfinite(rate) and 0 <= rate < 1)
+        ):
+            raise ValueError(f"Argument 'rate' of Dropout must be in [0, 1); received {rate!r}.")
+        self.rate = float(rate)
+        self.seed = seed
+        self.rng = make_rng(seed)
+        self.mask = None
+
+    def forward(self, input_data):
+        self.input = input_data
+        if not self.training or self.rate == 0:
+            self.mask = None
+            self.output = input_data
+            return input_data
+        # The mask lives in a reused buffer: uniform draws, then 0 or 1/(1-rate) in place.
+        mask = self._buffer("mask", input_data.shape)
+        if mask is None or mask.dtype not in (np.float32, np.float64):
+            mask = np.empty(input_data.shape, dtype=self.dtype)
+        self.rng.random(out=mask)
+        np.greater_equal(mask, self.rate, out=mask, casting="unsafe")
+        mask *= 1.0 / (1.0 - self.rate)
+        self.mask = mask
+        self.output = np.multiply(input_data, mask, out=self._buffer("y", input_data.shape))
+        return self.output
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        if self.mask is None:
+            return output_error
+        output_error *= self.mask
+        return output_error
+
+    def update(self, learning_rate):
+        """Nothing to update."""
+
+    def get_config(self):
+        return {"rate": self.rate, "seed": self.seed, "name": self.name}

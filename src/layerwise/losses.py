@@ -1,0 +1,394 @@
+"""Loss functions, their gradients, the fused output-activation + loss gradients, and ``Loss``.
+
+Every loss value is a mean over the samples of a batch (mean squared error: over all elements),
+so the reported loss does not grow with the batch size, and every gradient is the gradient of
+that mean with respect to the predictions.
+
+When a loss follows its *partner* activation (softmax for the categorical cross-entropies,
+sigmoid for binary cross-entropy), the model skips the activation's Jacobian and uses
+:meth:`LossFunction.fused_gradient`, the gradient with respect to the activation's input, which
+is both cheaper and exact: ``(p - y) / n``. With ``from_logits=True`` a loss takes raw scores
+(a linear last layer) and computes the same quantities with a stable log-sum-exp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import registry
+from .activations import _sigmoid
+from .exceptions import ShapeMismatchError
+from .registry import Serializable, register
+
+__all__ = [
+    "LossFunction",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "Loss",
+    "get",
+    "get_loss",
+]
+
+
+def _log_probability(p: np.ndarray) -> np.ndarray:
+    """``log(p)`` with ``p`` clipped at the dtype's smallest normal number: finite and silent."""
+    return np.log(np.maximum(p, np.finfo(p.dtype).tiny))
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    shifted -= np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return shifted
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    e /= np.sum(e, axis=-1, keepdims=True)
+    return e
+
+
+def _store(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    if out is None:
+        return result
+    np.copyto(out, result)
+    return out
+
+
+class LossFunction(Serializable):
+    """Base class of losses.
+
+    Subclasses implement ``value(y_true, y_pred) -> float`` and ``gradient(y_true, y_pred)``.
+    Cross-entropies also set ``partner`` (the activation whose fused gradient they provide) and
+    implement ``fused_gradient``. ``targets(y, output_shape)`` converts and checks labels once per
+    ``fit``.
+    """
+
+    name = "loss"
+    partner: str | None = None  # activation name with a fused gradient
+    requires_probability = False  # True: the model output must be a probability
+    from_logits = False
+
+    def value(self, y_true, y_pred) -> float:
+        raise NotImplementedError
+
+    def gradient(self, y_true, y_pred, out=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def fused_gradient(self, y_true, y_pred, out=None) -> np.ndarray:
+        """Gradient w.r.t. the input of the ``partner`` activation whose output is ``y_pred``."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused gradient.")
+
+    def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
+        """The predictions as metrics see them (logits turned into probabilities)."""
+        return y_pred
+
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype) -> np.ndarray:
+        """Labels as this loss consumes them, shape-checked against the model's output."""
+        expected = (len(y), *output_shape)
+        if y.ndim == 1 and output_shape == (1,):
+            y = y.reshape(-1, 1)
+        if y.shape != expected:
+            raise ShapeMismatchError(
+                f"Argument 'y' has shape {y.shape}, but the model's output has shape "
+                f"{('n', *output_shape)} and the loss {self.name!r} needs labels of that shape."
+            )
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+registry.register_kind("loss", LossFunction)
+
+
+@register("mse", "mean_squared_error")
+class MeanSquaredError(LossFunction):
+    """``mean((y_pred - y_true)^2)`` over all elements."""
+
+    name = "mse"
+
+    def value(self, y_true, y_pred):
+        diff = np.subtract(y_pred, y_true)
+        return float(np.mean(diff * diff)) if diff.size else 0.0
+
+    def gradient(self, y_true, y_pred, out=None):
+        out = np.subtract(y_pred, y_true, out=out)
+        out *= 2.0 / max(out.size, 1)
+        return out
+
+
+@register("mae", "mean_absolute_error")
+class MeanAbsoluteError(LossFunction):
+    """``mean(|y_pred - y_true|)`` over all elements; the gradient at 0 is 0."""
+
+    name = "mae"
+
+    def value(self, y_true, y_pred):
+        return float(np.mean(np.abs(np.subtract(y_pred, y_true)))) if np.size(y_pred) else 0.0
+
+    def gradient(self, y_true, y_pred, out=None):
+        out = np.sign(np.subtract(y_pred, y_true, out=out), out=out)
+        out *= 1.0 / max(out.size, 1)
+        return out
+
+
+@register("huber")
+class Huber(LossFunction):
+    """Quadratic for errors up to ``delta``, linear beyond (PyTorch's ``HuberLoss``)."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"Argument 'delta' must be a positive number; received {delta!r}.")
+        self.delta = float(delta)
+
+    def value(self, y_true, y_pred):
+        error = np.abs(np.subtract(y_pred, y_true))
+        quadratic = np.minimum(error, self.delta)
+        linear = error - quadratic
+        return (
+            float(np.mean(0.5 * quadratic * quadratic + self.delta * linear)) if error.size else 0.0
+        )
+
+    def gradient(self, y_true, y_pred, out=None):
+        out = np.subtract(y_pred, y_true, out=out)
+        np.clip(out, -self.delta, self.delta, out=out)
+        out *= 1.0 / max(out.size, 1)
+        return out
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+class _CrossEntropy(LossFunction):
+    requires_probability = True
+
+    def __init__(self, from_logits: bool = False):
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise ValueError(f"Argument 'from_logits' must be a bool; received {from_logits!r}.")
+        self.from_logits = bool(from_logits)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+
+@register("categorical_crossentropy", "categorical_cross_entropy", "cce")
+class CategoricalCrossentropy(_CrossEntropy):
+    """``mean over samples of -sum(y * log p)`` for one-hot (or probability) labels.
+
+    Partner activation: softmax. ``from_logits=True``: ``y_pred`` are raw scores.
+    """
+
+    name = "categorical_crossentropy"
+    partner = "softmax"
+
+    def value(self, y_true, y_pred):
+        n = max(len(y_pred), 1)
+        log_p = _log_softmax(y_pred) if self.from_logits else _log_probability(y_pred)
+        return float(-np.sum(y_true * log_p) / n)
+
+    def gradient(self, y_true, y_pred, out=None):
+        if self.from_logits:
+            return self.fused_gradient(y_true, _softmax(y_pred), out)
+        n = max(len(y_pred), 1)
+        p = np.maximum(y_pred, np.finfo(y_pred.dtype).tiny)
+        return _store(-(y_true / p) / n, out)
+
+    def fused_gradient(self, y_true, y_pred, out=None):
+        # d/dz of -sum(y * log softmax(z)) is p * sum(y) - y, which is p - y for one-hot labels.
+        n = max(len(y_pred), 1)
+        out = np.multiply(y_pred, np.sum(y_true, axis=-1, keepdims=True), out=out)
+        out -= y_true
+        out *= 1.0 / n
+        return out
+
+    def probabilities(self, y_pred):
+        return _softmax(y_pred) if self.from_logits else y_pred
+
+    def targets(self, y, output_shape, dtype):
+        if y.ndim == 1 and output_shape != (1,):
+            raise ShapeMismatchError(
+                f"Argument 'y' holds {len(y)} class labels, but 'categorical_crossentropy' needs "
+                f"one-hot labels of shape (n, {output_shape[-1]}); one-hot encode them or use "
+                "'sparse_categorical_crossentropy' for integer labels."
+            )
+        return super().targets(y, output_shape, dtype)
+
+
+@register("sparse_categorical_crossentropy", "sparse_categorical_cross_entropy", "scce")
+class SparseCategoricalCrossentropy(_CrossEntropy):
+    """Categorical cross-entropy for integer labels ``0 .. k-1`` of shape ``(n,)`` or ``(n, 1)``."""
+
+    name = "sparse_categorical_crossentropy"
+    partner = "softmax"
+
+    def _picked(self, y_true, matrix):
+        return matrix[np.arange(len(matrix)), y_true]
+
+    def value(self, y_true, y_pred):
+        n = max(len(y_pred), 1)
+        if self.from_logits:
+            return float(-np.sum(self._picked(y_true, _log_softmax(y_pred))) / n)
+        return float(-np.sum(_log_probability(self._picked(y_true, y_pred))) / n)
+
+    def gradient(self, y_true, y_pred, out=None):
+        if self.from_logits:
+            return self.fused_gradient(y_true, _softmax(y_pred), out)
+        n = max(len(y_pred), 1)
+        out = np.multiply(y_pred, 0, out=out)
+        picked = np.maximum(self._picked(y_true, y_pred), np.finfo(y_pred.dtype).tiny)
+        out[np.arange(len(out)), y_true] = -1.0 / (picked * n)
+        return out
+
+    def fused_gradient(self, y_true, y_pred, out=None):
+        n = max(len(y_pred), 1)
+        out = _store(y_pred, out) if out is not None else y_pred.copy()
+        out[np.arange(len(out)), y_true] -= 1
+        out *= 1.0 / n
+        return out
+
+    def probabilities(self, y_pred):
+        return _softmax(y_pred) if self.from_logits else y_pred
+
+    def targets(self, y, output_shape, dtype):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ShapeMismatchError(
+                f"Argument 'y' has shape {y.shape}, but 'sparse_categorical_crossentropy' needs "
+                "integer class labels of shape (n,); for one-hot labels use "
+                "'categorical_crossentropy'."
+            )
+        classes = output_shape[-1]
+        labels = y.astype(np.intp)
+        if not np.array_equal(labels, y) or (
+            len(y) and (labels.min() < 0 or labels.max() >= classes)
+        ):
+            raise ValueError(
+                f"Argument 'y' must hold integer class labels in [0, {classes - 1}] for "
+                f"'sparse_categorical_crossentropy'; received values from {y.min()} to {y.max()}."
+            )
+        return labels
+
+
+@register("binary_crossentropy", "binary_cross_entropy", "bce")
+class BinaryCrossentropy(_CrossEntropy):
+    """``-mean(y log p + (1 - y) log(1 - p))`` over all elements; labels in [0, 1].
+
+    Partner activation: sigmoid. ``from_logits=True``: ``y_pred`` are raw scores.
+    """
+
+    name = "binary_crossentropy"
+    partner = "sigmoid"
+
+    def value(self, y_true, y_pred):
+        if not y_pred.size:
+            return 0.0
+        if self.from_logits:
+            z = y_pred
+            return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+        log_p = _log_probability(y_pred)
+        log_q = _log_probability(1 - y_pred)
+        return float(-np.mean(y_true * log_p + (1 - y_true) * log_q))
+
+    def gradient(self, y_true, y_pred, out=None):
+        if self.from_logits:
+            return self.fused_gradient(y_true, _sigmoid(y_pred), out)
+        tiny = np.finfo(y_pred.dtype).tiny
+        p = np.maximum(y_pred, tiny)
+        q = np.maximum(1 - y_pred, tiny)
+        return _store(((1 - y_true) / q - y_true / p) / max(y_pred.size, 1), out)
+
+    def fused_gradient(self, y_true, y_pred, out=None):
+        out = np.subtract(y_pred, y_true, out=out)
+        out *= 1.0 / max(out.size, 1)
+        return out
+
+    def probabilities(self, y_pred):
+        return _sigmoid(y_pred) if self.from_logits else y_pred
+
+    def targets(self, y, output_shape, dtype):
+        y = super().targets(y, output_shape, dtype)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                "Argument 'y' must hold labels in [0, 1] for 'binary_crossentropy'; received "
+                f"values from {y.min()} to {y.max()}."
+            )
+        return y
+
+
+def get(identifier, argument: str = "loss_fn", **options) -> LossFunction:
+    """A loss function from a name (with options such as ``from_logits``), instance or config."""
+    if isinstance(identifier, Loss):
+        return identifier.function
+    if identifier is None:
+        raise ValueError(
+            f"Argument '{argument}' is required; valid names: "
+            f"{', '.join(registry.valid_names('loss'))}."
+        )
+    return registry.get("loss", identifier, argument=argument, **options)
+
+
+def _as_arrays(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays from lists; integer predictions become float64 (labels keep their type)."""
+    y_pred = np.asarray(y_pred)
+    if not np.issubdtype(y_pred.dtype, np.floating):
+        y_pred = y_pred.astype(np.float64)
+    return np.asarray(y_true), y_pred
+
+
+class Loss:
+    """The spec's ``Loss``: a loss by name, with ``forward`` (value) and ``backward`` (gradient).
+
+    Args:
+        loss_function: a name such as ``'mse'`` or ``'categorical_crossentropy'``, a
+            :class:`LossFunction`, or a config dict.
+        **options: options of that loss, e.g. ``from_logits=True`` or ``delta=2.0`` for Huber.
+
+    Example::
+
+        loss = Loss('categorical_crossentropy', from_logits=True)
+        model.compile(loss_fn=loss, optimizer='adam')
+    """
+
+    def __init__(self, loss_function="mse", **options):
+        self.function = get(loss_function, argument="loss_function", **options)
+        self.name = self.function.name
+        self.loss = self.function.value
+        self.loss_derivative = self.function.gradient
+
+    @property
+    def from_logits(self) -> bool:
+        return self.function.from_logits
+
+    def forward(self, y_true, y_pred) -> float:
+        """The mean loss of a batch."""
+        return self.loss(*_as_arrays(y_true, y_pred))
+
+    def backward(self, y_true, y_pred) -> np.ndarray:
+        """The gradient of the mean loss with respect to ``y_pred``."""
+        return self.loss_derivative(*_as_arrays(y_true, y_pred))
+
+    def get_config(self):
+        return {"loss_function": registry.serialize(self.function)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["loss_function"])
+
+    def __repr__(self):
+        return f"Loss({self.function!r})"
+
+
+def get_loss(name) -> tuple[Callable, Callable]:
+    """The spec's interface: ``(loss, derivative)`` for a loss name."""
+    loss = Loss(name)
+    return loss.forward, loss.backward

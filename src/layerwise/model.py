@@ -1,0 +1,370 @@
+"""``Model``: the layer graph in topological order, compile, predict, weights.
+
+Training (``fit``, ``evaluate``, ``train_on_batch``) lives in :mod:`layerwise.training`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import losses, optimizers
+from . import metrics as metrics_module
+from .data import as_features
+from .exceptions import DisconnectedLayersError, IncompatibleLayerError, ShapeMismatchError
+from .layers.base import Layer
+from .layers.core import Activation, Dense
+from .seeding import make_rng
+from .training import Trainer
+
+__all__ = ["Model"]
+
+_DTYPES = ("float32", "float64")
+_PREDICT_BATCH = 4096  # rows per forward pass in predict: large for BLAS, bounded in memory
+
+
+def _as_layer_list(value, argument: str) -> list[Layer]:
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError(f"Argument '{argument}' of Model must not be empty.")
+    for item in items:
+        if not isinstance(item, Layer):
+            raise TypeError(
+                f"Argument '{argument}' of Model must be a Layer (or a list of layers); "
+                f"received {item!r:.80} of type {type(item).__name__}."
+            )
+    return items
+
+
+def _topological_order(inputs: list[Layer], output: Layer) -> list[Layer]:
+    """Layers from the inputs to ``output``, each after all of its parents (iterative DFS)."""
+    order: list[Layer] = []
+    done: set[int] = set()
+    on_path: set[int] = set()
+    stack: list[tuple[Layer, bool]] = [(output, False)]
+    while stack:
+        layer, expanded = stack.pop()
+        if expanded:
+            on_path.discard(id(layer))
+            if id(layer) not in done:
+                done.add(id(layer))
+                order.append(layer)
+            continue
+        if id(layer) in done:
+            continue
+        if id(layer) in on_path:  # pragma: no cover - __call__ builds acyclic graphs
+            raise DisconnectedLayersError(f"The layer graph has a cycle through {layer.name!r}.")
+        on_path.add(id(layer))
+        stack.append((layer, True))
+        if layer in inputs:
+            continue
+        if not layer.inbound:
+            raise DisconnectedLayersError(
+                f"Layer {layer.name!r} is reached from the outputs but is not one of the model's "
+                f"inputs {[i.name for i in inputs]}: the outputs are not connected to the inputs "
+                "through it. Pass it in 'inputs' or connect it with layer(previous_layer)."
+            )
+        stack.extend((parent, False) for parent in reversed(layer.inbound))
+    missing = [i.name for i in inputs if id(i) not in done]
+    if missing:
+        raise DisconnectedLayersError(
+            f"Input layer(s) {missing} are not connected to the output {output.name!r}; build the "
+            "model by calling each layer on the previous one, e.g. Dense(8)(inputs)."
+        )
+    return order
+
+
+class Model(Trainer):
+    """A network from its input layer to its output layer (the spec's ``Model``).
+
+    Args:
+        inputs: the first layer: an ``Input``, or a ``Dense`` created with ``input_size``.
+        outputs: the last layer; the graph between them is found by walking back from it.
+
+    Example::
+
+        inputs = Input(shape=(2,))
+        x = Dense(8, activation='relu')(inputs)
+        outputs = Dense(1, activation='sigmoid')(x)
+        model = Model(inputs, outputs)
+        model.compile(loss_fn='mse')
+        model.fit(x_train, y_train, epochs=500, learning_rate=0.05, print_loss=False)
+        predictions = model.predict(x_test)
+    """
+
+    def __init__(self, inputs, outputs, name: str | None = None) -> None:
+        if inputs is None or outputs is None:
+            which = "inputs" if inputs is None else "outputs"
+            raise TypeError(f"Argument '{which}' of Model must be a Layer; received None.")
+        input_layers = _as_layer_list(inputs, "inputs")
+        output_layers = _as_layer_list(outputs, "outputs")
+        if len(input_layers) != 1 or len(output_layers) != 1:
+            raise ValueError(
+                "A Model has one input layer and one output layer; received "
+                f"{len(input_layers)} inputs and {len(output_layers)} outputs."
+            )
+        self.input_layer, self.output_layer = input_layers[0], output_layers[0]
+        if self.input_layer.output_shape is None:
+            raise IncompatibleLayerError(
+                f"The input layer {self.input_layer.name!r} has no shape; use Input(shape=...) or "
+                "a Dense with input_size=..."
+            )
+        self.inputs, self.outputs = inputs, outputs
+        self.name = name or "model"
+        self.layers = _topological_order(input_layers, self.output_layer)
+        index = {id(layer): i for i, layer in enumerate(self.layers)}
+        self._parents = [
+            tuple(index[id(p)] for p in layer.inbound) if layer is not self.input_layer else ()
+            for layer in self.layers
+        ]
+        self._check_unique_names()
+        self.input_shape = tuple(self.input_layer.input_shape)
+        self.output_shape = tuple(self.output_layer.output_shape)
+        # A layer needs the gradient of its input only if a trainable layer lies upstream.
+        trainable_upstream = []
+        for parents in self._parents:
+            upstream = any(trainable_upstream[p] or self.layers[p].parameters() for p in parents)
+            trainable_upstream.append(upstream)
+        self._needs_input_gradient = trainable_upstream
+        self.compiled = False
+        self.loss = self.optimizer = None
+        self.metrics: list = []
+        self.dtype = np.dtype(np.float32)
+        self.history = {}
+        self.stop_training = False
+        self._rng = make_rng()
+
+    def _check_unique_names(self) -> None:
+        seen: dict[str, Layer] = {}
+        for layer in self.layers:
+            if not (layer.parameters() or layer.state()):
+                continue
+            if layer.name in seen:
+                raise ValueError(
+                    f"Two layers of the model are named {layer.name!r}; layer names must be unique "
+                    "because parameters are saved under them."
+                )
+            seen[layer.name] = layer
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, loss_fn="mse", optimizer="sgd", metrics=None, dtype="float32") -> None:
+        """Choose the loss, optimizer, metrics and floating-point type.
+
+        Args:
+            loss_fn: loss name (``'mse'``, ``'categorical_crossentropy'``, ...), ``Loss`` or
+                loss object.
+            optimizer: optimizer name (``'sgd'``, ``'adam'``, ``'adamw'``, ``'rmsprop'``) or
+                object.
+            metrics: list of metric names or objects, e.g. ``['accuracy']``.
+            dtype: ``'float32'`` (default) or ``'float64'``, for weights, activations and
+                predictions.
+
+        Raises:
+            IncompatibleLayerError: a loss that cannot train this output (e.g. categorical
+                cross-entropy after a ReLU), with the fix in the message.
+        """
+        try:
+            dtype_name = np.dtype(dtype).name
+        except TypeError:
+            dtype_name = None
+        if dtype_name not in _DTYPES:
+            raise ValueError(f"Argument 'dtype' must be one of {_DTYPES}; received {dtype!r}.")
+        loss = losses.get(loss_fn, argument="loss_fn")
+        optimizer = optimizers.get(optimizer, argument="optimizer")
+        self._check_loss_fits_output(loss)
+        self.dtype = np.dtype(dtype)
+        for layer in self.layers:
+            layer.set_dtype(self.dtype)
+        self.loss = loss
+        self.optimizer = optimizer
+        self.metrics = metrics_module.get_list(metrics, loss, self.output_shape)
+        self._fused = (
+            not loss.from_logits
+            and loss.partner is not None
+            and self._output_activation_name() == loss.partner
+        )
+        self.optimizer.build(self._parameter_names(), self._parameter_arrays())
+        self.compiled = True
+
+    def _output_activation_name(self) -> str | None:
+        layer = self.output_layer
+        if isinstance(layer, Dense):
+            return layer.activation.name
+        if isinstance(layer, Activation):
+            return layer.function.name
+        return None
+
+    def _output_activation(self):
+        layer = self.output_layer
+        if isinstance(layer, Dense):
+            return layer.activation
+        if isinstance(layer, Activation):
+            return layer.function
+        return None
+
+    def _check_loss_fits_output(self, loss) -> None:
+        activation = self._output_activation()
+        name = activation.name if activation is not None else "none"
+        if loss.from_logits and name != "linear":
+            raise IncompatibleLayerError(
+                f"The loss {loss.name!r} has from_logits=True, so it applies {loss.partner} "
+                f"itself, but the output layer already applies {name!r}. Use activation=None "
+                f"(linear) on the output layer, or from_logits=False."
+            )
+        if loss.requires_probability and not loss.from_logits:
+            if activation is None or not activation.output_is_probability:
+                raise IncompatibleLayerError(
+                    f"The loss {loss.name!r} needs probabilities, but the output layer "
+                    f"{self.output_layer.name!r} has activation {name!r}. Use "
+                    f"activation='{loss.partner}' on the output layer, or a linear output with "
+                    f"Loss({loss.name!r}, from_logits=True)."
+                )
+            if activation.name != loss.partner:
+                raise IncompatibleLayerError(
+                    f"The loss {loss.name!r} needs a '{loss.partner}' output, but the output layer "
+                    f"has activation {name!r}. Use activation='{loss.partner}'"
+                    + (
+                        ", or the loss 'binary_crossentropy' for independent sigmoid outputs."
+                        if name == "sigmoid"
+                        else ", or the loss 'categorical_crossentropy' for a softmax output."
+                    )
+                )
+
+    # --------------------------------------------------------------- parameters
+    def _trainable(self):
+        return [(layer, name, p) for layer in self.layers for name, p in layer.parameters().items()]
+
+    def _parameter_names(self) -> list[str]:
+        return [f"{layer.name}/{name}" for layer, name, _ in self._trainable()]
+
+    def _parameter_arrays(self) -> list[np.ndarray]:
+        return [p for _, _, p in self._trainable()]
+
+    def _gradient_arrays(self) -> list[np.ndarray]:
+        return [g for layer in self.layers for g in layer.gradients().values()]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all parameters in layer order: ``[W1, b1, W2, b2, ...]`` (as Keras)."""
+        return [p.copy() for p in self._parameter_arrays()]
+
+    def set_weights(self, weights) -> None:
+        """Set all parameters from a list in the order of :meth:`get_weights`.
+
+        Raises:
+            ShapeMismatchError: wrong number of arrays or a wrong shape; nothing is changed then.
+        """
+        params = self._parameter_arrays()
+        names = self._parameter_names()
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ShapeMismatchError(
+                f"Argument 'weights' holds {len(weights)} arrays, but the model has {len(params)} "
+                f"parameters ({', '.join(names)})."
+            )
+        arrays = []
+        for name, param, value in zip(names, params, weights):
+            value = np.asarray(value)
+            if value.shape != param.shape:
+                raise ShapeMismatchError(
+                    f"Argument 'weights': the array for {name} has shape {value.shape}, "
+                    f"expected {param.shape}."
+                )
+            arrays.append(value)
+        for param, value in zip(params, arrays):
+            np.copyto(param, value, casting="unsafe")  # in place: optimizers keep references
+
+    def count_params(self) -> int:
+        """Number of trainable parameters."""
+        return int(sum(p.size for p in self._parameter_arrays()))
+
+    # ------------------------------------------------------------------ running
+    def _set_training(self, training: bool) -> None:
+        for layer in self.layers:
+            layer.training = training
+
+    def _run_forward(self, x: np.ndarray) -> np.ndarray:
+        """Forward pass through the graph; each layer sees its parents' outputs."""
+        outputs: list = [None] * len(self.layers)
+        for i, (layer, parents) in enumerate(zip(self.layers, self._parents)):
+            if not parents:
+                outputs[i] = layer.forward(x)
+            elif len(parents) == 1:
+                outputs[i] = layer.forward(outputs[parents[0]])
+            else:
+                outputs[i] = layer.forward([outputs[p] for p in parents])
+        return outputs[-1]
+
+    def _run_backward(self, output_error, pre_activation: bool, all_inputs: bool = False):
+        """Backward pass; gradients of layers with several children are summed."""
+        errors: list = [None] * len(self.layers)
+        errors[-1] = output_error
+        input_error = None
+        for i in range(len(self.layers) - 1, -1, -1):
+            error = errors[i]
+            if error is None:
+                continue
+            needs = all_inputs or self._needs_input_gradient[i]
+            error = self.layers[i]._backward(
+                error,
+                pre_activation=pre_activation and i == len(self.layers) - 1,
+                input_gradient=needs,
+            )
+            parents = self._parents[i]
+            if not parents:
+                input_error = error
+            elif len(parents) == 1:
+                p = parents[0]
+                errors[p] = error if errors[p] is None else errors[p] + error
+            elif error is not None:
+                for p, part in zip(parents, error):
+                    errors[p] = part if errors[p] is None else errors[p] + part
+        return input_error
+
+    def forward(self, x) -> np.ndarray:
+        """The spec's forward pass: the model's output for a batch ``x`` (kept for ``backward``)."""
+        self._require_compiled("forward")
+        x = as_features(x, self.input_shape, self.dtype, "x")
+        return self._run_forward(x)
+
+    def backward(self, y) -> np.ndarray:
+        """The spec's backward pass for labels ``y`` of the last ``forward``: stores every
+        layer's gradients and returns the gradient with respect to the model's input."""
+        self._require_compiled("backward")
+        output = self.output_layer.output
+        if output is None:
+            raise RuntimeError("Call forward(x) before backward(y).")
+        y = self.loss.targets(np.asarray(y), self.output_shape, self.dtype)
+        error, pre_activation = self._loss_gradient(y, output)
+        return self._run_backward(error, pre_activation, all_inputs=True)
+
+    def update(self, learning_rate: float) -> None:
+        """The spec's update: plain gradient descent on every layer with ``learning_rate``."""
+        for layer in self.layers:
+            layer.update(learning_rate)
+
+    def _loss_gradient(self, y, output, out=None):
+        """Gradient of the loss w.r.t. the output, or w.r.t. the output activation's input when
+        the loss and activation are fused. Returns ``(gradient, pre_activation)``."""
+        if self._fused:
+            return self.loss.fused_gradient(y, output, out=out), True
+        return self.loss.gradient(y, output, out=out), False
+
+    def predict(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Outputs for samples ``x`` (shape ``(n, *input_shape)``): an array ``(n, *output_shape)``
+        in the model's dtype. Large inputs run in batches of ``batch_size`` (default 4096)."""
+        self._require_compiled("predict", allow_uncompiled=True)
+        x = as_features(x, self.input_shape, self.dtype, "x")
+        size = _PREDICT_BATCH if batch_size is None else batch_size
+        self._set_training(False)
+        if len(x) <= size:
+            return np.array(self._run_forward(x), dtype=self.dtype, copy=True)
+        result = np.empty((len(x), *self.output_shape), dtype=self.dtype)
+        for start in range(0, len(x), size):
+            result[start : start + size] = self._run_forward(x[start : start + size])
+        return result
+
+    def _require_compiled(self, method: str, allow_uncompiled: bool = False) -> None:
+        if not self.compiled and not allow_uncompiled:
+            raise RuntimeError(f"Call model.compile(loss_fn=...) before model.{method}().")
+
+    def __repr__(self) -> str:
+        return f"<Model {self.name!r}: {' -> '.join(layer.name for layer in self.layers)}>"

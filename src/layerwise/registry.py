@@ -1,0 +1,155 @@
+"""One registry that resolves names to objects and objects to configs, for every kind of thing.
+
+Activations, losses, initializers, regularizers, optimizers, schedules, metrics and layers are all
+looked up the same way (Keras' ``get(identifier)``): an identifier may be a registered name, an
+instance, a class, or a config ``{"class_name": ..., "config": {...}}``. Every registered class
+can turn itself into such a config (``get_config``) and back (``from_config``), which is what model
+files store. A user's own subclass is registered once with :func:`register_serializable` and then
+compiles, saves and loads like a built-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Serializable", "register", "register_serializable", "get", "serialize", "deserialize"]
+
+_BASES: dict[str, type] = {}  # kind -> base class of that kind
+_ALIASES: dict[str, dict[str, type]] = {}  # kind -> user-facing name -> class
+_CLASSES: dict[str, type] = {}  # registered class name -> class (one namespace for all kinds)
+_NAMES: dict[type, str] = {}  # class -> registered class name
+
+
+class Serializable:
+    """Mixin: ``get_config`` returns the constructor's keyword arguments as JSON-friendly values."""
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the keyword arguments that rebuild this object with ``from_config``."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        """Build an object from the dict returned by ``get_config``."""
+        return cls(**config)
+
+
+def register_kind(kind: str, base: type) -> None:
+    """Declare a kind of object (``"activation"``, ``"loss"``, ...) and its base class."""
+    _BASES[kind] = base
+    _ALIASES.setdefault(kind, {})
+
+
+def _kind_of(cls: type) -> str:
+    for kind, base in _BASES.items():
+        if issubclass(cls, base):
+            return kind
+    raise TypeError(
+        f"{cls.__name__} is not a subclass of any registrable base class "
+        f"({', '.join(b.__name__ for b in _BASES.values())})."
+    )
+
+
+def register(*aliases: str, name: str | None = None):
+    """Class decorator: register a class under its class name and the given short names."""
+
+    def decorator(cls: type) -> type:
+        kind = _kind_of(cls)
+        class_name = name or cls.__name__
+        _CLASSES[class_name] = cls
+        _NAMES[cls] = class_name
+        for alias in aliases:
+            _ALIASES[kind][alias.lower()] = cls
+        return cls
+
+    return decorator
+
+
+def register_serializable(cls: type | None = None, *, name: str | None = None, aliases=()):
+    """Register a user's own layer, activation, loss, optimizer, metric, ... for use by name
+    and for saving and loading.
+
+    Use as a decorator, with or without arguments::
+
+        @layerwise.register_serializable
+        class Cube(layerwise.activations.ActivationFunction): ...
+
+    Args:
+        name: the name stored in model files (defaults to the class name).
+        aliases: extra short names accepted wherever a name of that kind is.
+    """
+    if cls is None:
+        return lambda c: register(*aliases, name=name)(c)
+    return register(*aliases, name=name)(cls)
+
+
+def valid_names(kind: str) -> list[str]:
+    """The short names registered for a kind, sorted."""
+    return sorted(_ALIASES[kind])
+
+
+def get(kind: str, identifier: Any, argument: str | None = None, **kwargs):
+    """Resolve ``identifier`` (name, instance, class or config) to an object of ``kind``.
+
+    ``argument`` names the user's argument in error messages; ``kwargs`` are passed to the class
+    when a name or a class is given.
+    """
+    base = _BASES[kind]
+    argument = argument or kind
+    if isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES[kind].get(identifier.strip().lower())
+        if cls is None:
+            cls = _CLASSES.get(identifier)
+            if cls is None or not issubclass(cls, base):
+                raise ValueError(
+                    f"Unknown {kind} {identifier!r} for argument '{argument}'. "
+                    f"Valid names: {', '.join(valid_names(kind))}."
+                )
+        return cls(**kwargs)
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        obj = deserialize(identifier)
+        if not isinstance(obj, base):
+            raise ValueError(
+                f"Argument '{argument}' is a config of {identifier['class_name']!r}, "
+                f"which is not a {kind}."
+            )
+        return obj
+    if isinstance(identifier, type) and issubclass(identifier, base):
+        return identifier(**kwargs)
+    raise TypeError(
+        f"Argument '{argument}' must be a {kind} name (one of {', '.join(valid_names(kind))}), "
+        f"a {base.__name__} instance or a config dict; received {identifier!r} "
+        f"of type {type(identifier).__name__}."
+    )
+
+
+def serialize(obj: Any) -> dict[str, Any] | None:
+    """``{"class_name": ..., "config": ...}`` for a registered object; ``None`` stays ``None``."""
+    if obj is None:
+        return None
+    cls = type(obj)
+    if cls not in _NAMES:
+        raise TypeError(
+            f"{cls.__name__} is not registered, so it cannot be saved; decorate it with "
+            "@layerwise.register_serializable."
+        )
+    return {"class_name": _NAMES[cls], "config": obj.get_config()}
+
+
+def deserialize(config: Any):
+    """Rebuild an object from :func:`serialize`'s output."""
+    if config is None:
+        return None
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"Expected a config dict with a 'class_name'; received {config!r:.200}.")
+    cls = _CLASSES.get(config["class_name"])
+    if cls is None:
+        raise ValueError(
+            f"Unknown class {config['class_name']!r:.100} in config; register custom classes "
+            "with @layerwise.register_serializable."
+        )
+    inner = config.get("config", {})
+    if not isinstance(inner, dict):
+        raise ValueError(f"The config of {config['class_name']!r} must be a dict.")
+    return cls.from_config(inner)

@@ -1,0 +1,341 @@
+"""Training: ``fit``, ``evaluate`` and ``train_on_batch`` (mixed into :class:`~layerwise.Model`).
+
+``fit`` checks and converts everything first (arguments, data shapes and dtypes, NaN), so a
+refused call changes nothing. The batch loop then only gathers rows, runs the layers, and lets the
+optimizer update parameters in place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import metrics as metrics_module
+from .callbacks import CallbackList
+from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
+from .exceptions import TrainingDivergedError
+from .layers.base import check_positive_int
+from .optimizers import check_learning_rate
+from .progress import make_reporter
+
+__all__ = ["History", "Trainer"]
+
+_EVALUATE_BATCH = 1024
+
+
+class History(dict):
+    """Per-epoch values of ``fit``: ``history['loss']``, ``history['val_accuracy']``, ...
+
+    A dict of lists; ``history.history`` is the same dict (Keras' spelling), and ``epoch`` lists
+    the epoch numbers (from 0).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch: list[int] = []
+
+    @property
+    def history(self) -> dict:
+        return self
+
+
+def _check_verbose(verbose, print_loss) -> int | str:
+    if not isinstance(print_loss, (bool, np.bool_)):
+        raise TypeError(f"Argument 'print_loss' must be True or False; received {print_loss!r}.")
+    if verbose is None:
+        return "auto" if print_loss else 0
+    if verbose not in (0, 1, 2, "auto") or isinstance(verbose, bool):
+        raise ValueError(f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+    return verbose
+
+
+class Trainer:
+    """The training half of ``Model``; see :class:`layerwise.Model` for the graph half."""
+
+    # ------------------------------------------------------------------ data
+    def _convert_xy(self, x, y, x_name: str = "x_train", y_name: str = "y_train"):
+        """Features and targets as the model consumes them; raises before anything changes."""
+        x = as_features(x, self.input_shape, self.dtype, x_name)
+        y = as_numeric_array(y, y_name)
+        if len(x) != len(y):
+            raise ValueError(
+                f"Arguments '{x_name}' and '{y_name}' must hold the same number of samples; "
+                f"received {len(x)} and {len(y)}."
+            )
+        if len(x) == 0:
+            raise ValueError(f"Argument '{x_name}' holds no samples.")
+        check_finite(y, y_name)
+        return x, self.loss.targets(y, self.output_shape, self.dtype)
+
+    def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name):
+        if y is None:
+            if isinstance(x, np.ndarray):
+                raise TypeError(f"Argument '{y_name}' is required when '{x_name}' is an array.")
+            convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
+            return PairBatches(x, steps_per_epoch, convert, x_name), None
+        if steps_per_epoch is not None:
+            raise ValueError(
+                "Argument 'steps_per_epoch' is for generators of (x_batch, y_batch) pairs; with "
+                "arrays, every sample is used once per epoch."
+            )
+        x, y = self._convert_xy(x, y, x_name, y_name)
+        return ArrayBatches(x, y, batch_size, shuffle, self._rng), (x, y)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x_train,
+        y_train=None,
+        epochs: int = 1,
+        learning_rate=None,
+        print_loss: bool = True,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        *,
+        validation_data=None,
+        validation_split: float = 0.0,
+        callbacks=None,
+        verbose=None,
+        steps_per_epoch: int | None = None,
+    ) -> float:
+        """Train the model; return the final epoch's mean training loss.
+
+        Args:
+            x_train: samples ``(n, *input_shape)`` (array or nested lists), or, with
+                ``y_train=None``, an iterable of ``(x_batch, y_batch)`` pairs: a list or an
+                object whose ``__iter__`` starts a new pass each epoch, or a generator (then give
+                ``steps_per_epoch``).
+            y_train: labels ``(n, *output_shape)``; 1-D for a single output; integer labels for
+                ``sparse_categorical_crossentropy``.
+            epochs: number of passes over the data.
+            learning_rate: if given, the optimizer's rate from now on (number or schedule);
+                otherwise the optimizer's own (0.01 for the default SGD).
+            print_loss: print progress (``verbose='auto'``); False is silent.
+            batch_size: samples per update; the last, smaller batch is trained on too.
+                ``batch_size=1`` is the spec's per-sample gradient descent.
+            shuffle: draw a new sample order each epoch.
+            validation_data: ``(x_val, y_val)``, evaluated after each epoch (``val_`` logs).
+            validation_split: fraction of the data (taken from the end, before shuffling) held
+                out for validation instead.
+            callbacks: list of :class:`~layerwise.callbacks.Callback`.
+            verbose: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' (overrides print_loss).
+            steps_per_epoch: batches per epoch when ``x_train`` is a generator.
+
+        Returns:
+            The mean training loss of the last epoch, a Python float.
+
+        Raises:
+            TrainingDivergedError: the loss became NaN or infinite (weights of the last finite
+                step are kept).
+        """
+        self._require_compiled("fit")
+        epochs = check_positive_int(epochs, "epochs")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        rate = None if learning_rate is None else check_learning_rate(learning_rate)
+        verbose = _check_verbose(verbose, print_loss)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"Argument 'shuffle' must be True or False; received {shuffle!r}.")
+        train, arrays = self._batches(
+            x_train, y_train, batch_size, shuffle, steps_per_epoch, "x_train", "y_train"
+        )
+        validation = self._validation_batches(
+            train, arrays, validation_data, validation_split, batch_size, shuffle
+        )
+        if isinstance(validation, tuple):
+            train, validation = validation
+        callback_list = CallbackList(callbacks, self)
+
+        # Everything is checked: from here on, weights change.
+        if rate is not None:
+            self.optimizer.learning_rate = rate
+        self._prepare_training()
+        self.history = History()
+        self.stop_training = False
+        reporter = make_reporter(verbose, epochs, len(train) or None)
+        try:
+            callback_list.call("on_train_begin", {})
+            for epoch in range(epochs):
+                self._set_training(True)
+                callback_list.call("on_epoch_begin", epoch, {})
+                logs = self._train_epoch(train, epoch, callback_list, reporter)
+                self._set_training(False)
+                if validation is not None:
+                    for key, value in self._evaluate_batches(validation).items():
+                        logs[f"val_{key}"] = value
+                callback_list.call("on_epoch_end", epoch, logs)
+                self.history.epoch.append(epoch)
+                for key, value in logs.items():
+                    self.history.setdefault(key, []).append(value)
+                reporter.epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            callback_list.call("on_train_end", {})
+        finally:
+            self._set_training(False)
+            reporter.close()
+        return float(self.history["loss"][-1])
+
+    def _validation_batches(self, train, arrays, validation_data, split, batch_size, shuffle):
+        if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 1:
+            raise ValueError(
+                f"Argument 'validation_split' must be a number in [0, 1); received {split!r}."
+            )
+        if split and validation_data is not None:
+            raise ValueError("Give either 'validation_data' or 'validation_split', not both.")
+        if split:
+            if arrays is None:
+                raise ValueError("Argument 'validation_split' needs arrays, not a generator.")
+            x, y = arrays
+            cut = int(math.floor(len(x) * (1 - split)))
+            if cut == 0 or cut == len(x):
+                raise ValueError(
+                    f"validation_split={split} leaves no samples for training or validation "
+                    f"out of {len(x)}."
+                )
+            held_out = ArrayBatches(x[cut:], y[cut:], _EVALUATE_BATCH, False, self._rng)
+            return ArrayBatches(x[:cut], y[:cut], batch_size, shuffle, self._rng), held_out
+        if validation_data is None:
+            return None
+        if (
+            isinstance(validation_data, (tuple, list))
+            and len(validation_data) == 2
+            and not (
+                isinstance(validation_data[0], (tuple, list))
+                and len(validation_data[0]) == 2
+                and isinstance(validation_data[0][0], np.ndarray)
+            )
+        ):
+            x, y = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
+            return ArrayBatches(x, y, _EVALUATE_BATCH, False, self._rng)
+        convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
+        return PairBatches(validation_data, None, convert, "validation_data")
+
+    def _prepare_training(self) -> None:
+        self._params = self._parameter_arrays()
+        self._grads = self._gradient_arrays()
+        self.optimizer.build(self._parameter_names(), self._params)
+        self._regularized = [layer for layer in self.layers if layer.regularized]
+        self._error_buffer = None
+
+    def _snapshot(self) -> list[np.ndarray]:
+        return [p.copy() for p in self._params] + [
+            a.copy() for layer in self.layers for a in layer.state().values()
+        ]
+
+    def _restore(self, snapshot) -> None:
+        arrays = self._params + [a for layer in self.layers for a in layer.state().values()]
+        for array, saved in zip(arrays, snapshot):
+            np.copyto(array, saved)
+
+    # ------------------------------------------------------------ the loop
+    def _train_epoch(self, batches, epoch, callback_list, reporter) -> dict:
+        for metric in self.metrics:
+            metric.reset()
+        # Fallback for divergence inside an update that already wrote non-finite weights.
+        self._epoch_start = self._snapshot()
+        total, count = 0.0, 0
+        reporter.epoch_begin(epoch)
+        for step, (x, y) in enumerate(batches):
+            for callback in callback_list.batch_begin:
+                callback.on_batch_begin(step, {})
+            loss = self._train_step(x, y, epoch, step)
+            total += loss * len(x)
+            count += len(x)
+            reporter.batch_end(step, total / count)
+            for callback in callback_list.batch_end:
+                callback.on_batch_end(step, {"loss": loss})
+        if count == 0:
+            raise ValueError("The training data yielded no batches in this epoch.")
+        logs = {"loss": total / count}
+        for metric in self.metrics:
+            logs[metric.name] = metric.result()
+        return logs
+
+    def _train_step(self, x, y, epoch: int = 0, step: int = 0) -> float:
+        """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
+        output = self._run_forward(x)
+        loss = self.loss.value(y, output)
+        for layer in self._regularized:
+            loss += layer.regularization_loss()
+        if not math.isfinite(loss):
+            self._diverged(loss, epoch, step)
+        for metric in self.metrics:
+            metric.update(y, self.loss.probabilities(output))
+        buffer = self._error_buffer
+        if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
+            buffer = self._error_buffer = np.empty_like(output)
+        error, pre_activation = self._loss_gradient(y, output, out=buffer[: len(output)])
+        self._run_backward(error, pre_activation)
+        self.optimizer.apply(self._params, self._grads)
+        return loss
+
+    def _diverged(self, loss: float, epoch: int, step: int) -> None:
+        # The failing step has not changed anything yet, so the weights are those after the last
+        # finite step, unless that step itself wrote non-finite values: then the epoch's start.
+        where = "the weights after the last step with a finite loss were kept"
+        if not all(np.isfinite(p).all() for p in self._params):
+            self._restore(self._epoch_start)
+            where = (
+                "the last finite step wrote non-finite weights, so the weights from the start of "
+                "this epoch were restored"
+            )
+        raise TrainingDivergedError(
+            f"Training diverged at epoch {epoch + 1}, step {step + 1}: the loss became {loss}; "
+            f"{where}. Lower the learning rate, scale the inputs, or check the labels."
+        )
+
+    # ------------------------------------------------------------- evaluate
+    def _evaluate_batches(self, batches) -> dict:
+        metrics = [metrics_module.clone(m, self.loss, self.output_shape) for m in self.metrics]
+        total, count = 0.0, 0
+        for x, y in batches:
+            output = self._run_forward(x)
+            total += self.loss.value(y, output) * len(x)
+            count += len(x)
+            if metrics:
+                probabilities = self.loss.probabilities(output)
+                for metric in metrics:
+                    metric.update(y, probabilities)
+        if count == 0:
+            raise ValueError("The evaluation data yielded no batches.")
+        penalty = sum(layer.regularization_loss() for layer in self.layers)
+        return {"loss": total / count + penalty, **{m.name: m.result() for m in metrics}}
+
+    def evaluate(self, x, y=None, batch_size: int | None = None, verbose: int = 0) -> dict:
+        """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
+
+        ``x`` and ``y`` are arrays, or ``x`` is an iterable of ``(x_batch, y_batch)`` pairs.
+        """
+        self._require_compiled("evaluate")
+        size = (
+            _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
+        )
+        batches, _ = self._batches(x, y, size, False, None, "x", "y")
+        self._set_training(False)
+        result = self._evaluate_batches(batches)
+        if verbose:
+            from .progress import format_logs
+
+            print(format_logs(result))
+        return result
+
+    def train_on_batch(self, x, y, return_dict: bool = False):
+        """One update on one batch (for incremental or out-of-core training).
+
+        Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.
+        """
+        self._require_compiled("train_on_batch")
+        x, y = self._convert_xy(x, y, "x", "y")
+        self._prepare_training()
+        for metric in self.metrics:
+            metric.reset()
+        self._set_training(True)
+        try:
+            self._epoch_start = self._snapshot()
+            loss = self._train_step(x, y)
+        finally:
+            self._set_training(False)
+        if not return_dict:
+            return loss
+        return {"loss": loss, **{m.name: m.result() for m in self.metrics}}
