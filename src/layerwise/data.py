@@ -19,6 +19,11 @@ __all__ = ["as_numeric_array", "as_features", "check_finite", "ArrayBatches", "P
 _FINITE_CHUNK_ELEMENTS = 1 << 20
 
 
+def batch_shape(shape) -> str:
+    """``(n, 28, 28)``: a sample shape with the batch axis, for messages."""
+    return "(" + ", ".join(["n", *map(str, shape)]) + ")"
+
+
 def as_numeric_array(x, argument: str) -> np.ndarray:
     """``x`` as a NumPy array of numbers, or a ``TypeError`` naming the argument."""
     if x is None or isinstance(x, (str, bytes)):
@@ -70,7 +75,7 @@ def as_features(x, input_shape: tuple[int, ...], dtype, argument: str = "x") -> 
             hint = " (a single sample needs a batch axis: pass x[None])"
         raise ShapeMismatchError(
             f"Argument '{argument}' has shape {array.shape}, but the model expects samples of "
-            f"shape {tuple(input_shape)}, i.e. an array of shape {('n', *input_shape)}{hint}."
+            f"shape {tuple(input_shape)}, i.e. an array of shape {batch_shape(input_shape)}{hint}."
         )
     array = np.ascontiguousarray(array, dtype=dtype)
     check_finite(array, argument)

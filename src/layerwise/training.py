@@ -236,15 +236,17 @@ class Trainer:
         self._epoch_start = self._snapshot()
         total, count = 0.0, 0
         reporter.epoch_begin(epoch)
-        for step, (x, y) in enumerate(batches):
-            for callback in callback_list.batch_begin:
-                callback.on_batch_begin(step, {})
-            loss = self._train_step(x, y, epoch, step)
-            total += loss * len(x)
-            count += len(x)
-            reporter.batch_end(step, total / count)
-            for callback in callback_list.batch_end:
-                callback.on_batch_end(step, {"loss": loss})
+        # Overflow while diverging is reported once, by TrainingDivergedError, not as warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for step, (x, y) in enumerate(batches):
+                for callback in callback_list.batch_begin:
+                    callback.on_batch_begin(step, {})
+                loss = self._train_step(x, y, epoch, step)
+                total += loss * len(x)
+                count += len(x)
+                reporter.batch_end(step, total / count)
+                for callback in callback_list.batch_end:
+                    callback.on_batch_end(step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
         logs = {"loss": total / count}
@@ -333,7 +335,8 @@ class Trainer:
         self._set_training(True)
         try:
             self._epoch_start = self._snapshot()
-            loss = self._train_step(x, y)
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = self._train_step(x, y)
         finally:
             self._set_training(False)
         if not return_dict:
