@@ -33,8 +33,51 @@ from .seeding import set_seed
 
 __version__ = "0.1.0"
 
+# Optional and heavier parts are imported on first use, so `import layerwise` stays light.
+_LAZY = {
+    "load_model": ("layerwise.saving", "load_model"),
+    "export_onnx": ("layerwise.export.onnx", "export_onnx"),
+    "plot_history": ("layerwise.plotting", "plot_history"),
+    "sklearn": ("layerwise.sklearn", None),
+    "saving": ("layerwise.saving", None),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
-    "Layer", "Input", "Dense", "Activation", "Dropout", "BatchNormalization", "Model", "Loss",
-    "set_seed", "register_serializable", "activations", "callbacks", "exceptions", "initializers",
-    "losses", "metrics", "optimizers", "regularizers", "schedules", "__version__",
+    "Layer",
+    "Input",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "BatchNormalization",
+    "Model",
+    "Loss",
+    "set_seed",
+    "register_serializable",
+    "activations",
+    "callbacks",
+    "exceptions",
+    "initializers",
+    "losses",
+    "metrics",
+    "optimizers",
+    "regularizers",
+    "schedules",
+    "__version__",
 ]

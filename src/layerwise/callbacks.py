@@ -14,7 +14,13 @@ import math
 
 import numpy as np
 
-__all__ = ["Callback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "ReduceLROnPlateau",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+]
 
 
 class Callback:
@@ -236,3 +242,52 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = self.model.optimizer.current_learning_rate
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the full training state after epochs, for ``fit(..., resume_from=path)``.
+
+    Each save writes one ``.safetensors`` model file (atomically: a crash mid-save leaves the
+    previous file intact) holding the weights, the optimizer and its state, and the training
+    state: epoch, history and random-generator states.
+
+    Args:
+        filepath: where to save; may contain ``{epoch}`` and logged names, e.g.
+            ``'ckpt-{epoch:03d}-{val_loss:.3f}.safetensors'`` (epochs counted from 1).
+        monitor: quantity that decides what is best (default ``'val_loss'``).
+        save_best_only: save only when ``monitor`` improves.
+        mode: ``'min'``, ``'max'`` or ``'auto'``.
+        save_weights_only: write only the weights (``model.load_weights`` reads them).
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        save_weights_only: bool = False,
+    ) -> None:
+        super().__init__(monitor, mode, 0.0)
+        self.filepath = str(filepath)
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self._reset_best()
+
+    def on_train_begin(self, logs=None):
+        self._reset_best()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = self._value(logs)
+            if not self._improved(value):
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            from .saving import save_checkpoint
+
+            save_checkpoint(self.model, path, epoch, logs)

@@ -272,6 +272,48 @@ class Model(Trainer):
         for param, value in zip(params, arrays):
             np.copyto(param, value, casting="unsafe")  # in place: optimizers keep references
 
+    def summary(self, print_fn=print) -> None:
+        """Print a table of layers, output shapes and parameter counts (trainable and not)."""
+        from .summary import summary_text
+
+        print_fn(summary_text(self))
+
+    # ------------------------------------------------------------------ files
+    def save(self, path, include_optimizer: bool = True) -> None:
+        """Write the model to one ``.safetensors`` file: architecture, weights, compile
+        settings and optimizer state (see :mod:`layerwise.saving`). Reload it with
+        :func:`layerwise.load_model`. The write is atomic."""
+        from .saving import save_model
+
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path) -> None:
+        """Write only the weights (and layer state such as moving averages) to ``path``."""
+        from .saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        """Load weights written by :meth:`save_weights` or :meth:`save`, checking names and
+        shapes; raises :class:`~layerwise.exceptions.ModelFileError` and changes nothing if
+        they do not match."""
+        from .saving import load_weights
+
+        load_weights(self, path)
+
+    def get_config(self) -> dict:
+        """The architecture as JSON-friendly data (layers, their configs and connections)."""
+        from .saving import model_config
+
+        return model_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict) -> Model:
+        """A new, uncompiled model with the architecture of :meth:`get_config` (fresh weights)."""
+        from .saving import model_from_config
+
+        return model_from_config(config)
+
     def count_params(self) -> int:
         """Number of trainable parameters."""
         return int(sum(p.size for p in self._parameter_arrays()))

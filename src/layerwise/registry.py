@@ -10,13 +10,14 @@ compiles, saves and loads like a built-in.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = ["Serializable", "register", "register_serializable", "get", "serialize", "deserialize"]
 
 _BASES: dict[str, type] = {}  # kind -> base class of that kind
 _ALIASES: dict[str, dict[str, type]] = {}  # kind -> user-facing name -> class
-_CLASSES: dict[str, type] = {}  # registered class name -> class (one namespace for all kinds)
+_CLASSES: dict[str, dict[str, type]] = {}  # kind -> registered class name -> class
 _NAMES: dict[type, str] = {}  # class -> registered class name
 
 
@@ -37,6 +38,7 @@ def register_kind(kind: str, base: type) -> None:
     """Declare a kind of object (``"activation"``, ``"loss"``, ...) and its base class."""
     _BASES[kind] = base
     _ALIASES.setdefault(kind, {})
+    _CLASSES.setdefault(kind, {})
 
 
 def _kind_of(cls: type) -> str:
@@ -55,7 +57,7 @@ def register(*aliases: str, name: str | None = None):
     def decorator(cls: type) -> type:
         kind = _kind_of(cls)
         class_name = name or cls.__name__
-        _CLASSES[class_name] = cls
+        _CLASSES[kind][class_name] = cls
         _NAMES[cls] = class_name
         for alias in aliases:
             _ALIASES[kind][alias.lower()] = cls
@@ -75,11 +77,17 @@ def register_serializable(cls: type | None = None, *, name: str | None = None, a
 
     Args:
         name: the name stored in model files (defaults to the class name).
-        aliases: extra short names accepted wherever a name of that kind is.
+        aliases: extra short names accepted wherever a name of that kind is; the class name in
+            snake case and the class's own ``name`` attribute are always accepted.
     """
-    if cls is None:
-        return lambda c: register(*aliases, name=name)(c)
-    return register(*aliases, name=name)(cls)
+    def decorate(c: type) -> type:
+        # Usable by its class name in snake case and by its own `name` attribute, if any.
+        names = [re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", c.__name__).lower(), *aliases]
+        if isinstance(c.__dict__.get("name"), str):
+            names.append(c.__dict__["name"])
+        return register(*names, name=name)(c)
+
+    return decorate if cls is None else decorate(cls)
 
 
 def valid_names(kind: str) -> list[str]:
@@ -100,7 +108,7 @@ def get(kind: str, identifier: Any, argument: str | None = None, **kwargs):
     if isinstance(identifier, str):
         cls = _ALIASES[kind].get(identifier.strip().lower())
         if cls is None:
-            cls = _CLASSES.get(identifier)
+            cls = _CLASSES[kind].get(identifier)
             if cls is None or not issubclass(cls, base):
                 raise ValueError(
                     f"Unknown {kind} {identifier!r} for argument '{argument}'. "
@@ -108,7 +116,7 @@ def get(kind: str, identifier: Any, argument: str | None = None, **kwargs):
                 )
         return cls(**kwargs)
     if isinstance(identifier, dict) and "class_name" in identifier:
-        obj = deserialize(identifier)
+        obj = deserialize(identifier, kind)
         if not isinstance(obj, base):
             raise ValueError(
                 f"Argument '{argument}' is a config of {identifier['class_name']!r}, "
@@ -134,22 +142,27 @@ def serialize(obj: Any) -> dict[str, Any] | None:
             f"{cls.__name__} is not registered, so it cannot be saved; decorate it with "
             "@layerwise.register_serializable."
         )
-    return {"class_name": _NAMES[cls], "config": obj.get_config()}
+    return {"class_name": _NAMES[cls], "kind": _kind_of(cls), "config": obj.get_config()}
 
 
-def deserialize(config: Any):
-    """Rebuild an object from :func:`serialize`'s output."""
+def deserialize(config: Any, kind: str | None = None):
+    """Rebuild an object from :func:`serialize`'s output (``kind`` defaults to the config's)."""
     if config is None:
         return None
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ValueError(f"Expected a config dict with a 'class_name'; received {config!r:.200}.")
-    cls = _CLASSES.get(config["class_name"])
-    if cls is None:
+    name = config["class_name"]
+    kind = kind or config.get("kind")
+    if kind is not None and kind not in _CLASSES:
+        raise ValueError(f"Unknown kind {kind!r:.40} in config of {name!r:.100}.")
+    candidates = [k for k in ([kind] if kind else _CLASSES) if name in _CLASSES[k]]
+    if len(candidates) != 1:
+        problem = "Ambiguous" if candidates else "Unknown"
         raise ValueError(
-            f"Unknown class {config['class_name']!r:.100} in config; register custom classes "
+            f"{problem} class {name!r:.100} in config; register custom classes "
             "with @layerwise.register_serializable."
         )
     inner = config.get("config", {})
     if not isinstance(inner, dict):
-        raise ValueError(f"The config of {config['class_name']!r} must be a dict.")
-    return cls.from_config(inner)
+        raise ValueError(f"The config of {name!r:.100} must be a dict.")
+    return _CLASSES[candidates[0]][name].from_config(inner)

@@ -98,6 +98,7 @@ class Trainer:
         callbacks=None,
         verbose=None,
         steps_per_epoch: int | None = None,
+        resume_from=None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -121,6 +122,10 @@ class Trainer:
             callbacks: list of :class:`~layerwise.callbacks.Callback`.
             verbose: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' (overrides print_loss).
             steps_per_epoch: batches per epoch when ``x_train`` is a generator.
+            resume_from: path of a checkpoint written by
+                :class:`~layerwise.callbacks.ModelCheckpoint`: weights, optimizer state, history
+                and random generators are restored and training continues after its epoch up to
+                ``epochs`` in total, ending bit-for-bit where an uninterrupted run would.
 
         Returns:
             The mean training loss of the last epoch, a Python float.
@@ -145,17 +150,25 @@ class Trainer:
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
+        start = 0
+        if resume_from is not None:  # checks the whole checkpoint before changing anything
+            from .saving import restore_checkpoint
+
+            start = restore_checkpoint(self, resume_from)
 
         # Everything is checked: from here on, weights change.
         if rate is not None:
             self.optimizer.learning_rate = rate
         self._prepare_training()
         self.history = History()
+        if resume_from is not None:
+            self.history.update(self._restored_history)
+            self.history.epoch = list(range(start))
         self.stop_training = False
         reporter = make_reporter(verbose, epochs, len(train) or None)
         try:
             callback_list.call("on_train_begin", {})
-            for epoch in range(epochs):
+            for epoch in range(start, epochs):
                 self._set_training(True)
                 callback_list.call("on_epoch_begin", epoch, {})
                 logs = self._train_epoch(train, epoch, callback_list, reporter)

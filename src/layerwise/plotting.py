@@ -1,0 +1,70 @@
+"""``plot_history``: training curves with matplotlib (an optional extra, imported on use)."""
+
+from __future__ import annotations
+
+__all__ = ["plot_history"]
+
+
+def plot_history(history, metrics=None, figsize=None):
+    """Draw the loss and metric curves of ``model.history``, training and validation.
+
+    One panel per quantity (``loss``, ``accuracy``, ...), each with its ``val_`` twin when
+    present. Returns the matplotlib ``Figure`` (save it with ``fig.savefig('history.png')``).
+
+    Args:
+        history: ``model.history`` (or any dict of per-epoch lists).
+        metrics: names to draw (default: every quantity that has no ``val_`` prefix).
+        figsize: matplotlib figure size; default 4.5 x 3.5 inches per panel.
+
+    Raises:
+        ImportError: matplotlib is not installed (``pip install layerwise[plot]``).
+    """
+    try:
+        import matplotlib
+
+        if matplotlib.get_backend().lower() not in ("agg",) and not _has_display():
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError("plot_history needs matplotlib: pip install 'layerwise[plot]'") from error
+    history = getattr(history, "history", history)
+    if not isinstance(history, dict) or not history:
+        raise ValueError(
+            "Argument 'history' must be a non-empty dict of per-epoch lists "
+            "such as model.history after fit."
+        )
+    names = (
+        list(metrics)
+        if metrics is not None
+        else [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    )
+    unknown = [n for n in names if n not in history]
+    if unknown:
+        raise ValueError(
+            f"Argument 'metrics' names {unknown}, which the history lacks; "
+            f"it has {sorted(history)}."
+        )
+    figure, axes = plt.subplots(
+        1, len(names), figsize=figsize or (4.5 * len(names), 3.5), squeeze=False
+    )
+    for axis, name in zip(axes[0], names):
+        epochs = range(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], label="train", marker="." if len(epochs) < 30 else None)
+        if f"val_{name}" in history:
+            axis.plot(
+                range(1, len(history[f"val_{name}"]) + 1),
+                history[f"val_{name}"],
+                label="validation",
+            )
+        axis.set_title(name)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def _has_display() -> bool:
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

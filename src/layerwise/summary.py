@@ -1,0 +1,59 @@
+"""``model.summary()``: a table of layers, output shapes and parameter counts, like Keras'."""
+
+from __future__ import annotations
+
+__all__ = ["summary_text"]
+
+
+def _shape(shape) -> str:
+    return "(None, " + ", ".join(str(s) for s in shape) + ")" if shape else "?"
+
+
+def summary_text(model, line_length: int = 80) -> str:
+    """The summary as a string; trainable parameters are those optimizers update,
+    non-trainable ones are layer state such as batch normalization's moving averages."""
+    rows = []
+    trainable = non_trainable = 0
+    for layer, parents in zip(model.layers, model._parents):
+        own = sum(a.size for a in layer.parameters().values())
+        fixed = sum(a.size for a in layer.state().values())
+        trainable += own
+        non_trainable += fixed
+        connected = ", ".join(model.layers[p].name for p in parents)
+        rows.append(
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                _shape(layer.output_shape),
+                f"{own + fixed:,}",
+                connected,
+            )
+        )
+    headers = ("Layer (type)", "Output shape", "Param #", "Connected to")
+    widths = [max(len(r[i]) for r in [headers, *rows]) + 2 for i in range(4)]
+    width = max(sum(widths), line_length)
+
+    def line(cells):
+        return "".join(
+            cell.rjust(w - 2) + "  " if i == 2 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    itemsize = model.dtype.itemsize
+    total = trainable + non_trainable
+    text = [f'Model: "{model.name}"', "=" * width, line(headers), "=" * width]
+    text += [line(row) for row in rows]
+    text += [
+        "=" * width,
+        f"Total params: {total:,} ({_bytes(total * itemsize)})",
+        f"Trainable params: {trainable:,} ({_bytes(trainable * itemsize)})",
+        f"Non-trainable params: {non_trainable:,} ({_bytes(non_trainable * itemsize)})",
+    ]
+    return "\n".join(text)
+
+
+def _bytes(count: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.2f} {unit}" if unit != "B" else f"{count} B"
+        count /= 1024
+    return f"{count:.2f} GB"  # pragma: no cover
