@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from helpers import numerical_gradient
 
 import layerwise
+from helpers import numerical_gradient
 from layerwise import Activation, Dense, Input, Loss, Model
 from layerwise.exceptions import (
     DisconnectedLayersError,

@@ -10,8 +10,16 @@ import pytest
 from safetensors.numpy import load_file
 
 import layerwise
-from layerwise import Activation, BatchNormalization, Dense, Dropout, Input, Loss, Model
-from layerwise import optimizers, schedules
+from layerwise import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Input,
+    Model,
+    optimizers,
+    schedules,
+)
 from layerwise.callbacks import Callback, ModelCheckpoint
 from layerwise.exceptions import ModelFileError
 
