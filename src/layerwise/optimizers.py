@@ -2,24 +2,32 @@
 
 The update rules are PyTorch's (``torch/optim``), written one equation per line so they can be
 checked against the papers. Every update happens in place on the parameter arrays; per-parameter
-state (``slots``) and one scratch array per parameter are allocated once, in :meth:`build`.
-State is kept by parameter name (``dense_1/weights``) so that it can be saved and restored.
+state (``slots``) and one scratch array per parameter are allocated once, in :meth:`build`, so a
+training step allocates nothing. State is kept by parameter name (``dense_1/weights``) so that it
+can be saved and restored.
+
+Example::
+
+    optimizer = Adam(learning_rate=ExponentialDecay(0.01, decay_steps=100, decay_rate=0.5))
+    model.compile(loss_fn='mse', optimizer=optimizer)
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from . import registry, schedules
 from .registry import Serializable, register, serialize
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "check_learning_rate"]
 
 
-def _check_rate(value, argument: str, low: float = 0.0, high: float = math.inf, closed=False):
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+def _check_number(value, argument: str, low: float = 0.0, high: float = math.inf, closed=False):
+    """``value`` as a float in ``(low, high)`` (``[low, high)`` if ``closed``), else ValueError."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     ok = ok and math.isfinite(value) and (low <= value if closed else low < value) and value < high
     if not ok:
         bounds = f"in [{low}, {high})" if closed else f"in ({low}, {high})"
@@ -28,79 +36,148 @@ def _check_rate(value, argument: str, low: float = 0.0, high: float = math.inf, 
 
 
 def check_learning_rate(value, argument: str = "learning_rate"):
-    """A positive finite number or a :class:`~layerwise.schedules.LearningRateSchedule`."""
+    """A positive finite number (returned as a float) or a
+    :class:`~layerwise.schedules.LearningRateSchedule` (or its config dict).
+
+    Raises:
+        ValueError: anything else (zero, negative, NaN, infinite, a string, ...).
+    """
     if isinstance(value, (schedules.LearningRateSchedule, dict)):
         return schedules.get(value, argument)
-    return _check_rate(value, argument)
+    return _check_number(value, argument)
 
 
 class Optimizer(Serializable):
     """Base class. Subclasses list their per-parameter state in ``slot_names`` and implement
-    ``update_parameter(param, grad, slots, scratch, learning_rate)``.
+    :meth:`update_parameter`.
+
+    Use: ``build(names, params)`` once (and again whenever the parameter arrays are replaced),
+    then ``apply(params, grads)`` per training step.
 
     Attributes:
-        learning_rate: a number or a schedule; assigning it is allowed at any time.
+        learning_rate: a positive number or a schedule; may be reassigned at any time (validated).
         iterations: number of updates applied so far (drives schedules and bias correction).
+        slots: per-parameter state, ``{parameter name: {slot name: array}}``.
     """
 
     slot_names: tuple[str, ...] = ()
 
     def __init__(self, learning_rate=0.01):
-        self.learning_rate = check_learning_rate(learning_rate)
+        self.learning_rate = learning_rate
         self.iterations = 0
         self.slots: dict[str, dict[str, np.ndarray]] = {}
         self._names: list[str] = []
         self._scratch: list[np.ndarray] = []
 
     @property
+    def learning_rate(self):
+        """The rate: a float or a :class:`~layerwise.schedules.LearningRateSchedule`."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = check_learning_rate(value)
+
+    @property
     def current_learning_rate(self) -> float:
-        """The rate of the next update (the schedule's value at ``iterations``)."""
-        if isinstance(self.learning_rate, schedules.LearningRateSchedule):
-            return float(self.learning_rate(self.iterations))
-        return self.learning_rate
+        """The rate of the next update (a schedule is evaluated at ``iterations``, from 0)."""
+        rate = self._learning_rate
+        if isinstance(rate, schedules.LearningRateSchedule):
+            return float(rate(self.iterations))
+        return rate
 
     def build(self, names: list[str], params: list[np.ndarray]) -> None:
-        """Create state for parameters; state of parameters already known is kept."""
-        self._names = list(names)
+        """Create the state of each parameter and a scratch array for it.
+
+        State already held for a name (from an earlier ``build`` or :meth:`set_state`) is kept,
+        cast to the parameter's dtype if needed; it is reset to zeros if the shape changed.
+        """
+        names = list(names)
+        if len(names) != len(params):
+            raise ValueError(f"build() got {len(names)} names for {len(params)} parameters.")
         for name, param in zip(names, params):
-            slots = self.slots.get(name)
-            if slots is None or any(
-                s.shape != param.shape or s.dtype != param.dtype for s in slots.values()
+            slots = self.slots.get(name, {})
+            if set(slots) != set(self.slot_names) or any(
+                s.shape != param.shape for s in slots.values()
             ):
-                self.slots[name] = {slot: np.zeros_like(param) for slot in self.slot_names}
+                slots = {slot: np.zeros_like(param) for slot in self.slot_names}
+            self.slots[name] = {
+                slot: s.astype(param.dtype, copy=False) for slot, s in slots.items()
+            }
+        self._names = names
         self._scratch = [np.empty_like(p) for p in params]
 
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """One update of every parameter from its gradient, in place."""
+        """One update of every parameter from its gradient, in place (``grads`` are not changed).
+
+        ``params`` must be the arrays given to :meth:`build`, in the same order.
+        """
         if len(self._scratch) != len(params):
             raise RuntimeError("Optimizer.build(names, params) must be called before apply().")
         learning_rate = self.current_learning_rate
         self.iterations += 1
+        slots = self.slots
         for name, param, grad, scratch in zip(self._names, params, grads, self._scratch):
-            self.update_parameter(param, grad, self.slots[name], scratch, learning_rate)
+            self.update_parameter(param, grad, slots[name], scratch, learning_rate)
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate) -> None:
+        """Update ``param`` in place from ``grad``.
+
+        Args:
+            param: the parameter array (update it in place, never rebind it).
+            grad: its gradient (read only).
+            slots: this parameter's state arrays, by slot name (update in place).
+            scratch: an array like ``param`` to compute in, so that nothing is allocated.
+            learning_rate: the rate of this update; ``self.iterations`` already counts it.
+        """
         raise NotImplementedError
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """Per-parameter state as ``{"dense_1/weights/m": array, ...}`` (for saving)."""
-        return {f"{name}/{slot}": a for name, s in self.slots.items() for slot, a in s.items()}
+        """Copies of the per-parameter state as ``{"dense_1/weights/m": array, ...}`` (for
+        saving; pass them with ``iterations`` to :meth:`set_state` to resume)."""
+        return {
+            f"{name}/{slot}": array.copy()
+            for name, slots in self.slots.items()
+            for slot, array in slots.items()
+        }
 
     def set_state(self, state: dict[str, np.ndarray], iterations: int) -> None:
-        """Restore state saved by :meth:`get_state`."""
+        """Restore state saved by :meth:`get_state` and the update count.
+
+        Parameters without saved state start from zeros; training then continues exactly as if
+        it had not been interrupted.
+
+        Raises:
+            ValueError: a negative or non-integer ``iterations``, or a saved array whose shape
+                differs from the parameter it belongs to.
+        """
+        if not isinstance(iterations, numbers.Integral) or isinstance(iterations, bool):
+            raise ValueError(f"Argument 'iterations' must be an integer; received {iterations!r}.")
+        if iterations < 0:
+            raise ValueError(f"Argument 'iterations' must be >= 0; received {iterations!r}.")
         slots: dict[str, dict[str, np.ndarray]] = {}
         for key, array in state.items():
             name, _, slot = key.rpartition("/")
             slots.setdefault(name, {})[slot] = np.array(array, copy=True)
+        for name, scratch in zip(self._names, self._scratch):
+            for slot, array in slots.get(name, {}).items():
+                if array.shape != scratch.shape:
+                    raise ValueError(
+                        f"Saved optimizer state '{name}/{slot}' has shape {array.shape}, but the "
+                        f"parameter has shape {scratch.shape}."
+                    )
         self.slots = slots
         self.iterations = int(iterations)
+        if self._names:  # already built: the scratch arrays stand in for the parameters
+            self.build(self._names, self._scratch)
 
     def _config(self, **extra):
-        rate = self.learning_rate
+        rate = self._learning_rate
         rate = serialize(rate) if isinstance(rate, schedules.LearningRateSchedule) else rate
         return {"learning_rate": rate, **extra}
 
     def get_config(self):
+        """The constructor's arguments; a schedule is stored as its config dict."""
         return self._config()
 
     def __repr__(self):
@@ -114,13 +191,20 @@ registry.register_kind("optimizer", Optimizer)
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum, as PyTorch::
 
-    v = momentum * v + g
-    p = p - lr * v                      (or p - lr * (g + momentum * v) with nesterov)
+        v = momentum * v + g
+        p = p - lr * v                      (or p - lr * (g + momentum * v) with nesterov)
+
+    Args:
+        learning_rate: positive number or schedule.
+        momentum: in [0, 1); 0 is plain gradient descent (no state is kept).
+        nesterov: use Nesterov momentum (needs ``momentum > 0``).
     """
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate)
-        self.momentum = _check_rate(momentum, "momentum", 0.0, 1.0, closed=True)
+        self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise ValueError(f"Argument 'nesterov' must be True or False; received {nesterov!r}.")
         if nesterov and not self.momentum:
             raise ValueError("Argument 'nesterov=True' needs a positive 'momentum'.")
         self.nesterov = bool(nesterov)
@@ -148,24 +232,30 @@ class SGD(Optimizer):
 
 @register("adam")
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with bias correction, as PyTorch::
+    """Adam (Kingma & Ba), with bias correction, as PyTorch (``epsilon`` is added after the
+    bias correction of ``v``)::
 
-    m = beta_1 * m + (1 - beta_1) * g
-    v = beta_2 * v + (1 - beta_2) * g^2
-    p = p - lr / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g^2
+        p = p - lr / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)
+
+    Args:
+        learning_rate: positive number or schedule.
+        beta_1, beta_2: decay rates of the first and second moment estimates, in [0, 1).
+        epsilon: positive constant for numerical stability.
     """
 
     slot_names = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.beta_1 = _check_rate(beta_1, "beta_1", 0.0, 1.0, closed=True)
-        self.beta_2 = _check_rate(beta_2, "beta_2", 0.0, 1.0, closed=True)
-        self.epsilon = _check_rate(epsilon, "epsilon")
+        self.beta_1 = _check_number(beta_1, "beta_1", 0.0, 1.0, closed=True)
+        self.beta_2 = _check_number(beta_2, "beta_2", 0.0, 1.0, closed=True)
+        self.epsilon = _check_number(epsilon, "epsilon")
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
         m, v = slots["m"], slots["v"]
-        t = self.iterations  # already counts this update
+        t = self.iterations
         m *= self.beta_1
         np.multiply(grad, 1 - self.beta_1, out=scratch)
         m += scratch
@@ -173,12 +263,14 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - self.beta_2
         v += scratch
-        step_size = learning_rate / (1 - self.beta_1**t)
+        # Multiplying the last line's numerator and denominator by sqrt(1 - beta_2^t) saves
+        # one pass over the array: p -= step * m / (sqrt(v) + epsilon * sqrt(1 - beta_2^t)).
+        root_correction_2 = math.sqrt(1 - self.beta_2**t)
+        step = learning_rate * root_correction_2 / (1 - self.beta_1**t)
         np.sqrt(v, out=scratch)
-        scratch *= 1 / math.sqrt(1 - self.beta_2**t)
-        scratch += self.epsilon
+        scratch += self.epsilon * root_correction_2
         np.divide(m, scratch, out=scratch)
-        scratch *= step_size
+        scratch *= step
         param -= scratch
 
     def get_config(self):
@@ -189,15 +281,19 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch::
 
-    p = p * (1 - lr * weight_decay)
-    then the Adam update.
+        p = p * (1 - lr * weight_decay)
+        then the Adam update.
+
+    Args:
+        weight_decay: non-negative decay coefficient (multiplied by the learning rate).
+        others: as :class:`Adam`.
     """
 
     def __init__(
         self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004
     ):
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", closed=True)
+        self.weight_decay = _check_number(weight_decay, "weight_decay", closed=True)
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
         param *= 1 - learning_rate * self.weight_decay
@@ -209,18 +305,23 @@ class AdamW(Adam):
 
 @register("rmsprop")
 class RMSprop(Optimizer):
-    """RMSprop (Hinton), as PyTorch::
+    """RMSprop (Hinton), without momentum or centering, as PyTorch::
 
-    v = rho * v + (1 - rho) * g^2
-    p = p - lr * g / (sqrt(v) + epsilon)
+        v = rho * v + (1 - rho) * g^2
+        p = p - lr * g / (sqrt(v) + epsilon)
+
+    Args:
+        learning_rate: positive number or schedule.
+        rho: decay rate of the mean square, in [0, 1).
+        epsilon: positive constant for numerical stability.
     """
 
     slot_names = ("v",)
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.rho = _check_rate(rho, "rho", 0.0, 1.0, closed=True)
-        self.epsilon = _check_rate(epsilon, "epsilon")
+        self.rho = _check_number(rho, "rho", 0.0, 1.0, closed=True)
+        self.epsilon = _check_number(epsilon, "epsilon")
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
         v = slots["v"]
@@ -239,7 +340,12 @@ class RMSprop(Optimizer):
 
 
 def get(identifier, argument: str = "optimizer") -> Optimizer:
-    """An optimizer from a name (default settings), instance or config dict."""
+    """An optimizer from a name (``'sgd'``, ``'adam'``, ``'adamw'``, ``'rmsprop'``, with default
+    settings), an instance (returned as is), a class or a config dict; ``None`` gives ``SGD()``.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+    """
     if identifier is None:
         return SGD()
     return registry.get("optimizer", identifier, argument=argument)
