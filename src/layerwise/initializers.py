@@ -46,20 +46,57 @@ __all__ = [
 
 
 def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight array: ``(rows, columns)``; a vector has both = size."""
+    """``(fan_in, fan_out)`` of a weight array: ``(rows, columns)``; a vector has both = size.
+
+    Each is at least 1, so that an empty shape never divides by zero (as in Keras).
+    """
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
-        return shape[0], shape[0]
-    return int(np.prod(shape[:-1])), shape[-1]
+        return max(int(shape[0]), 1), max(int(shape[0]), 1)
+    return max(int(np.prod(shape[:-1])), 1), max(int(shape[-1]), 1)
+
+
+def _positive(value, argument: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (value > 0 and math.isfinite(value))
+    ):
+        raise ValueError(f"Argument '{argument}' must be a positive number; received {value!r}.")
+    return float(value)
+
+
+# Set by the model-file loader: the number of values initializers may still create, so that a
+# hostile file declaring a huge layer fails fast instead of allocating it. None: no limit.
+_allocation_budget: list[int] | None = None
+
+
+def _spend_allocation_budget(shape: tuple[int, ...]) -> None:
+    if _allocation_budget is None:
+        return
+    size = math.prod(shape)
+    if size > _allocation_budget[0]:
+        raise ValueError(
+            f"a parameter of shape {shape} is larger than all the tensors stored in the file"
+        )
+    _allocation_budget[0] -= size
 
 
 class Initializer(Serializable):
     """Base class: subclasses implement ``sample(shape, rng)`` returning float64 values.
 
-    ``seed``: when given, every call draws the same values (a generator built from the seed);
-    otherwise values come from the generator the caller passes, which the library seeds through
-    :func:`layerwise.set_seed`.
+    Args:
+        seed: when given, every call draws the same values (a generator built from the seed);
+            otherwise values come from the generator the caller passes, or from one spawned
+            from the library's seed sequence (see :func:`layerwise.set_seed`). NumPy's global
+            random state is never used.
+
+    Example::
+
+        init = layerwise.initializers.get('he_normal')
+        w = init((784, 256))                     # float32, std sqrt(2 / 784)
+        w64 = init((784, 256), dtype=np.float64, rng=np.random.default_rng(0))
     """
 
     def __init__(self, seed: int | None = None):
@@ -68,10 +105,13 @@ class Initializer(Serializable):
             make_rng(seed)  # validates the seed now rather than at first use
 
     def sample(self, shape, rng: np.random.Generator) -> np.ndarray:
+        """Values for an array of ``shape`` drawn from ``rng`` (float64)."""
         raise NotImplementedError
 
     def __call__(self, shape, dtype=np.float32, rng: np.random.Generator | None = None):
+        """A new array of ``shape`` and ``dtype`` (float32 by default)."""
         shape = tuple(int(s) for s in shape)
+        _spend_allocation_budget(shape)
         if self.seed is not None:
             rng = make_rng(self.seed)
         elif rng is None:
@@ -82,14 +122,24 @@ class Initializer(Serializable):
         return {"seed": self.seed} if self.seed is not None else {}
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.get_config() or ''})"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 registry.register_kind("initializer", Initializer)
 
 
 class _Normal(Initializer):
+    """A plain (not truncated) normal with mean 0 and the standard deviation ``std(shape)``."""
+
     def std(self, shape) -> float:
+        """The standard deviation for a weight array of ``shape``."""
         raise NotImplementedError
 
     def sample(self, shape, rng):
@@ -97,7 +147,10 @@ class _Normal(Initializer):
 
 
 class _Uniform(Initializer):
+    """A uniform distribution on ``[-bound(shape), bound(shape)]``."""
+
     def bound(self, shape) -> float:
+        """The half-width of the interval for a weight array of ``shape``."""
         raise NotImplementedError
 
     def sample(self, shape, rng):
@@ -111,9 +164,7 @@ class RandomNormal(_Normal):
 
     def __init__(self, stddev: float = 0.05, seed: int | None = None):
         super().__init__(seed)
-        if not (isinstance(stddev, (int, float)) and stddev > 0 and math.isfinite(stddev)):
-            raise ValueError(f"Argument 'stddev' must be a positive number; received {stddev!r}.")
-        self.stddev = float(stddev)
+        self.stddev = _positive(stddev, "stddev")
 
     def std(self, shape):
         return self.stddev
@@ -128,9 +179,7 @@ class RandomUniform(_Uniform):
 
     def __init__(self, limit: float = 0.05, seed: int | None = None):
         super().__init__(seed)
-        if not (isinstance(limit, (int, float)) and limit > 0 and math.isfinite(limit)):
-            raise ValueError(f"Argument 'limit' must be a positive number; received {limit!r}.")
-        self.limit = float(limit)
+        self.limit = _positive(limit, "limit")
 
     def bound(self, shape):
         return self.limit
@@ -161,7 +210,9 @@ class Constant(Initializer):
 
     def __init__(self, value: float = 0.0):
         super().__init__(None)
-        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+        if isinstance(value, bool) or not (
+            isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+        ):
             raise ValueError(f"Argument 'value' must be a finite number; received {value!r}.")
         self.value = float(value)
 

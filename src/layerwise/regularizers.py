@@ -18,7 +18,7 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
 def _factor(value, argument: str) -> float:
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float))
+        or not isinstance(value, (int, float, np.integer, np.floating))
         or not (math.isfinite(value) and value >= 0)
     ):
         raise ValueError(
@@ -28,16 +28,31 @@ def _factor(value, argument: str) -> float:
 
 
 class Regularizer(Serializable):
-    """Base class: ``regularizer(w)`` is the penalty, ``gradient(w)`` its gradient."""
+    """Base class: ``regularizer(w)`` is the penalty, ``gradient(w)`` its gradient.
+
+    Example::
+
+        penalty = layerwise.regularizers.get('l2')        # L2(l2=0.01)
+        dense = Dense(64, kernel_regularizer=penalty)
+    """
 
     def __call__(self, weights: np.ndarray) -> float:
+        """The penalty for ``weights``, as a Python float."""
         raise NotImplementedError
 
     def gradient(self, weights: np.ndarray) -> np.ndarray:
+        """Gradient of the penalty with respect to ``weights`` (same shape and dtype)."""
         raise NotImplementedError
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.get_config()})"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 registry.register_kind("regularizer", Regularizer)
@@ -45,7 +60,12 @@ registry.register_kind("regularizer", Regularizer)
 
 @register("l1_l2")
 class L1L2(Regularizer):
-    """``l1 * sum(|w|) + l2 * sum(w^2)``."""
+    """``l1 * sum(|w|) + l2 * sum(w^2)``; the gradient of ``|w|`` at 0 is taken as 0.
+
+    Args:
+        l1: the factor of the absolute values (0.01).
+        l2: the factor of the squares (0.01).
+    """
 
     def __init__(self, l1: float = 0.01, l2: float = 0.01):
         self.l1 = _factor(l1, "l1")
