@@ -166,7 +166,7 @@ def test_get_and_set_weights_in_keras_order():
         assert np.all(layer.weights == i) and np.all(layer.bias == i + 1)
     with pytest.raises(ShapeMismatchError, match="shape"):
         model.set_weights([np.zeros((1, 1))] + new[1:])
-    with pytest.raises(ShapeMismatchError, match="6 parameters"):
+    with pytest.raises(ShapeMismatchError, match="6 weights"):
         model.set_weights(new[:2])
     assert np.all(dense[0].weights == 0)  # a refused set_weights changes nothing
 

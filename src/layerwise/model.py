@@ -79,6 +79,8 @@ class Model(Trainer):
     Args:
         inputs: the first layer: an ``Input``, or a ``Dense`` created with ``input_size``.
         outputs: the last layer; the graph between them is found by walking back from it.
+        name: the model's name (shown by ``summary``).
+        seed: seed of the shuffling order in ``fit`` (default: from :func:`layerwise.set_seed`).
 
     Example::
 
@@ -91,7 +93,7 @@ class Model(Trainer):
         predictions = model.predict(x_test)
     """
 
-    def __init__(self, inputs, outputs, name: str | None = None) -> None:
+    def __init__(self, inputs, outputs, name: str | None = None, seed: int | None = None) -> None:
         if inputs is None or outputs is None:
             which = "inputs" if inputs is None else "outputs"
             raise TypeError(f"Argument '{which}' of Model must be a Layer; received None.")
@@ -131,7 +133,7 @@ class Model(Trainer):
         self.dtype = np.dtype(np.float32)
         self.history = {}
         self.stop_training = False
-        self._rng = make_rng()
+        self._rng = make_rng(seed)  # shuffling
 
     def _check_unique_names(self) -> None:
         seen: dict[str, Layer] = {}
@@ -242,35 +244,44 @@ class Model(Trainer):
     def _gradient_arrays(self) -> list[np.ndarray]:
         return [g for layer in self.layers for g in layer.gradients().values()]
 
+    def _weight_items(self) -> list[tuple[str, np.ndarray]]:
+        """Every weight by name, layer by layer: parameters, then state (moving averages)."""
+        return [
+            (f"{layer.name}/{name}", array)
+            for layer in self.layers
+            for group in (layer.parameters(), layer.state())
+            for name, array in group.items()
+        ]
+
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all parameters in layer order: ``[W1, b1, W2, b2, ...]`` (as Keras)."""
-        return [p.copy() for p in self._parameter_arrays()]
+        """Copies of all weights in layer order, ``[W1, b1, W2, b2, ...]``, as Keras: a layer's
+        trainable parameters, then its non-trainable state (batch norm's moving averages)."""
+        return [array.copy() for _, array in self._weight_items()]
 
     def set_weights(self, weights) -> None:
-        """Set all parameters from a list in the order of :meth:`get_weights`.
+        """Set all weights from a list in the order of :meth:`get_weights`.
 
         Raises:
             ShapeMismatchError: wrong number of arrays or a wrong shape; nothing is changed then.
         """
-        params = self._parameter_arrays()
-        names = self._parameter_names()
+        items = self._weight_items()
         weights = list(weights)
-        if len(weights) != len(params):
+        if len(weights) != len(items):
             raise ShapeMismatchError(
-                f"Argument 'weights' holds {len(weights)} arrays, but the model has {len(params)} "
-                f"parameters ({', '.join(names)})."
+                f"Argument 'weights' holds {len(weights)} arrays, but the model has {len(items)} "
+                f"weights ({', '.join(name for name, _ in items)})."
             )
         arrays = []
-        for name, param, value in zip(names, params, weights):
+        for (name, target), value in zip(items, weights):
             value = np.asarray(value)
-            if value.shape != param.shape:
+            if value.shape != target.shape:
                 raise ShapeMismatchError(
                     f"Argument 'weights': the array for {name} has shape {value.shape}, "
-                    f"expected {param.shape}."
+                    f"expected {target.shape}."
                 )
             arrays.append(value)
-        for param, value in zip(params, arrays):
-            np.copyto(param, value, casting="unsafe")  # in place: optimizers keep references
+        for (_, target), value in zip(items, arrays):
+            np.copyto(target, value, casting="unsafe")  # in place: optimizers keep references
 
     def summary(self, print_fn=print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""

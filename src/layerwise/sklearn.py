@@ -205,7 +205,7 @@ class _NeuralNetBase(BaseEstimator):
             seed=next(seeds),
             name="output",
         )(x)
-        model = Model(inputs, outputs)
+        model = Model(inputs, outputs, seed=next(seeds))
         model.compile(loss, optimizer=self._make_optimizer(), metrics=metrics, dtype=self.dtype)
         return model
 
@@ -214,11 +214,9 @@ class _NeuralNetBase(BaseEstimator):
         self._check_training_params()
         self._model_dtype()
         source = _seed_source(self.random_state)
-        split_seed, shuffle_seed = (int(s) for s in source.integers(_SEED_BOUND, size=2))
+        split_seed = int(source.integers(_SEED_BOUND))
         seeds = _seed_stream(source)
         model = self._build_model(x.shape[1], n_outputs, output_activation, loss, metrics, seeds)
-        # Model has no seed argument for its shuffling generator; this is the one it draws from.
-        model._rng = np.random.default_rng(shuffle_seed)
 
         validation_data = None
         if self.validation_split:
