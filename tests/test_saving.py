@@ -410,3 +410,17 @@ def test_loading_never_unpickles(saved, monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
     layerwise.load_model(saved)
+
+
+def test_saved_files_get_the_usual_permissions_not_temporary_ones(tmp_path):
+    model = trained()
+    path = tmp_path / "model.safetensors"
+    umask = os.umask(0o022)
+    try:
+        model.save(path)
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o600)
+        model.save(path)  # overwriting keeps the file's own mode
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(umask)

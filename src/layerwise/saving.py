@@ -59,6 +59,8 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        # mkstemp makes the file private (0600); keep the old file's mode, or the usual default.
+        os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -76,6 +78,15 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         pass
     finally:
         os.close(directory)
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def model_config(model) -> dict[str, Any]:

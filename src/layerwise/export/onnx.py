@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable
 
 import numpy as np
 
 from ..layers import Activation, BatchNormalization, Dense, Dropout, Input, Layer
 from ..model import Model
+from ..saving import atomic_write
 
 __all__ = [
     "export_onnx",
@@ -390,29 +390,6 @@ def _build_model_proto(onnx, model: Model, opset: int):
     )
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    """Temporary file in the same folder, fsync, rename: readers see the old file or the new."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp makes the file private (0600); an exported model is meant to be shared.
-        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def export_onnx(model: Model, path: str | os.PathLike, opset: int | None = None):
     """Write ``model`` to ``path`` as an ONNX graph, for onnxruntime and other runtimes.
 
@@ -457,5 +434,5 @@ def export_onnx(model: Model, path: str | os.PathLike, opset: int | None = None)
     opset = _check_opset(opset, onnx.defs.onnx_opset_version())
     proto = _build_model_proto(onnx, model, opset)
     onnx.checker.check_model(proto, full_check=True)
-    _write_atomically(os.fspath(path), proto.SerializeToString())
+    atomic_write(os.fspath(path), proto.SerializeToString())
     return path
