@@ -18,6 +18,7 @@ _counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.cou
 
 
 def _snake_case(name: str) -> str:
+    """``BatchNormalization`` -> ``batch_normalization`` (the prefix of automatic names)."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
@@ -70,7 +71,18 @@ class Layer(Serializable):
 
     # ----------------------------------------------------------------- graph
     def __call__(self, previous_layer):
-        """Attach this layer after ``previous_layer`` (or a list of layers) and build it."""
+        """Attach this layer after ``previous_layer`` (or a list of layers) and build it.
+
+        Returns this layer, so calls chain: ``outputs = Dense(1)(Dense(8)(inputs))``.
+        """
+        parents = self._check_parents(previous_layer)
+        shapes = [p.output_shape for p in parents]
+        self.build(shapes[0] if len(shapes) == 1 else shapes)
+        self.inbound = parents
+        return self
+
+    def _check_parents(self, previous_layer) -> list[Layer]:
+        """``previous_layer`` as a list of built layers; refuses non-layers and a second call."""
         parents = (
             list(previous_layer) if isinstance(previous_layer, (list, tuple)) else [previous_layer]
         )
@@ -91,10 +103,7 @@ class Layer(Serializable):
                 f"Layer {self.name!r} is already attached to {[p.name for p in self.inbound]}; "
                 "create a new layer instead of calling one twice."
             )
-        shapes = [p.output_shape for p in parents]
-        self.build(shapes[0] if len(shapes) == 1 else shapes)
-        self.inbound = parents
-        return self
+        return parents
 
     def build(self, input_shape) -> None:
         """Create parameters for ``input_shape`` (one sample); default: shape preserved."""
@@ -103,11 +112,16 @@ class Layer(Serializable):
 
     # ------------------------------------------------------------- computing
     def forward(self, input_data):
+        """The layer's output for a batch ``input_data`` of shape ``(n, *input_shape)``."""
         raise NotImplementedError
 
     def backward(self, output_error, learning_rate=None):
-        """Gradient with respect to the input; ``learning_rate`` is accepted for the spec's
-        signature and ignored (updates happen in :meth:`update`)."""
+        """Store the parameters' gradients and return the gradient with respect to the input.
+
+        ``output_error`` (the gradient of the loss with respect to this layer's last output) is
+        copied first, so the caller's array is never changed. ``learning_rate`` is accepted for
+        the spec's signature and ignored: updates happen in :meth:`update`.
+        """
         return self._backward(np.array(output_error, dtype=self.dtype, copy=True))
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
@@ -117,8 +131,9 @@ class Layer(Serializable):
 
     def update(self, learning_rate: float) -> None:
         """Plain gradient descent on this layer's parameters: ``p -= learning_rate * grad``."""
+        gradients = self.gradients()
         for name, param in self.parameters().items():
-            param -= learning_rate * self.gradients()[name]
+            param -= learning_rate * gradients[name]
 
     # ------------------------------------------------------------ parameters
     def parameters(self) -> dict[str, np.ndarray]:
@@ -148,6 +163,7 @@ class Layer(Serializable):
         self._buffers.clear()
 
     def count_params(self) -> int:
+        """Number of trainable scalars."""
         return int(sum(p.size for p in self.parameters().values()))
 
     def _buffer(self, key: str, shape: tuple[int, ...]):
@@ -165,6 +181,7 @@ class Layer(Serializable):
 
     # --------------------------------------------------------------- config
     def get_config(self):
+        """The constructor's arguments as JSON-friendly values (``from_config`` inverts it)."""
         return {"name": self.name}
 
     def __repr__(self) -> str:

@@ -47,9 +47,11 @@ class Input(Layer):
                 )
 
     def __call__(self, previous_layer):
+        """Refused: an ``Input`` has no previous layer."""
         raise TypeError("An Input layer starts a model and cannot be called on another layer.")
 
     def forward(self, inputs):
+        """Return ``inputs`` unchanged (the model has already checked their shape)."""
         self.input = self.output = inputs
         return inputs
 
@@ -64,6 +66,7 @@ class Input(Layer):
         """Nothing to update."""
 
     def get_config(self):
+        """``{'shape': [...], 'name': ...}``."""
         return {"shape": list(self.shape), "name": self.name}
 
 
@@ -96,6 +99,14 @@ class Dense(Layer):
         inputs = Input(shape=(2,))
         hidden = Dense(16, activation='relu', weights_initializer='he_normal')(inputs)
         outputs = Dense(1, activation='sigmoid')(hidden)
+
+        layer = Dense(3, activation='tanh', input_size=4)  # a layer used on its own
+        y = layer.forward(np.ones((5, 4), np.float32))      # y.shape == (5, 3)
+
+    Raises:
+        TypeError, ValueError: ``output_size`` or ``input_size`` not a positive integer, ``name``
+            not a non-empty string, an unknown activation, initializer or regularizer name (the
+            message lists the valid ones), or the weights' initializer given twice.
     """
 
     def __init__(
@@ -115,11 +126,12 @@ class Dense(Layer):
     ) -> None:
         self.validate_init(output_size, name, input_size)
         super().__init__(name)
-        given = [i for i in (weights_initializer, weight_initializer, kernel_initializer) if i]
+        spellings = (weights_initializer, weight_initializer, kernel_initializer)
+        given = [i for i in spellings if i is not None]
         if len(given) > 1:
             raise ValueError(
                 "Give the weights' initializer once: 'weights_initializer', 'weight_initializer' "
-                "and 'kernel_initializer' are the same argument."
+                f"and 'kernel_initializer' are the same argument; received {given!r}."
             )
         self.output_size = int(output_size)
         self.activation = activations.get(activation, argument="activation")
@@ -159,22 +171,29 @@ class Dense(Layer):
             )
 
     def __call__(self, previous_layer):
+        """Attach after ``previous_layer`` and create the weights for its output size."""
         if isinstance(previous_layer, (list, tuple)):
             raise TypeError(
-                f"Dense {self.name!r} takes one previous layer; received {len(previous_layer)}."
+                f"Argument 'previous_layer' of Dense {self.name!r} must be one layer; received "
+                f"a {type(previous_layer).__name__} of {len(previous_layer)}."
             )
         self.validate_call(previous_layer)
-        if self.input_size is not None and previous_layer.output_shape is not None:
-            size = int(np.prod(previous_layer.output_shape))
-            if size != self.input_size:
-                raise ShapeMismatchError(
-                    f"Dense {self.name!r} was created with input_size={self.input_size}, but "
-                    f"{previous_layer.name!r} outputs {size} features."
-                )
-            self.input_size = None  # rebuilt below with the same size and fresh weights
-        return super().__call__(previous_layer)
+        self._check_parents(previous_layer)
+        if self.weights is None:
+            return super().__call__(previous_layer)
+        # Built from input_size at creation: the weights already exist, so keep them.
+        size = int(np.prod(previous_layer.output_shape))
+        if size != self.input_size:
+            raise ShapeMismatchError(
+                f"Dense {self.name!r} was created with input_size={self.input_size}, but "
+                f"{previous_layer.name!r} outputs {size} features."
+            )
+        self.input_shape = tuple(previous_layer.output_shape)
+        self.inbound = [previous_layer]
+        return self
 
     def build(self, input_shape) -> None:
+        """Set the input size to the product of ``input_shape`` and create the weights."""
         self.input_shape = tuple(input_shape)
         self.input_size = int(np.prod(self.input_shape))
         self.output_shape = (self.output_size,)
@@ -189,6 +208,7 @@ class Dense(Layer):
         self.grad_bias = np.zeros_like(self.bias)
 
     def set_dtype(self, dtype) -> None:
+        """Cast ``weights`` and ``bias`` to ``dtype`` (new arrays; gradients reset to zero)."""
         super().set_dtype(dtype)
         if self.weights is not None and self.weights.dtype != self.dtype:
             self.weights = self.weights.astype(self.dtype)
@@ -197,9 +217,11 @@ class Dense(Layer):
             self.grad_bias = np.zeros_like(self.bias)
 
     def parameters(self):
+        """``{'weights': (input_size, output_size), 'bias': (output_size,)}``."""
         return {"weights": self.weights, "bias": self.bias}
 
     def gradients(self):
+        """The gradients from the last backward pass, same names and shapes as the parameters."""
         return {"weights": self.grad_weights, "bias": self.grad_bias}
 
     def forward(self, input_data):
@@ -216,6 +238,8 @@ class Dense(Layer):
         return self.output
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """See :meth:`Layer._backward`; with ``pre_activation`` the activation's backward is
+        skipped because ``output_error`` is already the gradient of ``input @ weights + bias``."""
         if pre_activation:
             delta = output_error
         else:
@@ -244,9 +268,12 @@ class Dense(Layer):
 
     @property
     def regularized(self) -> bool:
+        """True when a kernel or bias regularizer is set."""
         return self.kernel_regularizer is not None or self.bias_regularizer is not None
 
     def regularization_loss(self) -> float:
+        """The kernel regularizer's penalty of ``weights`` plus the bias regularizer's of
+        ``bias`` (its gradient is added to the parameters' gradients in backward)."""
         total = 0.0
         if self.kernel_regularizer is not None:
             total += self.kernel_regularizer(self.weights)
@@ -255,7 +282,8 @@ class Dense(Layer):
         return total
 
     def get_config(self):
-        return {
+        """Constructor arguments; ``input_size`` only for a Dense that starts a model."""
+        config = {
             "output_size": self.output_size,
             "activation": serialize(self.activation),
             "weights_initializer": serialize(self.weights_initializer),
@@ -265,6 +293,9 @@ class Dense(Layer):
             "name": self.name,
             "seed": self.seed,
         }
+        if not self.inbound and self.input_size is not None:
+            config["input_size"] = self.input_size
+        return config
 
 
 @register("activation")
@@ -274,6 +305,18 @@ class Activation(Layer):
     Args:
         activation_function: activation name (``'relu'``, ``'softmax'``, ...) or object.
         name: optional layer name (default: the activation's name, as in the spec).
+
+    Attributes:
+        activation: the function, ``activation(x) -> y``.
+        activation_derivative: ``activation_derivative(x, output_error)``, the gradient with
+            respect to ``x`` (the spec's interface; arguments are not modified).
+        function: the :class:`~layerwise.activations.ActivationFunction` object.
+
+    Shapes: output has the input's shape ``(n, ...)``; softmax acts on the last axis.
+
+    Example::
+
+        hidden = Activation('relu')(Dense(16)(inputs))
     """
 
     def __init__(self, activation_function, name: str | None = None) -> None:
@@ -286,6 +329,7 @@ class Activation(Layer):
         self.activation_derivative = function.derivative
 
     def forward(self, input_data):
+        """The activation of ``input_data``, element-wise (softmax per sample)."""
         self.input = input_data
         # Never in place: the previous layer may still need its output for its own backward.
         out = self._buffer("y", input_data.shape)
@@ -293,6 +337,10 @@ class Activation(Layer):
         return self.output
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """See :meth:`Layer._backward`; no parameters, so nothing to do without an input
+        gradient, and with ``pre_activation`` the error already is the input's gradient."""
+        if not input_gradient:
+            return None
         if pre_activation:
             return output_error
         return self.function.backward(self.input, self.output, output_error)
@@ -301,4 +349,5 @@ class Activation(Layer):
         """Nothing to update."""
 
     def get_config(self):
+        """``{'activation_function': <activation config>, 'name': ...}``."""
         return {"activation_function": serialize(self.function), "name": self.name}

@@ -21,13 +21,22 @@ class BatchNormalization(Layer):
     (biased) variance, and ``moving = momentum * moving + (1 - momentum) * batch``. Inference: the
     same with the moving averages.
 
+    Statistics are taken over every axis but the last, so an input ``(n, t, features)`` is
+    normalized over ``n * t`` rows, as Keras does.
+
     Args:
-        momentum: weight of the old moving average (0.99).
-        epsilon: added to the variance (1e-3).
+        momentum: weight of the old moving average, in [0, 1) (0.99).
+        epsilon: positive number added to the variance (1e-3).
         center, scale: learn ``beta`` / ``gamma`` (otherwise fixed at 0 / 1).
         name: optional layer name.
 
-    Shapes: input and output ``(n, ..., features)``.
+    Shapes: input and output ``(n, ..., features)``; ``gamma``, ``beta``, ``moving_mean`` and
+    ``moving_variance`` are ``(features,)``.
+
+    Example::
+
+        hidden = BatchNormalization()(Dense(64)(inputs))
+        hidden = Activation('relu')(hidden)
     """
 
     def __init__(
@@ -39,14 +48,16 @@ class BatchNormalization(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name)
-        if not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise ValueError(f"Argument 'momentum' must be in [0, 1); received {momentum!r}.")
-        if not isinstance(epsilon, (int, float)) or not (math.isfinite(epsilon) and epsilon > 0):
-            raise ValueError(f"Argument 'epsilon' must be a positive number; received {epsilon!r}.")
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.momentum = _number(momentum, "momentum", lambda m: 0 <= m < 1, "in [0, 1)")
+        self.epsilon = _number(epsilon, "epsilon", lambda e: e > 0, "a positive number")
+        for argument, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"Argument '{argument}' must be a bool; received {value!r}.")
         self.center, self.scale = bool(center), bool(scale)
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape) -> None:
+        """Create ``gamma`` (ones), ``beta`` (zeros) and the moving statistics (0 and 1)."""
         super().build(tuple(input_shape))
         features = self.input_shape[-1]
         self.gamma = np.ones(features, self.dtype)
@@ -57,18 +68,15 @@ class BatchNormalization(Layer):
         self.grad_beta = np.zeros_like(self.beta)
 
     def set_dtype(self, dtype) -> None:
+        """Cast the parameters, their gradients and the moving statistics to ``dtype``."""
         super().set_dtype(dtype)
-        for attribute in (
-            "gamma",
-            "beta",
-            "moving_mean",
-            "moving_variance",
-            "grad_gamma",
-            "grad_beta",
-        ):
+        if self.gamma is None:  # not built yet: build() uses the new dtype
+            return
+        for attribute in _ARRAYS:
             setattr(self, attribute, getattr(self, attribute).astype(self.dtype))
 
     def parameters(self):
+        """``gamma`` (if ``scale``) and ``beta`` (if ``center``), each ``(features,)``."""
         params = {}
         if self.scale:
             params["gamma"] = self.gamma
@@ -77,6 +85,7 @@ class BatchNormalization(Layer):
         return params
 
     def gradients(self):
+        """The gradients of :meth:`parameters` from the last backward pass."""
         grads = {}
         if self.scale:
             grads["gamma"] = self.grad_gamma
@@ -85,53 +94,66 @@ class BatchNormalization(Layer):
         return grads
 
     def state(self):
+        """The moving statistics, saved with the model but not trained by the optimizer."""
         return {"moving_mean": self.moving_mean, "moving_variance": self.moving_variance}
 
     def forward(self, input_data):
+        """Normalize with the batch's statistics while training (updating the moving ones),
+        with the moving statistics otherwise; then scale by ``gamma`` and shift by ``beta``."""
         self.input = input_data
         x = input_data.reshape(-1, input_data.shape[-1])
+        shape = x.shape
+        # While training, every (rows, features) temporary lives in a reused buffer; the output
+        # buffer holds the squared deviations until the output overwrites them.
+        output = self._buffer("y", shape)
+        # Remembered for backward, which must differentiate the statistics this pass used.
+        self._batch_statistics = self.training
         if self.training:
             mean = x.mean(axis=0)
-            centered = x - mean
-            variance = np.mean(centered * centered, axis=0)
+            centered = np.subtract(x, mean, out=self._buffer("normalized", shape))
+            variance = np.multiply(centered, centered, out=output).mean(axis=0)
             self.moving_mean *= self.momentum
             self.moving_mean += (1 - self.momentum) * mean
             self.moving_variance *= self.momentum
             self.moving_variance += (1 - self.momentum) * variance
         else:
-            centered = x - self.moving_mean
+            centered = np.subtract(x, self.moving_mean)
             variance = self.moving_variance
-        self.inverse_std = (1.0 / np.sqrt(variance + self.epsilon)).astype(self.dtype)
-        self.normalized = centered * self.inverse_std
-        output = self.normalized * self.gamma + self.beta
+        self.inverse_std = 1 / np.sqrt(variance + self.epsilon)
+        self.normalized = np.multiply(centered, self.inverse_std, out=centered)
+        output = np.multiply(self.normalized, self.gamma, out=output)
+        output += self.beta
         self.output = output.reshape(input_data.shape)
         return self.output
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """See :meth:`Layer._backward`. With batch statistics the input gradient is
+        ``gamma * inv_std * (g - mean(g) - x_hat * mean(g * x_hat))``, means over the rows."""
         g = output_error.reshape(-1, output_error.shape[-1])
-        np.sum(g * self.normalized, axis=0, out=self.grad_gamma)
+        product = np.multiply(g, self.normalized, out=self._buffer("product", g.shape))
+        np.sum(product, axis=0, out=self.grad_gamma)
         np.sum(g, axis=0, out=self.grad_beta)
         if not input_gradient:
             return None
-        g_normalized = g * self.gamma
-        if not self.training:  # the moving statistics are constants
-            return (g_normalized * self.inverse_std).reshape(output_error.shape)
-        n = len(g)
-        # d/dx of (x - mean) / std with batch statistics:
-        # (1/n) * inv_std * (n * g' - sum(g') - x_hat * sum(g' * x_hat))
-        input_error = n * g_normalized
-        input_error -= g_normalized.sum(axis=0)
-        input_error -= self.normalized * np.sum(g_normalized * self.normalized, axis=0)
-        input_error *= self.inverse_std / n
-        return input_error.reshape(output_error.shape)
+        if self._batch_statistics:
+            # sum(g * gamma) = gamma * grad_beta and sum(g * gamma * x_hat) = gamma * grad_gamma,
+            # so both corrections come from the parameter gradients already computed.
+            n = len(g)
+            g -= self.grad_beta / n
+            g -= np.multiply(self.normalized, self.grad_gamma / n, out=product)
+        # With the moving statistics (inference) they are constants: only the scale remains.
+        g *= self.gamma * self.inverse_std
+        return g.reshape(output_error.shape)
 
     def update(self, learning_rate):
+        """Plain gradient descent on ``gamma`` and ``beta`` (those that are learned)."""
         if self.scale:
             self.gamma -= learning_rate * self.grad_gamma
         if self.center:
             self.beta -= learning_rate * self.grad_beta
 
     def get_config(self):
+        """Constructor arguments: momentum, epsilon, center, scale and name."""
         return {
             "momentum": self.momentum,
             "epsilon": self.epsilon,
@@ -139,3 +161,18 @@ class BatchNormalization(Layer):
             "scale": self.scale,
             "name": self.name,
         }
+
+
+_ARRAYS = ("gamma", "beta", "moving_mean", "moving_variance", "grad_gamma", "grad_beta")
+
+
+def _number(value, argument: str, valid, expected: str) -> float:
+    """``value`` as a float if it is a real number for which ``valid`` holds, else an error."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(
+            f"Argument '{argument}' must be {expected}; received {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    if not (math.isfinite(value) and valid(value)):
+        raise ValueError(f"Argument '{argument}' must be {expected}; received {value!r}.")
+    return float(value)

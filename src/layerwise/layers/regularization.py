@@ -22,15 +22,22 @@ class Dropout(Layer):
         rate: fraction of inputs to drop, in [0, 1).
         seed: seed of the masks (default: from :func:`layerwise.set_seed`).
         name: optional layer name.
+
+    Shapes: output has the input's shape ``(n, ...)``.
+
+    Example::
+
+        hidden = Dropout(0.5)(Dense(128, activation='relu')(inputs))
     """
 
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None) -> None:
         super().__init__(name)
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, (int, float))
-            or not (math.isfinite(rate) and 0 <= rate < 1)
-        ):
+        if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.number)):
+            raise TypeError(
+                f"Argument 'rate' of Dropout must be a number in [0, 1); received {rate!r} "
+                f"of type {type(rate).__name__}."
+            )
+        if not (math.isfinite(rate) and 0 <= rate < 1):
             raise ValueError(f"Argument 'rate' of Dropout must be in [0, 1); received {rate!r}.")
         self.rate = float(rate)
         self.seed = seed
@@ -38,6 +45,8 @@ class Dropout(Layer):
         self.mask = None
 
     def forward(self, input_data):
+        """``input_data`` times a fresh mask of 0 and ``1 / (1 - rate)`` while training;
+        ``input_data`` itself otherwise."""
         self.input = input_data
         if not self.training or self.rate == 0:
             self.mask = None
@@ -45,9 +54,7 @@ class Dropout(Layer):
             return input_data
         # The mask lives in a reused buffer: uniform draws, then 0 or 1/(1-rate) in place.
         mask = self._buffer("mask", input_data.shape)
-        if mask is None or mask.dtype not in (np.float32, np.float64):
-            mask = np.empty(input_data.shape, dtype=self.dtype)
-        self.rng.random(out=mask)
+        self.rng.random(out=mask, dtype=mask.dtype)
         np.greater_equal(mask, self.rate, out=mask, casting="unsafe")
         mask *= 1.0 / (1.0 - self.rate)
         self.mask = mask
@@ -55,6 +62,9 @@ class Dropout(Layer):
         return self.output
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """See :meth:`Layer._backward`: the error times the forward pass's mask."""
+        if not input_gradient:
+            return None
         if self.mask is None:
             return output_error
         output_error *= self.mask
@@ -64,4 +74,5 @@ class Dropout(Layer):
         """Nothing to update."""
 
     def get_config(self):
+        """``{'rate': ..., 'seed': ..., 'name': ...}``."""
         return {"rate": self.rate, "seed": self.seed, "name": self.name}
