@@ -248,3 +248,33 @@ def test_unknown_names_list_the_valid_ones():
         mlp().compile(loss_fn="mse", optimizer="adagrad")
     with pytest.raises(ValueError, match="relu"):
         Dense(3, activation="relu6")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fit_adds_the_regularizers_gradient_to_the_update(optimizer):
+    rng = np.random.default_rng(13)
+    layerwise.set_seed(13)
+    inputs = Input(shape=(3,))
+    dense = Dense(2, kernel_regularizer="l2", bias_regularizer="l1",
+                  bias_initializer="random_normal")(inputs)
+    model = Model(inputs, dense)
+    model.compile(loss_fn="mse", optimizer=optimizer, dtype="float64")
+    x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+
+    def total_loss():
+        return np.mean((x @ dense.weights + dense.bias - y) ** 2) + dense.regularization_loss()
+
+    grads = [numerical_gradient(total_loss, p) for p in (dense.weights, dense.bias)]
+    model.forward(x)
+    model.backward(y)  # the spec's backward includes the penalty
+    np.testing.assert_allclose(dense.grad_weights, grads[0], rtol=1e-6)
+    np.testing.assert_allclose(dense.grad_bias, grads[1], rtol=1e-6)
+    before, loss_before = model.get_weights(), total_loss()
+    model.fit(x, y, epochs=1, batch_size=8, learning_rate=0.1, print_loss=False)
+    assert model.history["loss"][0] == pytest.approx(loss_before, rel=1e-12)  # penalty included
+    if optimizer == "sgd":
+        expected = [w - 0.1 * g for w, g in zip(before, grads)]
+    else:  # Adam's first step moves each weight by lr * sign(g) (up to epsilon)
+        expected = [w - 0.1 * g / (np.abs(g) + 1e-7) for w, g in zip(before, grads)]
+    for got, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -188,13 +188,14 @@ class Softmax(ActivationFunction):
     output_is_probability = True
 
     def forward(self, x, out=None):
-        out = np.subtract(x, np.max(x, axis=-1, keepdims=True), out=out)
+        # ufunc reductions directly: np.max/np.sum wrappers cost more than this work per batch.
+        out = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), out=out)
         np.exp(out, out=out)
-        out /= np.sum(out, axis=-1, keepdims=True)
+        out /= np.add.reduce(out, axis=-1, keepdims=True)
         return out
 
     def backward(self, x, y, output_error):
-        dot = np.sum(output_error * y, axis=-1, keepdims=True)
+        dot = np.add.reduce(output_error * y, axis=-1, keepdims=True)
         output_error -= dot
         output_error *= y
         return output_error

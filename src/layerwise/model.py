@@ -387,7 +387,18 @@ class Model(Trainer):
             raise RuntimeError("Call forward(x) before backward(y).")
         y = self.loss.targets(np.asarray(y), self.output_shape, self.dtype)
         error, pre_activation = self._loss_gradient(y, output)
-        return self._run_backward(error, pre_activation, all_inputs=True)
+        input_error = self._run_backward(error, pre_activation, all_inputs=True)
+        self._add_penalty_gradients(1.0)
+        return input_error
+
+    def _add_penalty_gradients(self, scale: float) -> None:
+        """Add the regularizers' gradients (times ``scale``) to the layers' gradients."""
+        for layer in self.layers:
+            gradients = layer.gradients()
+            for name, penalty in layer.regularization_gradients().items():
+                if scale != 1.0:
+                    penalty *= scale
+                gradients[name] += penalty
 
     def update(self, learning_rate: float) -> None:
         """The spec's update: plain gradient descent on every layer with ``learning_rate``."""

@@ -107,11 +107,20 @@ class Optimizer(Serializable):
         self._names = names
         self._scratch = [np.empty_like(p) for p in params]
 
-    def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def gradient_scale(self) -> float | None:
+        """A factor the training loop may multiply the gradients by before :meth:`apply`
+        (then called with ``prescaled=True``), or None. Only plain SGD uses it: with gradients
+        pre-multiplied by the learning rate its update is one pass, ``p -= g``."""
+        return None
+
+    def apply(self, params: list[np.ndarray], grads: list[np.ndarray], prescaled=False) -> None:
         """One update of every parameter from its gradient, in place (``grads`` are not changed).
 
-        ``params`` must be the arrays given to :meth:`build`, in the same order.
+        ``params`` must be the arrays given to :meth:`build`, in the same order. ``prescaled``:
+        the gradients were multiplied by :meth:`gradient_scale` (only where that is not None).
         """
+        if prescaled:
+            raise ValueError(f"{type(self).__name__} does not take prescaled gradients.")
         if len(self._scratch) != len(params):
             raise RuntimeError("Optimizer.build(names, params) must be called before apply().")
         learning_rate = self.current_learning_rate
@@ -209,6 +218,18 @@ class SGD(Optimizer):
             raise ValueError("Argument 'nesterov=True' needs a positive 'momentum'.")
         self.nesterov = bool(nesterov)
         self.slot_names = ("velocity",) if self.momentum else ()
+
+    def gradient_scale(self) -> float | None:
+        """Without momentum: the learning rate, so that ``fit`` can hand over ``lr * g``."""
+        return None if self.momentum else self.current_learning_rate
+
+    def apply(self, params, grads, prescaled=False) -> None:
+        """One update; with ``prescaled`` the gradients already hold ``lr * g``: ``p -= g``."""
+        if not prescaled or self.momentum:
+            return super().apply(params, grads, prescaled)
+        self.iterations += 1
+        for param, grad in zip(params, grads):
+            np.subtract(param, grad, out=param)
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
         if not self.momentum:

@@ -281,8 +281,16 @@ class Trainer:
         if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
             buffer = self._error_buffer = np.empty_like(output)
         error, pre_activation = self._loss_gradient(y, output, out=buffer[: len(output)])
+        # Plain SGD takes gradients already multiplied by the learning rate: scaling the small
+        # output error once (backpropagation is linear in it) turns the update into one pass,
+        # p -= g, instead of two over every parameter.
+        scale = self.optimizer.gradient_scale()
+        if scale is not None:
+            error *= scale
         self._run_backward(error, pre_activation)
-        self.optimizer.apply(self._params, self._grads)
+        if self._regularized:
+            self._add_penalty_gradients(1.0 if scale is None else scale)
+        self.optimizer.apply(self._params, self._grads, prescaled=scale is not None)
         return loss
 
     def _diverged(self, loss: float, epoch: int, step: int) -> None:

@@ -153,6 +153,11 @@ class Layer(Serializable):
         """True when the layer adds a penalty to the loss."""
         return False
 
+    def regularization_gradients(self) -> dict[str, np.ndarray]:
+        """Gradients of :meth:`regularization_loss` by parameter name (new arrays). The model
+        adds them to the gradients of the data loss after ``backward``; none by default."""
+        return {}
+
     def regularization_loss(self) -> float:
         """Penalty added to the loss (weight regularizers); 0 by default."""
         return 0.0

@@ -244,12 +244,10 @@ class Dense(Layer):
             delta = output_error
         else:
             delta = self.activation.backward(self.pre_activation, self.output, output_error)
+        # The reduction first, so that the two matrix products run back to back: with several
+        # BLAS threads, every element-wise step between products costs a hand-over.
+        np.add.reduce(delta, axis=0, out=self.grad_bias)
         np.matmul(self.input.T, delta, out=self.grad_weights)
-        np.sum(delta, axis=0, out=self.grad_bias)
-        if self.kernel_regularizer is not None:
-            self.grad_weights += self.kernel_regularizer.gradient(self.weights)
-        if self.bias_regularizer is not None:
-            self.grad_bias += self.bias_regularizer.gradient(self.bias)
         if not input_gradient:
             return None
         input_error = np.matmul(
@@ -270,6 +268,15 @@ class Dense(Layer):
     def regularized(self) -> bool:
         """True when a kernel or bias regularizer is set."""
         return self.kernel_regularizer is not None or self.bias_regularizer is not None
+
+    def regularization_gradients(self) -> dict[str, np.ndarray]:
+        """Gradients of :meth:`regularization_loss` with respect to ``weights`` and ``bias``."""
+        gradients = {}
+        if self.kernel_regularizer is not None:
+            gradients["weights"] = self.kernel_regularizer.gradient(self.weights)
+        if self.bias_regularizer is not None:
+            gradients["bias"] = self.bias_regularizer.gradient(self.bias)
+        return gradients
 
     def regularization_loss(self) -> float:
         """The kernel regularizer's penalty of ``weights`` plus the bias regularizer's of
