@@ -278,3 +278,14 @@ def test_fit_adds_the_regularizers_gradient_to_the_update(optimizer):
         expected = [w - 0.1 * g / (np.abs(g) + 1e-7) for w, g in zip(before, grads)]
     for got, want in zip(model.get_weights(), expected):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_predict_never_returns_a_view_of_its_input():
+    inputs = Input(shape=(3,))
+    model = Model(inputs, layerwise.Dropout(0.5)(inputs))  # the identity at inference
+    x = np.ones((2, 3), dtype=np.float32)
+    out = model.predict(x)
+    out[:] = 7
+    assert np.all(x == 1)
+    with pytest.raises(ValueError, match="batch_size"):
+        mlp().predict(np.zeros((2, 4)), batch_size=0)

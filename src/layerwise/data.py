@@ -49,6 +49,8 @@ def check_finite(array: np.ndarray, argument: str) -> None:
     """Raise a ``ValueError`` naming the first sample that holds NaN or infinity."""
     if array.dtype.kind not in "fc" or array.size == 0:
         return
+    if array.size <= _FINITE_CHUNK_ELEMENTS and np.isfinite(array).all():
+        return  # the common case in one call; otherwise find the sample below
     rows = max(1, _FINITE_CHUNK_ELEMENTS // max(1, array[0].size))
     for start in range(0, len(array), rows):
         chunk = array[start : start + rows]

@@ -11,7 +11,7 @@ from . import losses, optimizers
 from . import metrics as metrics_module
 from .data import as_features
 from .exceptions import DisconnectedLayersError, IncompatibleLayerError, ShapeMismatchError
-from .layers.base import Layer
+from .layers.base import Layer, check_positive_int
 from .layers.core import Activation, Dense
 from .seeding import make_rng
 from .training import Trainer
@@ -133,6 +133,7 @@ class Model(Trainer):
         self.dtype = np.dtype(np.float32)
         self.history = {}
         self.stop_training = False
+        self._training = True  # unknown until _set_training: the first predict sets it
         self._rng = make_rng(seed)  # shuffling
 
     def _check_unique_names(self) -> None:
@@ -331,6 +332,7 @@ class Model(Trainer):
 
     # ------------------------------------------------------------------ running
     def _set_training(self, training: bool) -> None:
+        self._training = training
         for layer in self.layers:
             layer.training = training
 
@@ -415,12 +417,14 @@ class Model(Trainer):
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
         """Outputs for samples ``x`` (shape ``(n, *input_shape)``): an array ``(n, *output_shape)``
         in the model's dtype. Large inputs run in batches of ``batch_size`` (default 4096)."""
-        self._require_compiled("predict", allow_uncompiled=True)
         x = as_features(x, self.input_shape, self.dtype, "x")
-        size = _PREDICT_BATCH if batch_size is None else batch_size
-        self._set_training(False)
-        if len(x) <= size:
-            return np.array(self._run_forward(x), dtype=self.dtype, copy=True)
+        size = _PREDICT_BATCH if batch_size is None else check_positive_int(batch_size,
+                                                                            "batch_size")
+        if self._training:
+            self._set_training(False)
+        if len(x) <= size:  # the common small case: one pass, no copy of a fresh result
+            output = self._run_forward(x)
+            return output.copy() if np.may_share_memory(output, x) else output
         result = np.empty((len(x), *self.output_shape), dtype=self.dtype)
         for start in range(0, len(x), size):
             result[start : start + size] = self._run_forward(x[start : start + size])
