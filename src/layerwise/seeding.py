@@ -11,7 +11,8 @@ import numpy as np
 
 __all__ = ["set_seed", "make_rng"]
 
-_sequence = np.random.SeedSequence()
+# Created on first use: numpy.random costs ~20 ms to import, and `import layerwise` need not.
+_sequence = None
 
 
 def set_seed(seed: int) -> None:
@@ -32,4 +33,7 @@ def make_rng(seed: int | None = None) -> np.random.Generator:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"Argument 'seed' must be a non-negative integer; received {seed!r}.")
         return np.random.default_rng(int(seed))
+    global _sequence
+    if _sequence is None:
+        _sequence = np.random.SeedSequence()  # fresh entropy until set_seed is called
     return np.random.Generator(np.random.PCG64(_sequence.spawn(1)[0]))
