@@ -227,9 +227,13 @@ class Dense(Layer):
     def forward(self, input_data):
         """``activation(input @ weights + bias)``; input with several feature axes is flattened."""
         x = input_data if input_data.ndim == 2 else input_data.reshape(len(input_data), -1)
+        if x.dtype != self.weights.dtype:  # direct use with other data; fit converts once
+            x = x.astype(self.weights.dtype)
         n = len(x)
         self.input = x
-        z = np.matmul(x, self.weights, out=self._buffer("z", (n, self.output_size)))
+        # np.dot rather than np.matmul on these 2-D arrays: the same BLAS call with less
+        # dispatch overhead, which counts at small batch sizes.
+        z = np.dot(x, self.weights, out=self._buffer("z", (n, self.output_size)))
         z += self.bias
         # Activations whose gradient needs only their output are applied in place.
         out = self._buffer("y", (n, self.output_size)) if self.activation.needs_input else z
@@ -247,10 +251,10 @@ class Dense(Layer):
         # The reduction first, so that the two matrix products run back to back: with several
         # BLAS threads, every element-wise step between products costs a hand-over.
         np.add.reduce(delta, axis=0, out=self.grad_bias)
-        np.matmul(self.input.T, delta, out=self.grad_weights)
+        np.dot(self.input.T, delta, out=self.grad_weights)
         if not input_gradient:
             return None
-        input_error = np.matmul(
+        input_error = np.dot(
             delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
         )
         return input_error.reshape(len(delta), *self.input_shape)
