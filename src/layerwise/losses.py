@@ -40,7 +40,8 @@ __all__ = [
 
 def _log_probability(p: np.ndarray) -> np.ndarray:
     """``log(p)`` with ``p`` clipped at the dtype's smallest normal number: finite and silent."""
-    return np.log(np.maximum(p, np.finfo(p.dtype).tiny))
+    clipped = np.maximum(p, np.finfo(p.dtype).tiny)
+    return np.log(clipped, out=clipped)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -218,6 +219,8 @@ class CategoricalCrossentropy(_CrossEntropy):
     def value(self, y_true, y_pred):
         n = _samples(y_pred)
         log_p = _log_softmax(y_pred) if self.from_logits else _log_probability(y_pred)
+        if log_p.shape == np.shape(y_true):  # the training loop's case: reuse log_p, no wrappers
+            return float(-np.add.reduce(np.multiply(y_true, log_p, out=log_p), axis=None) / n)
         return float(-np.sum(y_true * log_p) / n)
 
     def gradient(self, y_true, y_pred, out=None):
@@ -230,7 +233,7 @@ class CategoricalCrossentropy(_CrossEntropy):
     def fused_gradient(self, y_true, y_pred, out=None):
         # d/dz of -sum(y * log softmax(z)) is p * sum(y) - y, which is p - y for one-hot labels.
         n = _samples(y_pred)
-        out = np.multiply(y_pred, np.sum(y_true, axis=-1, keepdims=True), out=out)
+        out = np.multiply(y_pred, np.add.reduce(y_true, axis=-1, keepdims=True), out=out)
         out -= y_true
         out *= 1.0 / n
         return out
