@@ -227,3 +227,22 @@ def test_numpy_global_random_state_is_never_used():
     model.fit(x, y, epochs=2, print_loss=False)
     after = np.random.get_state()
     assert state[0] == after[0] and np.array_equal(state[1], after[1]) and state[2] == after[2]
+
+
+def test_a_pickled_model_is_small_and_trains_on_identically():
+    import pickle
+
+    model = classifier(seed=21, dropout=0.2, optimizer="adam")
+    x, y = data(400)
+    model.fit(x, y, epochs=1, batch_size=16, print_loss=False)
+    model.predict(x)
+    payload = pickle.dumps(model)
+    weights = sum(w.nbytes for w in model.get_weights())
+    # weights, Adam's two slots and small metadata; no activations, buffers or snapshots
+    assert len(payload) < 3 * weights + 20_000
+    twin = pickle.loads(payload)
+    np.testing.assert_array_equal(twin.predict(x), model.predict(x))
+    for m in (model, twin):  # same shuffling and dropout generators, same optimizer state
+        m.fit(x, y, epochs=1, batch_size=16, print_loss=False)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)

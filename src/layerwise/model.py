@@ -434,5 +434,12 @@ class Model(Trainer):
         if not self.compiled and not allow_uncompiled:
             raise RuntimeError(f"Call model.compile(loss_fn=...) before model.{method}().")
 
+    def __getstate__(self) -> dict:
+        # Buffers and snapshots of the training loop are rebuilt by the next fit.
+        state = dict(self.__dict__)
+        for name in ("_error_buffer", "_epoch_start", "_params", "_grads"):
+            state.pop(name, None)
+        return state
+
     def __repr__(self) -> str:
         return f"<Model {self.name!r}: {' -> '.join(layer.name for layer in self.layers)}>"

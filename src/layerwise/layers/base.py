@@ -189,6 +189,18 @@ class Layer(Serializable):
         """The constructor's arguments as JSON-friendly values (``from_config`` inverts it)."""
         return {"name": self.name}
 
+    # What a forward or backward pass leaves behind for the next step; not part of the layer's
+    # state, so pickling (scikit-learn's clone and joblib) leaves it out.
+    _transient = ("input", "output", "pre_activation", "normalized", "inverse_std", "mask")
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in self._transient:
+            if name in state:
+                state[name] = None
+        state["_buffers"] = {}
+        return state
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} output_shape={self.output_shape}>"
 
