@@ -289,3 +289,19 @@ def test_predict_never_returns_a_view_of_its_input():
     assert np.all(x == 1)
     with pytest.raises(ValueError, match="batch_size"):
         mlp().predict(np.zeros((2, 4)), batch_size=0)
+
+
+def test_logits_may_come_from_a_layer_without_activation():
+    layerwise.set_seed(3)
+    inputs = Input(shape=(4,))
+    outputs = layerwise.BatchNormalization()(Dense(3)(inputs))
+    model = Model(inputs, outputs)
+    model.compile(loss_fn=Loss("categorical_crossentropy", from_logits=True), dtype="float64")
+    x = np.random.default_rng(0).normal(size=(8, 4))
+    y = one_hot(np.arange(8) % 3, 3)
+    model.forward(x)
+    model.backward(y)
+    expected = numerical_gradient(lambda: loss_of(model, x, y), outputs.gamma)
+    np.testing.assert_allclose(outputs.grad_gamma, expected, rtol=1e-5, atol=1e-9)
+    with pytest.raises(IncompatibleLayerError, match="probabilities"):
+        model.compile(loss_fn="categorical_crossentropy")

@@ -183,20 +183,13 @@ class Model(Trainer):
         self._fused = (
             not loss.from_logits
             and loss.partner is not None
-            and self._output_activation_name() == loss.partner
+            and getattr(self._output_activation(), "name", None) == loss.partner
         )
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
         self.compiled = True
 
-    def _output_activation_name(self) -> str | None:
-        layer = self.output_layer
-        if isinstance(layer, Dense):
-            return layer.activation.name
-        if isinstance(layer, Activation):
-            return layer.function.name
-        return None
-
     def _output_activation(self):
+        """The activation the output layer applies last, or None for layers without one."""
         layer = self.output_layer
         if isinstance(layer, Dense):
             return layer.activation
@@ -207,7 +200,7 @@ class Model(Trainer):
     def _check_loss_fits_output(self, loss) -> None:
         activation = self._output_activation()
         name = activation.name if activation is not None else "none"
-        if loss.from_logits and name != "linear":
+        if loss.from_logits and activation is not None and name != "linear":
             raise IncompatibleLayerError(
                 f"The loss {loss.name!r} has from_logits=True, so it applies {loss.partner} "
                 f"itself, but the output layer already applies {name!r}. Use activation=None "
