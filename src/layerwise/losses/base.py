@@ -1,0 +1,67 @@
+"""The base class of losses: value, gradient, fused gradient, and the labels it consumes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import registry
+from ..data import batch_shape
+from ..exceptions import ShapeMismatchError
+from ..registry import Serializable
+
+
+class LossFunction(Serializable):
+    """Base class of losses.
+
+    Subclasses implement ``value(y_true, y_pred) -> float`` and ``gradient(y_true, y_pred)``.
+    Cross-entropies also set ``partner`` (the activation whose fused gradient they provide) and
+    implement ``fused_gradient``. ``targets(y, output_shape)`` converts and checks labels once per
+    ``fit``.
+    """
+
+    name = "loss"
+    partner: str | None = None  # activation name with a fused gradient
+    requires_probability = False  # True: the model output must be a probability
+    from_logits = False
+
+    def value(self, y_true, y_pred) -> float:
+        """The mean loss of a batch, as a Python float."""
+        raise NotImplementedError
+
+    def gradient(self, y_true, y_pred, out=None) -> np.ndarray:
+        """Gradient of :meth:`value` with respect to ``y_pred`` (into ``out`` when given)."""
+        raise NotImplementedError
+
+    def fused_gradient(self, y_true, y_pred, out=None) -> np.ndarray:
+        """Gradient w.r.t. the input of the ``partner`` activation whose output is ``y_pred``."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused gradient.")
+
+    def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
+        """The predictions as metrics see them (logits turned into probabilities)."""
+        return y_pred
+
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype) -> np.ndarray:
+        """Labels as this loss consumes them, shape-checked against the model's output."""
+        expected = (len(y), *output_shape)
+        if y.ndim == 1 and output_shape == (1,):
+            y = y.reshape(-1, 1)
+        if y.shape != expected:
+            raise ShapeMismatchError(
+                f"Argument 'y' has shape {y.shape}, but the model's output has shape "
+                f"{batch_shape(output_shape)} and the loss {self.name!r} needs labels of that "
+                "shape."
+            )
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
+
+registry.register_kind("loss", LossFunction)
