@@ -34,6 +34,8 @@ from .layers.base import Layer
 from .model_file import (
     FORMAT,
     FORMAT_VERSION,
+    MAX_HEADER_BYTES,  # noqa: F401  (re-exported: the limits a file must keep to)
+    MAX_JSON_DEPTH,  # noqa: F401
     MAX_LAYERS,
     MAX_SAMPLE_ELEMENTS,
     ModelFile,

@@ -50,6 +50,8 @@ from .onnx_graph import (
     INPUT_NAME,
     LAYER_CONVERTERS,
     OUTPUT_NAME,
+    ActivationConverter,  # noqa: F401  (re-exported: the converters' type hints)
+    LayerConverter,  # noqa: F401
     OnnxExportError,
     OnnxGraph,
     convert_activation,
