@@ -55,9 +55,10 @@ def save_checkpoint(model, path, epoch: int, logs: dict | None = None) -> None:
     save_model(model, path, include_optimizer=True, training=training_state(model, epoch, logs))
 
 
-def restore_checkpoint(model, path) -> int:
+def restore_checkpoint(model, path) -> tuple[int, dict[str, list]]:
     """Load a checkpoint's training state into ``model`` (same architecture, compiled with the
-    same optimizer class); returns the epoch to continue from. Nothing changes on error."""
+    same optimizer class); returns the epoch to continue from and the history so far. Nothing
+    changes on error."""
     file = ModelFile(path)
     with file_errors(path):
         training = file.json("training")
@@ -102,5 +103,4 @@ def restore_checkpoint(model, path) -> int:
         model.optimizer.learning_rate = learning_rate
         for generator, source in zip(generators, fresh):
             generator.bit_generator.state = source.bit_generator.state
-        model._restored_history = history
-    return epoch + 1
+    return epoch + 1, history

@@ -150,20 +150,18 @@ class Trainer:
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
-        start = 0
+        start, history = 0, {}
         if resume_from is not None:  # checks the whole checkpoint before changing anything
-            from .saving import restore_checkpoint
+            from .checkpoints import restore_checkpoint
 
-            start = restore_checkpoint(self, resume_from)
+            start, history = restore_checkpoint(self, resume_from)
 
         # Everything is checked: from here on, weights change.
         if rate is not None:
             self.optimizer.learning_rate = rate
         self._prepare_training()
-        self.history = History()
-        if resume_from is not None:
-            self.history.update(self._restored_history)
-            self.history.epoch = list(range(start))
+        self.history = History(history)
+        self.history.epoch = list(range(start))
         self.stop_training = False
         reporter = make_reporter(verbose, epochs, len(train) or None)
         try:
