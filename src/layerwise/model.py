@@ -10,7 +10,8 @@ import numpy as np
 from . import losses, optimizers
 from . import metrics as metrics_module
 from .data import as_features
-from .exceptions import DisconnectedLayersError, IncompatibleLayerError, ShapeMismatchError
+from .exceptions import IncompatibleLayerError, ShapeMismatchError
+from .graph import as_layer_list, topological_order
 from .layers.base import Layer, check_positive_int
 from .layers.core import Activation, Dense
 from .seeding import make_rng
@@ -20,57 +21,6 @@ __all__ = ["Model"]
 
 _DTYPES = ("float32", "float64")
 _PREDICT_BATCH = 4096  # rows per forward pass in predict: large for BLAS, bounded in memory
-
-
-def _as_layer_list(value, argument: str) -> list[Layer]:
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
-    if not items:
-        raise ValueError(f"Argument '{argument}' of Model must not be empty.")
-    for item in items:
-        if not isinstance(item, Layer):
-            raise TypeError(
-                f"Argument '{argument}' of Model must be a Layer (or a list of layers); "
-                f"received {item!r:.80} of type {type(item).__name__}."
-            )
-    return items
-
-
-def _topological_order(inputs: list[Layer], output: Layer) -> list[Layer]:
-    """Layers from the inputs to ``output``, each after all of its parents (iterative DFS)."""
-    order: list[Layer] = []
-    done: set[int] = set()
-    on_path: set[int] = set()
-    stack: list[tuple[Layer, bool]] = [(output, False)]
-    while stack:
-        layer, expanded = stack.pop()
-        if expanded:
-            on_path.discard(id(layer))
-            if id(layer) not in done:
-                done.add(id(layer))
-                order.append(layer)
-            continue
-        if id(layer) in done:
-            continue
-        if id(layer) in on_path:  # pragma: no cover - __call__ builds acyclic graphs
-            raise DisconnectedLayersError(f"The layer graph has a cycle through {layer.name!r}.")
-        on_path.add(id(layer))
-        stack.append((layer, True))
-        if layer in inputs:
-            continue
-        if not layer.inbound:
-            raise DisconnectedLayersError(
-                f"Layer {layer.name!r} is reached from the outputs but is not one of the model's "
-                f"inputs {[i.name for i in inputs]}: the outputs are not connected to the inputs "
-                "through it. Pass it in 'inputs' or connect it with layer(previous_layer)."
-            )
-        stack.extend((parent, False) for parent in reversed(layer.inbound))
-    missing = [i.name for i in inputs if id(i) not in done]
-    if missing:
-        raise DisconnectedLayersError(
-            f"Input layer(s) {missing} are not connected to the output {output.name!r}; build the "
-            "model by calling each layer on the previous one, e.g. Dense(8)(inputs)."
-        )
-    return order
 
 
 class Model(Trainer):
@@ -97,8 +47,8 @@ class Model(Trainer):
         if inputs is None or outputs is None:
             which = "inputs" if inputs is None else "outputs"
             raise TypeError(f"Argument '{which}' of Model must be a Layer; received None.")
-        input_layers = _as_layer_list(inputs, "inputs")
-        output_layers = _as_layer_list(outputs, "outputs")
+        input_layers = as_layer_list(inputs, "inputs")
+        output_layers = as_layer_list(outputs, "outputs")
         if len(input_layers) != 1 or len(output_layers) != 1:
             raise ValueError(
                 "A Model has one input layer and one output layer; received "
@@ -112,7 +62,7 @@ class Model(Trainer):
             )
         self.inputs, self.outputs = inputs, outputs
         self.name = name or "model"
-        self.layers = _topological_order(input_layers, self.output_layer)
+        self.layers = topological_order(input_layers, self.output_layer)
         index = {id(layer): i for i, layer in enumerate(self.layers)}
         self._parents = [
             tuple(index[id(p)] for p in layer.inbound) if layer is not self.input_layer else ()
