@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import registry
-from .registry import Serializable, register
+from .registry import ConfigValue, register
 from .special import erf, normal_cdf
 
 __all__ = [
@@ -47,7 +47,7 @@ def _as_float(x) -> np.ndarray:
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
 
 
-class ActivationFunction(Serializable):
+class ActivationFunction(ConfigValue):
     """Base class of activations. Subclasses implement ``forward`` and ``backward``.
 
     Class attributes:
@@ -90,15 +90,6 @@ class ActivationFunction(Serializable):
         y = self.forward(x)
         return self.backward(x, y, np.array(output_error, dtype=y.dtype, copy=True))
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 registry.register_kind("activation", ActivationFunction)

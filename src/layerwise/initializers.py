@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from . import registry
-from .registry import Serializable, register
+from .registry import ConfigValue, register
 from .seeding import make_rng
 
 __all__ = [
@@ -83,7 +83,7 @@ def _spend_allocation_budget(shape: tuple[int, ...]) -> None:
     _allocation_budget[0] -= size
 
 
-class Initializer(Serializable):
+class Initializer(ConfigValue):
     """Base class: subclasses implement ``sample(shape, rng)`` returning float64 values.
 
     Args:
@@ -121,15 +121,6 @@ class Initializer(Serializable):
     def get_config(self):
         return {"seed": self.seed} if self.seed is not None else {}
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 registry.register_kind("initializer", Initializer)

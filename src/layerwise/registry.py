@@ -34,6 +34,21 @@ class Serializable:
         return cls(**config)
 
 
+class ConfigValue(Serializable):
+    """Mixin for small value-like objects (activations, losses, initializers, regularizers):
+    equal when their type and config are equal, and shown by their config."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), repr(sorted(self.get_config().items()))))
+
+
 def register_kind(kind: str, base: type) -> None:
     """Declare a kind of object (``"activation"``, ``"loss"``, ...) and its base class."""
     _BASES[kind] = base
@@ -80,6 +95,7 @@ def register_serializable(cls: type | None = None, *, name: str | None = None, a
         aliases: extra short names accepted wherever a name of that kind is; the class name in
             snake case and the class's own ``name`` attribute are always accepted.
     """
+
     def decorate(c: type) -> type:
         # Usable by its class name in snake case and by its own `name` attribute, if any.
         names = [re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", c.__name__).lower(), *aliases]

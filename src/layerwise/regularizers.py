@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import registry
-from .registry import Serializable, register
+from .registry import ConfigValue, register
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
 
@@ -27,7 +27,7 @@ def _factor(value, argument: str) -> float:
     return float(value)
 
 
-class Regularizer(Serializable):
+class Regularizer(ConfigValue):
     """Base class: ``regularizer(w)`` is the penalty, ``gradient(w)`` its gradient.
 
     Example::
@@ -44,15 +44,6 @@ class Regularizer(Serializable):
         """Gradient of the penalty with respect to ``weights`` (same shape and dtype)."""
         raise NotImplementedError
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 registry.register_kind("regularizer", Regularizer)

@@ -7,10 +7,10 @@ import numpy as np
 from .. import registry
 from ..data import batch_shape
 from ..exceptions import ShapeMismatchError
-from ..registry import Serializable
+from ..registry import ConfigValue
 
 
-class LossFunction(Serializable):
+class LossFunction(ConfigValue):
     """Base class of losses.
 
     Subclasses implement ``value(y_true, y_pred) -> float`` and ``gradient(y_true, y_pred)``.
@@ -53,15 +53,6 @@ class LossFunction(Serializable):
             )
         return np.ascontiguousarray(y, dtype=dtype)
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 registry.register_kind("loss", LossFunction)
