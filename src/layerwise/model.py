@@ -339,6 +339,8 @@ class Model(Trainer):
     def _add_penalty_gradients(self, scale: float) -> None:
         """Add the regularizers' gradients (times ``scale``) to the layers' gradients."""
         for layer in self.layers:
+            if not layer.regularized:
+                continue
             gradients = layer.gradients()
             for name, penalty in layer.regularization_gradients().items():
                 if scale != 1.0:

@@ -273,8 +273,10 @@ class Trainer:
             loss += layer.regularization_loss()
         if not math.isfinite(loss):
             self._diverged(loss, epoch, step)
-        for metric in self.metrics:
-            metric.update(y, self.loss.probabilities(output))
+        if self.metrics:  # logits become probabilities once per batch, not once per metric
+            probabilities = self.loss.probabilities(output)
+            for metric in self.metrics:
+                metric.update(y, probabilities)
         buffer = self._error_buffer
         if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
             buffer = self._error_buffer = np.empty_like(output)
