@@ -291,8 +291,12 @@ class Model(Trainer):
                 outputs[i] = layer.forward([outputs[p] for p in parents])
         return outputs[-1]
 
-    def _run_backward(self, output_error, pre_activation: bool, all_inputs: bool = False):
-        """Backward pass; gradients of layers with several children are summed."""
+    def _run_backward(
+        self, output_error, pre_activation: bool, all_inputs: bool = False, descend=False
+    ):
+        """Backward pass; gradients of layers with several children are summed. With
+        ``descend`` every layer also takes its plain gradient-descent step as soon as the
+        error has passed it (the gradients must already carry the learning rate)."""
         errors: list = [None] * len(self.layers)
         errors[-1] = output_error
         input_error = None
@@ -301,7 +305,8 @@ class Model(Trainer):
             if error is None:
                 continue
             needs = all_inputs or self._needs_input_gradient[i]
-            error = self.layers[i]._backward(
+            layer = self.layers[i]
+            error = (layer._backward_descend if descend else layer._backward)(
                 error,
                 pre_activation=pre_activation and i == len(self.layers) - 1,
                 input_gradient=needs,

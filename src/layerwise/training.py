@@ -287,6 +287,12 @@ class Trainer:
         scale = self.optimizer.gradient_scale()
         if scale is not None:
             error *= scale
+            if not self._regularized:
+                # p -= g needs nothing but g: each layer steps as soon as backpropagation has
+                # passed it, and a dense layer folds its step into the weight-gradient product.
+                self._run_backward(error, pre_activation, descend=True)
+                self.optimizer.iterations += 1
+                return loss
         self._run_backward(error, pre_activation)
         if self._regularized:
             self._add_penalty_gradients(1.0 if scale is None else scale)

@@ -129,6 +129,17 @@ class Layer(Serializable):
         gradient when ``input_gradient`` is False (the first layer's is never used)."""
         raise NotImplementedError
 
+    def _backward_descend(self, output_error, pre_activation=False, input_gradient=True):
+        """:meth:`_backward`, then plain gradient descent with gradients that already carry the
+        learning rate: ``p -= grad`` for every parameter. ``fit`` calls it instead of
+        ``_backward`` with SGD without momentum; layers override it to fold the update into
+        their products."""
+        input_error = self._backward(output_error, pre_activation, input_gradient)
+        gradients = self.gradients()
+        for name, param in self.parameters().items():
+            np.subtract(param, gradients[name], out=param)
+        return input_error
+
     def update(self, learning_rate: float) -> None:
         """Plain gradient descent on this layer's parameters: ``p -= learning_rate * grad``."""
         gradients = self.gradients()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import _blas, activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
 from ..registry import register, serialize
 from ..seeding import make_rng
@@ -258,6 +258,24 @@ class Dense(Layer):
             delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
         )
         return input_error.reshape(len(delta), *self.input_shape)
+
+    def _backward_descend(self, output_error, pre_activation=False, input_gradient=True):
+        """See :meth:`Layer._backward_descend`: ``weights -= input.T @ delta`` runs as one BLAS
+        call that adds the product into ``weights`` (:mod:`layerwise._blas`), so ``grad_weights``
+        does not hold the weight gradient afterwards; ``grad_bias`` does hold the bias's."""
+        if pre_activation:
+            delta = output_error
+        else:
+            delta = self.activation.backward(self.pre_activation, self.output, output_error)
+        np.add.reduce(delta, axis=0, out=self.grad_bias)
+        input_error = None
+        if input_gradient:  # with the weights before this update
+            input_error = np.dot(
+                delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
+            ).reshape(len(delta), *self.input_shape)
+        _blas.subtract_transposed_product(self.weights, self.input, delta, self.grad_weights)
+        np.subtract(self.bias, self.grad_bias, out=self.bias)
+        return input_error
 
     def backward(self, output_error, learning_rate=None):
         """Store the gradients of ``weights`` and ``bias`` and return the input error."""
