@@ -268,3 +268,21 @@ def test_unknown_activation_name_lists_the_valid_names():
 def test_bad_parameters_are_refused_naming_the_argument(build, argument):
     with pytest.raises(ValueError, match=f"'{argument}'"):
         build()
+
+
+def test_relu_against_cached_zeros_is_the_maximum_with_zero_for_every_shape(monkeypatch):
+    # ReLU takes max(x, zeros) from one cached read-only array of zeros (a faster NumPy loop
+    # than max(x, 0)); beyond the cache's limit it falls back to the scalar.
+    monkeypatch.setattr(activations, "_ZEROS", {})
+    monkeypatch.setattr(activations, "_ZEROS_LIMIT", 50_000)
+    relu, rng = activations.ReLU(), np.random.default_rng(8)
+    for dtype in (np.float32, np.float64):
+        for shape in [(3,), (0, 4), (5, 7), (2, 3, 4), (200, 200), (300, 300), (40_000, 2)]:
+            x = rng.normal(size=shape).astype(dtype)
+            expected = np.where(x > 0, x, 0).astype(dtype)
+            np.testing.assert_array_equal(relu.forward(x), expected)
+            relu.forward(x, out=x)  # in place, as Dense does while training
+            np.testing.assert_array_equal(x, expected)
+            assert x.dtype == dtype
+    for zeros in activations._ZEROS.values():
+        assert not zeros.flags.writeable and not zeros.any() and zeros.size <= 50_000
