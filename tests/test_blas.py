@@ -27,7 +27,7 @@ def _numpy_blas_is_openblas() -> bool:
 def path(request, monkeypatch):
     """Run a test once through the BLAS call and once through NumPy's product + subtraction."""
     if request.param == "fallback":
-        monkeypatch.setattr(_blas, "_gemm", None)
+        monkeypatch.setattr(_blas, "_routines", None)
     else:  # the small arrays of these tests too
         monkeypatch.setattr(_blas, "MIN_SIZE", 0)
     return request.param

@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from layerwise import optimizers, registry, schedules
+from layerwise import _blas, optimizers, registry, schedules
 from layerwise.optimizers import SGD, Adam, AdamW, RMSprop
 
 SHAPES = [(3, 4), (4,)]
@@ -124,8 +124,17 @@ CASES = [
 
 
 # ----------------------------------------------------------------- update equations
+@pytest.fixture(params=["numpy", "blas"])
+def vector_path(request, monkeypatch):
+    """Large parameters update through BLAS's axpby/axpy (layerwise._blas), small ones through
+    NumPy: lowering the size threshold runs these small problems through the BLAS path."""
+    if request.param == "blas":
+        monkeypatch.setattr(_blas, "MIN_SIZE", 0)
+    return request.param
+
+
 @pytest.mark.parametrize(("make", "reference", "rate"), CASES)
-def test_updates_follow_the_equations_step_by_step(make, reference, rate):
+def test_updates_follow_the_equations_step_by_step(make, reference, rate, vector_path):
     params, grads = random_problem(steps=6)
     optimizer = make()
     optimizer.build(NAMES, params)
@@ -138,7 +147,9 @@ def test_updates_follow_the_equations_step_by_step(make, reference, rate):
 
 
 @pytest.mark.parametrize(("make", "reference", "rate"), CASES)
-def test_float32_parameters_stay_float32_and_match_to_float32_precision(make, reference, rate):
+def test_float32_parameters_stay_float32_and_match_to_float32_precision(
+    make, reference, rate, vector_path
+):
     params, grads = random_problem(steps=5, dtype=np.float32)
     expected, _ = run_reference(reference, params, grads, [rate] * 5)
     run(make(), params, grads)

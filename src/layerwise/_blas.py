@@ -25,7 +25,8 @@ import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enums
 _UNSEARCHED = object()
-_gemm = _UNSEARCHED  # {dtype: function} once searched; None when no usable BLAS was found
+# {dtype: {"gemm": f, "axpby": f, "axpy": f}} once searched; None when no usable BLAS was found.
+_routines = _UNSEARCHED
 
 
 def _openblas_paths() -> list[str]:
@@ -43,7 +44,7 @@ def _openblas_paths() -> list[str]:
 
 
 def _load(path: str):
-    """``{float32: sgemm, float64: dgemm}`` of the OpenBLAS at ``path``, or None.
+    """The routines of the OpenBLAS at ``path`` by dtype (see ``_routines``), or None.
 
     OpenBLAS builds differ in symbol names (NumPy's wheels prefix ``scipy_`` and, with 64-bit
     integers, suffix ``64_``) and in the width of their integer arguments, which
@@ -56,38 +57,46 @@ def _load(path: str):
     for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
         try:
             config = getattr(library, f"{prefix}openblas_get_config{suffix}")
-            functions = {
-                np.dtype(np.float32): getattr(library, f"{prefix}cblas_sgemm{suffix}"),
-                np.dtype(np.float64): getattr(library, f"{prefix}cblas_dgemm{suffix}"),
+            found = {
+                np.dtype(dtype): {
+                    name: getattr(library, f"{prefix}cblas_{letter}{name}{suffix}")
+                    for name in ("gemm", "axpby", "axpy")
+                }
+                for dtype, letter in ((np.float32, "s"), (np.float64, "d"))
             }
         except AttributeError:
             continue
         config.restype, config.argtypes = ctypes.c_char_p, []
         integer = ctypes.c_int64 if b"USE64BITINT" in (config() or b"") else ctypes.c_int32
         enum, pointer = ctypes.c_int, ctypes.c_void_p
-        for dtype, function in functions.items():
+        for dtype, routines in found.items():
             real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
-            function.restype = None
-            function.argtypes = [enum, enum, enum, integer, integer, integer, real, pointer,
-                                 integer, pointer, integer, real, pointer, integer]
-        return functions
+            signatures = {  # C = alpha op(A) op(B) + beta C;  y = alpha x + beta y;  y += alpha x
+                "gemm": [enum, enum, enum, integer, integer, integer, real, pointer, integer,
+                         pointer, integer, real, pointer, integer],
+                "axpby": [integer, real, pointer, integer, real, pointer, integer],
+                "axpy": [integer, real, pointer, integer, pointer, integer],
+            }
+            for name, routine in routines.items():
+                routine.restype, routine.argtypes = None, signatures[name]
+        return found
     return None
 
 
 def _functions():
-    global _gemm
-    if _gemm is _UNSEARCHED:
-        _gemm = None
+    global _routines
+    if _routines is _UNSEARCHED:
+        _routines = None
         if sys.platform.startswith("linux"):
             for path in _openblas_paths():
-                _gemm = _load(path)
-                if _gemm is not None:
+                _routines = _load(path)
+                if _routines is not None:
                     break
-    return _gemm
+    return _routines
 
 
 def available() -> bool:
-    """Whether the in-place update runs as one BLAS call in this process."""
+    """Whether NumPy's OpenBLAS was found, so that the functions below call it directly."""
     return _functions() is not None
 
 
@@ -125,8 +134,8 @@ def subtract_transposed_product(c: np.ndarray, a: np.ndarray, b: np.ndarray, scr
     it to pay off and the arrays suit it; otherwise ``np.dot(a.T, b, out=scratch)`` and
     ``c -= scratch`` (``scratch`` has ``c``'s shape and dtype and is overwritten).
     """
-    functions = _functions() if c.size >= MIN_SIZE else None
-    gemm = functions.get(c.dtype) if functions is not None else None
+    routines = _functions() if c.size >= MIN_SIZE else None
+    gemm = routines[c.dtype]["gemm"] if routines is not None and c.dtype in routines else None
     n, k = a.shape
     if gemm is None or n == 0 or not _blas_ready(c, a, b):
         np.dot(a.T, b, out=scratch)
@@ -135,3 +144,31 @@ def subtract_transposed_product(c: np.ndarray, a: np.ndarray, b: np.ndarray, scr
     m = b.shape[1]
     gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, k, m, n, -1.0, _address(a), k, _address(b), m,
          1.0, _address(c), m)
+
+
+def vectors_ready(*arrays: np.ndarray) -> bool:
+    """Whether :func:`blend` and :func:`add_scaled` run as BLAS calls on these arrays (all
+    C-contiguous, of one size of at least ``MIN_SIZE`` and one dtype BLAS has). The caller
+    makes sure that they do not overlap."""
+    first = arrays[0]
+    routines = _functions() if first.size >= MIN_SIZE else None
+    return (
+        routines is not None
+        and first.dtype in routines
+        and all(
+            a.dtype == first.dtype and a.size == first.size and a.flags.c_contiguous
+            for a in arrays
+        )
+        and arrays[-1].flags.writeable
+        and first.size < 2**31
+    )
+
+
+def blend(alpha: float, x: np.ndarray, beta: float, y: np.ndarray) -> None:
+    """``y = alpha * x + beta * y`` in one pass (``axpby``); only where :func:`vectors_ready`."""
+    _routines[y.dtype]["axpby"](y.size, alpha, _address(x), 1, beta, _address(y), 1)
+
+
+def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
+    """``y += alpha * x`` in one pass (``axpy``); only where :func:`vectors_ready`."""
+    _routines[y.dtype]["axpy"](y.size, alpha, _address(x), 1, _address(y), 1)

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from . import registry, schedules
+from . import _blas, registry, schedules
 from .registry import Serializable, register, serialize
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "check_learning_rate"]
@@ -277,13 +277,22 @@ class Adam(Optimizer):
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
         m, v = slots["m"], slots["v"]
         t = self.iterations
-        m *= self.beta_1
-        np.multiply(grad, 1 - self.beta_1, out=scratch)
-        m += scratch
-        v *= self.beta_2
+        # Large arrays take BLAS's one-pass y = a x + b y (axpby) and y += a x (axpy): 7 passes
+        # over the array instead of 12 (see layerwise._blas); the arithmetic is the same.
+        fast = _blas.vectors_ready(grad, scratch, param, m, v)
+        if fast:
+            _blas.blend(1 - self.beta_1, grad, self.beta_1, m)
+        else:
+            m *= self.beta_1
+            np.multiply(grad, 1 - self.beta_1, out=scratch)
+            m += scratch
         np.multiply(grad, grad, out=scratch)
-        scratch *= 1 - self.beta_2
-        v += scratch
+        if fast:
+            _blas.blend(1 - self.beta_2, scratch, self.beta_2, v)
+        else:
+            v *= self.beta_2
+            scratch *= 1 - self.beta_2
+            v += scratch
         # Multiplying the last line's numerator and denominator by sqrt(1 - beta_2^t) saves
         # one pass over the array: p -= step * m / (sqrt(v) + epsilon * sqrt(1 - beta_2^t)).
         root_correction_2 = math.sqrt(1 - self.beta_2**t)
@@ -291,8 +300,11 @@ class Adam(Optimizer):
         np.sqrt(v, out=scratch)
         scratch += self.epsilon * root_correction_2
         np.divide(m, scratch, out=scratch)
-        scratch *= step
-        param -= scratch
+        if fast:
+            _blas.add_scaled(param, -step, scratch)
+        else:
+            scratch *= step
+            param -= scratch
 
     def get_config(self):
         return self._config(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
