@@ -4,8 +4,10 @@ The lean loop does what a fast NumPy training step can do at least (shuffled gat
 buffer, products into preallocated arrays, in-place bias, ReLU and softmax, the fused
 cross-entropy gradient, one-pass SGD) without the library around it, and without computing the
 loss value. It shows how much of an epoch is the library's own overhead (fit / lean) and how
-much is inherent to NumPy's one-operation-at-a-time execution (lean / products). Interleaved
-rounds, medians; MLP 784-256-128-10 on 60,000 float32 samples.
+much is inherent to NumPy's one-operation-at-a-time execution (lean / products). The lean loop
+is NumPy alone; fit also adds the first layer's SGD step straight into its weights inside the
+weight-gradient product (one BLAS gemm, layerwise._blas), so fit / lean can fall below 1.
+Interleaved rounds, medians; MLP 784-256-128-10 on 60,000 float32 samples.
 
     .venv/bin/python benchmarks/lean_loop.py [batch_size ...]     # default: 32 128
 """
