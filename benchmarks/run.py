@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--import-runs", type=int, default=None, help="interpreters each (30)")
     parser.add_argument("--output-dir", type=Path, default=HERE / "results")
     parser.add_argument("--no-save", action="store_true", help="print only, write no files")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        help="also replace the table between the benchmark-table markers of this README",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every timing")
     args = parser.parse_args(argv)
 
@@ -133,6 +140,29 @@ def environment_lines(env: dict) -> list[str]:
     elif env.get("threadpools") is None:
         lines.append("- BLAS libraries: unknown (threadpoolctl not installed)")
     return lines
+
+
+def numpy_blas() -> str:
+    """NumPy's BLAS as NumPy reports it, e.g. 'scipy-openblas 0.3.31'."""
+    import numpy
+
+    try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except (TypeError, KeyError):  # NumPy < 2
+        return "BLAS unknown"
+    version = ".".join(str(blas.get("version", "")).split(".")[:3])
+    return f"{blas.get('name', 'BLAS')} {version}".strip()
+
+
+def update_readme(path: Path, block: str) -> None:
+    """Replace what lies between the README's benchmark-table markers with ``block``."""
+    start, end = "<!-- benchmark-table -->", "<!-- /benchmark-table -->"
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{block}\n{end}{tail}")
 
 
 # ----------------------------------------------------------------------------- benchmarks
@@ -517,6 +547,16 @@ def main(argv=None) -> int:
         with open(args.output_dir / "latest.json", "w") as file:
             json.dump(record, file, indent=1, default=str)
         print(f"\nWritten: {args.output_dir / 'latest.md'} and latest.json")
+    if args.readme is not None:
+        summary = (
+            f"Run of {started:%Y-%m-%d %H:%M %Z} (`{command}`, medians of {args.rounds} "
+            f"interleaved rounds) on {env['cpu']} with {env['cores']} cores ({env['threads']} "
+            f"threads for every contender), Python {env['python']}, NumPy {env['numpy']} "
+            f"({numpy_blas()}), PyTorch {env['torch'] or 'not installed'}, scikit-learn "
+            f"{env['sklearn'] or 'not installed'}:"
+        )
+        update_readme(args.readme, f"{textwrap.fill(summary, 99)}\n\n{table}")
+        print(f"Updated the table in {args.readme}")
     return 0
 
 
