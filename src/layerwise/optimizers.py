@@ -237,6 +237,11 @@ class SGD(Optimizer):
             param -= scratch
             return
         velocity = slots["velocity"]
+        if not self.nesterov and _blas.vectors_ready(grad, param, velocity):
+            # Large arrays: two BLAS passes (v = g + momentum v; p -= lr v) instead of four.
+            _blas.blend(1.0, grad, self.momentum, velocity)
+            _blas.add_scaled(param, -learning_rate, velocity)
+            return
         velocity *= self.momentum
         velocity += grad
         if self.nesterov:
