@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import numerical_gradient
-from layerwise import activations, registry
+from layerwise import _constants, activations, registry
 from layerwise.activations import ELU, GELU, LeakyReLU, erf, get, get_function
 
 vector_erf = np.vectorize(math.erf)
@@ -273,8 +273,8 @@ def test_bad_parameters_are_refused_naming_the_argument(build, argument):
 def test_relu_against_cached_zeros_is_the_maximum_with_zero_for_every_shape(monkeypatch):
     # ReLU takes max(x, zeros) from one cached read-only array of zeros (a faster NumPy loop
     # than max(x, 0)); beyond the cache's limit it falls back to the scalar.
-    monkeypatch.setattr(activations, "_ZEROS", {})
-    monkeypatch.setattr(activations, "_ZEROS_LIMIT", 50_000)
+    monkeypatch.setattr(_constants, "_CACHE", {})
+    monkeypatch.setattr(_constants, "LIMIT", 50_000)
     relu, rng = activations.ReLU(), np.random.default_rng(8)
     for dtype in (np.float32, np.float64):
         for shape in [(3,), (0, 4), (5, 7), (2, 3, 4), (200, 200), (300, 300), (40_000, 2)]:
@@ -284,5 +284,5 @@ def test_relu_against_cached_zeros_is_the_maximum_with_zero_for_every_shape(monk
             relu.forward(x, out=x)  # in place, as Dense does while training
             np.testing.assert_array_equal(x, expected)
             assert x.dtype == dtype
-    for zeros in activations._ZEROS.values():
+    for zeros in _constants._CACHE.values():
         assert not zeros.flags.writeable and not zeros.any() and zeros.size <= 50_000

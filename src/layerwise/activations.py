@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import registry
+from . import _constants, registry
 from .registry import ConfigValue, register
 from .special import erf, normal_cdf
 
@@ -124,27 +124,6 @@ class Linear(ActivationFunction):
         return output_error
 
 
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-_ZEROS_LIMIT = 1 << 20  # elements: at most one 4 MB (float32) or 8 MB (float64) array per dtype
-
-
-def _zeros_like(x: np.ndarray):
-    """Zeros of ``x``'s shape and dtype (a read-only view of one cached array), or the scalar 0
-    for arrays beyond ``_ZEROS_LIMIT`` elements.
-
-    ``np.maximum(x, 0)`` runs NumPy's loop for a broadcast scalar, which is not vectorised as
-    well as its loop for two arrays: against an array of zeros the same maximum is 2-3x faster.
-    """
-    if x.size > _ZEROS_LIMIT:
-        return 0
-    zeros = _ZEROS.get(x.dtype)
-    if zeros is None or zeros.size < x.size:
-        zeros = np.zeros(min(max(x.size, 1 << 15), _ZEROS_LIMIT), dtype=x.dtype)
-        zeros.flags.writeable = False
-        _ZEROS[x.dtype] = zeros
-    return zeros[: x.size].reshape(x.shape)
-
-
 @register("relu")
 class ReLU(ActivationFunction):
     """``f(x) = max(0, x)``; the gradient at 0 is taken as 0 (as in PyTorch and Keras)."""
@@ -152,7 +131,7 @@ class ReLU(ActivationFunction):
     name = "relu"
 
     def forward(self, x, out=None):
-        return np.maximum(x, _zeros_like(x), out=out)
+        return np.maximum(x, _constants.zeros_like(x), out=out)
 
     def backward(self, x, y, output_error):
         # y > 0 exactly where x > 0, so the output alone decides.
@@ -201,14 +180,15 @@ class Softmax(ActivationFunction):
     output_is_probability = True
 
     def forward(self, x, out=None):
-        # ufunc reductions directly: np.max/np.sum wrappers cost more than this work per batch.
-        out = np.subtract(x, np.maximum.reduce(x, axis=-1, keepdims=True), out=out)
+        # Small reductions as BLAS products and flat reductions (see layerwise._constants):
+        # np.max/np.sum along a short last axis cost more than the arithmetic of a batch.
+        out = np.subtract(x, _constants.row_max_shift(x), out=out)
         np.exp(out, out=out)
-        out /= np.add.reduce(out, axis=-1, keepdims=True)
+        out /= _constants.row_sums(out)
         return out
 
     def backward(self, x, y, output_error):
-        dot = np.add.reduce(output_error * y, axis=-1, keepdims=True)
+        dot = _constants.row_sums(output_error * y)
         output_error -= dot
         output_error *= y
         return output_error

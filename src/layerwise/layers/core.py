@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _blas, activations, initializers, regularizers
+from .. import _blas, _constants, activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
 from ..registry import register, serialize
 from ..seeding import make_rng
@@ -250,7 +250,7 @@ class Dense(Layer):
             delta = self.activation.backward(self.pre_activation, self.output, output_error)
         # The reduction first, so that the two matrix products run back to back: with several
         # BLAS threads, every element-wise step between products costs a hand-over.
-        np.add.reduce(delta, axis=0, out=self.grad_bias)
+        _constants.column_sums(delta, out=self.grad_bias)
         np.dot(self.input.T, delta, out=self.grad_weights)
         if not input_gradient:
             return None
@@ -267,7 +267,7 @@ class Dense(Layer):
             delta = output_error
         else:
             delta = self.activation.backward(self.pre_activation, self.output, output_error)
-        np.add.reduce(delta, axis=0, out=self.grad_bias)
+        _constants.column_sums(delta, out=self.grad_bias)
         input_error = None
         if input_gradient:  # with the weights before this update
             input_error = np.dot(

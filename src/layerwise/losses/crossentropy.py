@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _constants
 from ..activations import _sigmoid
 from ..exceptions import ShapeMismatchError
 from ..registry import register
@@ -85,7 +86,7 @@ class CategoricalCrossentropy(_CrossEntropy):
     def fused_gradient(self, y_true, y_pred, out=None):
         # d/dz of -sum(y * log softmax(z)) is p * sum(y) - y, which is p - y for one-hot labels.
         n = _samples(y_pred)
-        out = np.multiply(y_pred, np.add.reduce(y_true, axis=-1, keepdims=True), out=out)
+        out = np.multiply(y_pred, _constants.row_sums(y_true), out=out)
         out -= y_true
         out *= 1.0 / n
         return out
