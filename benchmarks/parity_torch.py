@@ -6,6 +6,10 @@ for a few steps in both libraries in float64, and the largest difference of any 
 printed, relative to the weight's scale. Differences at the level of 1e-15..1e-13 are float
 rounding (summation order); anything above 1e-9 would be a different computation.
 
+The network is small, so the direct BLAS calls that large layers take (layerwise._blas: the
+SGD step folded into the weight-gradient product, Adam's and momentum's one-pass updates) are
+switched on for every size here; the tests show that they equal the NumPy path.
+
     .venv/bin/python benchmarks/parity_torch.py        # needs torch (the [bench] extra)
 """
 
@@ -15,7 +19,9 @@ import numpy as np
 import torch
 
 import layerwise
-from layerwise import Dense, Input, Model, optimizers
+from layerwise import Dense, Input, Model, _blas, optimizers
+
+_blas.MIN_SIZE = 0  # see the docstring
 
 torch.set_default_dtype(torch.float64)
 STEPS, BATCH = 20, 16
