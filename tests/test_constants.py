@@ -60,6 +60,14 @@ def test_softmax_with_either_shift_matches_the_row_maximum_softmax(dtype, rtol):
     assert _constants.row_max_shift(wide).shape == (50, 1)
 
 
+def test_float16_scores_take_the_row_maxima():
+    # exp(-64) underflows in float16: a row 30 below the other must still get probabilities.
+    x = np.array([[0.0, 1.0, 2.0], [-30.0, -29.0, -28.0]], dtype=np.float16)
+    assert _constants.row_max_shift(x).shape == (2, 1)
+    got = Softmax().forward(x)
+    np.testing.assert_allclose(got, _reference_softmax(x), rtol=2e-3)
+
+
 def test_non_finite_scores_take_the_row_maxima():
     x = np.array([[1.0, 2.0], [np.inf, 0.0], [np.nan, 1.0]])
     np.testing.assert_array_equal(_constants.row_max_shift(x), [[2.0], [np.inf], [np.nan]])

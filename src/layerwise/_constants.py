@@ -14,6 +14,7 @@ import numpy as np
 
 LIMIT = 1 << 20  # elements: at most one 4 MB (float32) or 8 MB (float64) array per value, dtype
 _CACHE: dict[tuple[float, np.dtype], np.ndarray] = {}
+_WIDE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def constant(value: float, size: int, dtype) -> np.ndarray | None:
@@ -57,11 +58,12 @@ def row_max_shift(x: np.ndarray):
     maximum of the whole array when every value lies within 64 of it.
 
     Softmax is the same for any constant per row; with the global maximum every row's largest
-    term is still at least ``exp(-64)``, a normal number even in float32, so nothing is lost,
+    term is still at least ``exp(-64)``, a normal number in float32 and float64 (other dtypes
+    always take the row maxima), so nothing is lost,
     and two flat reductions cost a third of one reduction along a short last axis. NaN or
     infinite values take the row maxima, as before.
     """
-    if x.size == 0:
+    if x.size == 0 or x.dtype not in _WIDE_FLOATS:  # float16's exp(-64) would underflow
         return np.maximum.reduce(x, axis=-1, keepdims=True)
     high = np.maximum.reduce(x, axis=None)
     if high - np.minimum.reduce(x, axis=None) < 64:
