@@ -62,7 +62,8 @@ def test_softmax_with_either_shift_matches_the_row_maximum_softmax(dtype, rtol):
 
 def test_float16_scores_take_the_row_maxima():
     # exp(-64) underflows in float16: a row 30 below the other must still get probabilities.
-    x = np.array([[0.0, 1.0, 2.0], [-30.0, -29.0, -28.0]], dtype=np.float16)
+    x = np.tile(np.array([[0.0, 1.0, 2.0], [-30.0, -29.0, -28.0]], dtype=np.float16), 100)
+    assert x.size >= 256  # large enough for the global shift, were it float32
     assert _constants.row_max_shift(x).shape == (2, 1)
     got = Softmax().forward(x)
     np.testing.assert_allclose(got, _reference_softmax(x), rtol=2e-3)
@@ -85,4 +86,7 @@ def test_constants_are_read_only_and_fall_back_beyond_the_limit(monkeypatch):
     big = np.arange(120.0).reshape(10, 12)
     np.testing.assert_array_equal(_constants.row_sums(big), big.sum(axis=1, keepdims=True))
     assert _constants.zeros_like(big) == 0  # the scalar
-    np.testing.assert_array_equal(_constants.zeros_like(np.ones((3, 4))), np.zeros((3, 4)))
+    assert _constants.zeros_like(np.ones((3, 4))) == 0  # small: the scalar as well
+    monkeypatch.setattr(_constants, "LIMIT", 10_000)
+    zeros = _constants.zeros_like(np.ones((8, 8, 64)))
+    assert zeros.shape == (8, 8, 64) and not zeros.any() and not zeros.flags.writeable

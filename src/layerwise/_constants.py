@@ -32,7 +32,10 @@ def constant(value: float, size: int, dtype) -> np.ndarray | None:
 
 
 def zeros_like(x: np.ndarray):
-    """Read-only zeros of ``x``'s shape and dtype, or the scalar 0 for very large ``x``."""
+    """Read-only zeros of ``x``'s shape and dtype, or the scalar 0 for small or very large
+    ``x`` (below 4,096 elements the lookup costs more than the faster loop saves)."""
+    if x.size < 4096:
+        return 0
     zeros = constant(0.0, x.size, x.dtype)
     return 0 if zeros is None else zeros.reshape(x.shape)
 
@@ -63,7 +66,9 @@ def row_max_shift(x: np.ndarray):
     and two flat reductions cost a third of one reduction along a short last axis. NaN or
     infinite values take the row maxima, as before.
     """
-    if x.size == 0 or x.dtype not in _WIDE_FLOATS:  # float16's exp(-64) would underflow
+    # A few rows (predict of one sample) are cheapest with the one reduction; float16's
+    # exp(-64) would underflow.
+    if x.size < 256 or x.dtype not in _WIDE_FLOATS:
         return np.maximum.reduce(x, axis=-1, keepdims=True)
     high = np.maximum.reduce(x, axis=None)
     if high - np.minimum.reduce(x, axis=None) < 64:
