@@ -62,9 +62,8 @@ def row_max_shift(x: np.ndarray):
 
     Softmax is the same for any constant per row; with the global maximum every row's largest
     term is still at least ``exp(-64)``, a normal number in float32 and float64 (other dtypes
-    always take the row maxima), so nothing is lost,
-    and two flat reductions cost a third of one reduction along a short last axis. NaN or
-    infinite values take the row maxima, as before.
+    always take the row maxima), so nothing is lost, and two flat reductions cost a third of one
+    reduction along a short last axis. NaN or infinite values take the row maxima, as before.
     """
     # A few rows (predict of one sample) are cheapest with the one reduction; float16's
     # exp(-64) would underflow.

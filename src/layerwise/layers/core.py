@@ -241,38 +241,38 @@ class Dense(Layer):
         self.output = self.activation.forward(z, out=out)
         return self.output
 
-    def _backward(self, output_error, pre_activation=False, input_gradient=True):
-        """See :meth:`Layer._backward`; with ``pre_activation`` the activation's backward is
-        skipped because ``output_error`` is already the gradient of ``input @ weights + bias``."""
+    def _delta(self, output_error, pre_activation):
+        """The gradient of ``input @ weights + bias``: ``output_error`` itself with
+        ``pre_activation`` (a fused loss already gave it), else through the activation."""
         if pre_activation:
-            delta = output_error
-        else:
-            delta = self.activation.backward(self.pre_activation, self.output, output_error)
-        # The reduction first, so that the two matrix products run back to back: with several
-        # BLAS threads, every element-wise step between products costs a hand-over.
-        _constants.column_sums(delta, out=self.grad_bias)
-        np.dot(self.input.T, delta, out=self.grad_weights)
-        if not input_gradient:
-            return None
+            return output_error
+        return self.activation.backward(self.pre_activation, self.output, output_error)
+
+    def _input_error(self, delta):
+        """The gradient with respect to the input, ``delta @ weights.T``, in the input's shape."""
         input_error = np.dot(
             delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
         )
         return input_error.reshape(len(delta), *self.input_shape)
 
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """See :meth:`Layer._backward`; with ``pre_activation`` the activation's backward is
+        skipped because ``output_error`` is already the gradient of ``input @ weights + bias``."""
+        delta = self._delta(output_error, pre_activation)
+        # The reduction first, so that the two matrix products run back to back: with several
+        # BLAS threads, every element-wise step between products costs a hand-over.
+        _constants.column_sums(delta, out=self.grad_bias)
+        np.dot(self.input.T, delta, out=self.grad_weights)
+        return self._input_error(delta) if input_gradient else None
+
     def _backward_descend(self, output_error, pre_activation=False, input_gradient=True):
         """See :meth:`Layer._backward_descend`: ``weights -= input.T @ delta`` runs as one BLAS
         call that adds the product into ``weights`` (:mod:`layerwise._blas`), so ``grad_weights``
         does not hold the weight gradient afterwards; ``grad_bias`` does hold the bias's."""
-        if pre_activation:
-            delta = output_error
-        else:
-            delta = self.activation.backward(self.pre_activation, self.output, output_error)
+        delta = self._delta(output_error, pre_activation)
         _constants.column_sums(delta, out=self.grad_bias)
-        input_error = None
-        if input_gradient:  # with the weights before this update
-            input_error = np.dot(
-                delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
-            ).reshape(len(delta), *self.input_shape)
+        # The input error first: it needs the weights from before this step.
+        input_error = self._input_error(delta) if input_gradient else None
         _blas.subtract_transposed_product(self.weights, self.input, delta, self.grad_weights)
         np.subtract(self.bias, self.grad_bias, out=self.bias)
         return input_error
