@@ -2,8 +2,8 @@
 
 Times one ``fit`` epoch of the benchmark MLP (784-256-128-10, 60,000 float32 samples) with the
 direct calls on (the default size threshold) and off (every array through NumPy alone),
-interleaved in one process, for plain SGD, SGD with momentum and Adam. Prints the medians and
-the median of the per-round ratios (off / on; above 1 means the direct calls save time).
+interleaved in one process, for plain SGD, SGD with momentum, Adam and RMSprop. Prints the
+medians and the median of the per-round ratios (off / on; above 1: the direct calls save time).
 
     .venv/bin/python benchmarks/blas_paths.py [--batch-size 128] [--rounds 9]
 """
@@ -27,6 +27,7 @@ OPTIMIZERS = {
     "SGD": lambda: optimizers.SGD(workloads.SGD_RATE),
     "SGD momentum 0.9": lambda: optimizers.SGD(workloads.SGD_RATE, momentum=0.9),
     "Adam": lambda: optimizers.Adam(workloads.ADAM_RATE, epsilon=workloads.ADAM_EPSILON),
+    "RMSprop": lambda: optimizers.RMSprop(workloads.ADAM_RATE),
 }
 
 

@@ -363,15 +363,22 @@ class RMSprop(Optimizer):
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
         v = slots["v"]
-        v *= self.rho
+        fast = _blas.vectors_ready(grad, scratch, param, v)  # as in Adam: 6 passes, not 9
         np.multiply(grad, grad, out=scratch)
-        scratch *= 1 - self.rho
-        v += scratch
+        if fast:
+            _blas.blend(1 - self.rho, scratch, self.rho, v)
+        else:
+            v *= self.rho
+            scratch *= 1 - self.rho
+            v += scratch
         np.sqrt(v, out=scratch)
         scratch += self.epsilon
         np.divide(grad, scratch, out=scratch)
-        scratch *= learning_rate
-        param -= scratch
+        if fast:
+            _blas.add_scaled(param, -learning_rate, scratch)
+        else:
+            scratch *= learning_rate
+            param -= scratch
 
     def get_config(self):
         return self._config(rho=self.rho, epsilon=self.epsilon)
