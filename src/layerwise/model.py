@@ -387,7 +387,7 @@ class Model(Trainer):
     def __getstate__(self) -> dict:
         # Buffers and snapshots of the training loop are rebuilt by the next fit.
         state = dict(self.__dict__)
-        for name in ("_error_buffer", "_epoch_start", "_params", "_grads"):
+        for name in ("_error_buffer", "_epoch_start", "_params", "_grads", "_packed"):
             state.pop(name, None)
         return state
 

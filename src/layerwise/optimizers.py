@@ -61,6 +61,9 @@ class Optimizer(Serializable):
     """
 
     slot_names: tuple[str, ...] = ()
+    # True when update_parameter treats every element alike (no per-array norms or shapes), so
+    # that one call on all parameters packed into one array equals one call per array.
+    elementwise = False
 
     def __init__(self, learning_rate=0.01):
         self.learning_rate = learning_rate
@@ -68,6 +71,7 @@ class Optimizer(Serializable):
         self.slots: dict[str, dict[str, np.ndarray]] = {}
         self._names: list[str] = []
         self._scratch: list[np.ndarray] = []
+        self._flat = None  # (flat params, flat grads, {slot: flat array}, flat scratch)
 
     @property
     def learning_rate(self):
@@ -86,15 +90,28 @@ class Optimizer(Serializable):
             return float(rate(self.iterations))
         return rate
 
-    def build(self, names: list[str], params: list[np.ndarray]) -> None:
+    def build(self, names: list[str], params: list[np.ndarray], flat=None) -> None:
         """Create the state of each parameter and a scratch array for it.
 
         State already held for a name (from an earlier ``build`` or :meth:`set_state`) is kept,
         cast to the parameter's dtype if needed; it is reset to zeros if the shape changed.
+
+        ``flat``: optionally ``(flat_params, flat_grads)``, two 1-D arrays of which ``params``
+        and their gradients are consecutive views, in order (``fit`` packs them so). An
+        element-wise optimizer then keeps its state packed the same way and :meth:`apply`
+        updates everything in one call of :meth:`update_parameter`.
         """
         names = list(names)
         if len(names) != len(params):
             raise ValueError(f"build() got {len(names)} names for {len(params)} parameters.")
+        if (
+            flat is not None
+            and self._flat is not None
+            and flat[0] is self._flat[0]
+            and flat[1] is self._flat[1]
+            and names == self._names
+        ):
+            return  # already built on these arrays (train_on_batch builds every call)
         for name, param in zip(names, params):
             slots = self.slots.get(name, {})
             if set(slots) != set(self.slot_names) or any(
@@ -105,7 +122,30 @@ class Optimizer(Serializable):
                 slot: s.astype(param.dtype, copy=False) for slot, s in slots.items()
             }
         self._names = names
-        self._scratch = [np.empty_like(p) for p in params]
+        self._flat = None
+        if flat is None or not self.elementwise:
+            self._scratch = [np.empty_like(p) for p in params]
+            return
+        flat_params, flat_grads = flat
+        flat_slots = {slot: np.empty_like(flat_params) for slot in self.slot_names}
+        scratch = np.empty_like(flat_params)
+        self._scratch, offset = [], 0
+        for name, param in zip(names, params):
+            end = offset + param.size
+            for slot, array in flat_slots.items():
+                view = array[offset:end].reshape(param.shape)
+                view[...] = self.slots[name][slot]
+                self.slots[name][slot] = view
+            self._scratch.append(scratch[offset:end].reshape(param.shape))
+            offset = end
+        self._flat = (flat_params, flat_grads, flat_slots, scratch)
+
+    def __getstate__(self) -> dict:
+        # The packed arrays belong to the model being trained: a copy is unbuilt (fit builds it
+        # again) and keeps only its per-parameter state.
+        state = dict(self.__dict__)
+        state.update(_flat=None, _names=[], _scratch=[])
+        return state
 
     def gradient_scale(self) -> float | None:
         """A factor the training loop may multiply the gradients by before :meth:`apply`
@@ -125,6 +165,10 @@ class Optimizer(Serializable):
             raise RuntimeError("Optimizer.build(names, params) must be called before apply().")
         learning_rate = self.current_learning_rate
         self.iterations += 1
+        if self._flat is not None:  # params and grads are views of these (see build)
+            flat_params, flat_grads, flat_slots, scratch = self._flat
+            self.update_parameter(flat_params, flat_grads, flat_slots, scratch, learning_rate)
+            return
         slots = self.slots
         for name, param, grad, scratch in zip(self._names, params, grads, self._scratch):
             self.update_parameter(param, grad, slots[name], scratch, learning_rate)
@@ -178,7 +222,8 @@ class Optimizer(Serializable):
         self.slots = slots
         self.iterations = int(iterations)
         if self._names:  # already built: the scratch arrays stand in for the parameters
-            self.build(self._names, self._scratch)
+            flat, self._flat = self._flat, None  # rebuilt (packed again) around the new state
+            self.build(self._names, self._scratch, flat=None if flat is None else flat[:2])
 
     def _config(self, **extra):
         rate = self._learning_rate
@@ -209,6 +254,8 @@ class SGD(Optimizer):
         nesterov: use Nesterov momentum (needs ``momentum > 0``).
     """
 
+    elementwise = True
+
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate)
         self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
@@ -228,6 +275,9 @@ class SGD(Optimizer):
         if not prescaled or self.momentum:
             return super().apply(params, grads, prescaled)
         self.iterations += 1
+        if self._flat is not None:
+            np.subtract(self._flat[0], self._flat[1], out=self._flat[0])
+            return
         for param, grad in zip(params, grads):
             np.subtract(param, grad, out=param)
 
@@ -272,6 +322,7 @@ class Adam(Optimizer):
     """
 
     slot_names = ("m", "v")
+    elementwise = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
@@ -355,6 +406,7 @@ class RMSprop(Optimizer):
     """
 
     slot_names = ("v",)
+    elementwise = True
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
         super().__init__(learning_rate)

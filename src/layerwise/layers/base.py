@@ -155,6 +155,16 @@ class Layer(Serializable):
         """The gradient of each trainable array, same names, from the last ``backward``."""
         return {}
 
+    def _adopt(self, parameters: dict[str, np.ndarray], gradients: dict[str, np.ndarray]):
+        """Hold these arrays (same names and shapes, values already copied in) as the
+        parameters and their gradients from now on: ``fit`` packs every layer's into one flat
+        array each. Parameters are the attributes of their names, gradients ``grad_<name>``;
+        layers that name them otherwise override this."""
+        for name, array in parameters.items():
+            setattr(self, name, array)
+        for name, array in gradients.items():
+            setattr(self, f"grad_{name}", array)
+
     def state(self) -> dict[str, np.ndarray]:
         """Non-trainable arrays that are saved with the model (e.g. moving averages)."""
         return {}
