@@ -138,8 +138,20 @@ class _PerArrayNorm(Optimizer):
         param -= learning_rate * grad / (np.linalg.norm(grad) + 1e-12)
 
 
-def test_an_optimizer_that_is_not_element_wise_still_gets_one_array_at_a_time():
+class _ClippedAdam(Adam):
+    """A subclass that overrides the update without saying it is element-wise."""
+
+    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+        self.shapes.append(param.shape)
+        super().update_parameter(param, grad, slots, scratch, learning_rate)
+
+
+@pytest.mark.parametrize("make", [_PerArrayNorm, lambda: _ClippedAdam(0.01)])
+def test_an_optimizer_that_is_not_element_wise_still_gets_one_array_at_a_time(make):
     x, y = _data()
-    model = _model(_PerArrayNorm())
+    optimizer = make()
+    optimizer.shapes = []
+    model = _model(optimizer)
     model.fit(x, y, epochs=1, batch_size=40, verbose=0)
-    assert model.optimizer.shapes == [p.shape for p in model._parameter_arrays()]
+    assert optimizer.shapes == [p.shape for p in model._parameter_arrays()]
+    assert optimizer._flat is None

@@ -62,7 +62,9 @@ class Optimizer(Serializable):
 
     slot_names: tuple[str, ...] = ()
     # True when update_parameter treats every element alike (no per-array norms or shapes), so
-    # that one call on all parameters packed into one array equals one call per array.
+    # that one call on all parameters packed into one array equals one call per array. Only
+    # the class that defines update_parameter can say so: a subclass that overrides it is
+    # updated array by array unless it sets elementwise itself.
     elementwise = False
 
     def __init__(self, learning_rate=0.01):
@@ -123,7 +125,7 @@ class Optimizer(Serializable):
             }
         self._names = names
         self._flat = None
-        if flat is None or not self.elementwise:
+        if flat is None or not self._updates_elementwise():
             self._scratch = [np.empty_like(p) for p in params]
             return
         flat_params, flat_grads = flat
@@ -139,6 +141,10 @@ class Optimizer(Serializable):
             self._scratch.append(scratch[offset:end].reshape(param.shape))
             offset = end
         self._flat = (flat_params, flat_grads, flat_slots, scratch)
+
+    def _updates_elementwise(self) -> bool:
+        defining = next(c for c in type(self).__mro__ if "update_parameter" in c.__dict__)
+        return bool(defining.__dict__.get("elementwise", False))
 
     def __getstate__(self) -> dict:
         # The packed arrays belong to the model being trained: a copy is unbuilt (fit builds it
@@ -377,6 +383,8 @@ class AdamW(Adam):
         weight_decay: non-negative decay coefficient (multiplied by the learning rate).
         others: as :class:`Adam`.
     """
+
+    elementwise = True
 
     def __init__(
         self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004
