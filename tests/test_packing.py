@@ -74,7 +74,7 @@ def test_layers_hold_views_of_one_flat_array_with_their_values():
     before = model.get_weights()
     model._prepare_training()
     params = model._parameter_arrays()
-    flat_params, flat_grads = model._packed[2]
+    flat_params, flat_grads = model._packed.flat
     assert all(np.shares_memory(p, flat_params) for p in params)
     assert all(np.shares_memory(g, flat_grads) for g in model._gradient_arrays())
     assert sum(p.size for p in params) == flat_params.size
@@ -92,7 +92,7 @@ def test_recompiling_to_another_dtype_packs_the_new_arrays():
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     model.compile(loss_fn="categorical_crossentropy", optimizer=Adam(0.01), dtype="float64")
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    flat_params = model._packed[2][0]
+    flat_params = model._packed.flat[0]
     assert flat_params.dtype == np.float64
     assert all(np.shares_memory(p, flat_params) for p in model._parameter_arrays())
     assert model.optimizer._flat[0] is flat_params
@@ -116,7 +116,7 @@ def test_set_weights_and_saved_state_reach_the_packed_arrays(tmp_path):
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     zeros = [np.zeros_like(w) for w in model.get_weights()]
     model.set_weights(zeros)
-    assert not model._packed[2][0].any()  # the flat array itself was written
+    assert not model._packed.flat[0].any()  # the flat array itself was written
     state = model.optimizer.get_state()
     model.optimizer.set_state({k: v + 1 for k, v in state.items()}, model.optimizer.iterations)
     for name, slots in model.optimizer.slots.items():

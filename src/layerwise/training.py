@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import metrics as metrics_module
+from . import packing
 from .callbacks import CallbackList
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import TrainingDivergedError
@@ -231,44 +232,10 @@ class Trainer:
         self._error_buffer = None
 
     def _pack_parameters(self):
-        """Move every layer's parameters into one flat array and their gradients into another
-        (the layers keep views of the same shapes and values), and return the two, or None
-        when the model has no parameters.
-
-        An element-wise optimizer then updates all parameters in one set of passes instead of
-        one set per array: Adam makes about 7 NumPy calls per step instead of 7-12 per array,
-        which is most of its cost for small networks. Already packed arrays are kept as they
-        are; arrays replaced since (a new dtype, a new layer) are packed afresh.
-        """
-        params, grads = self._parameter_arrays(), self._gradient_arrays()
-        packed = getattr(self, "_packed", None)
-        if packed is not None:
-            old_params, old_grads, flat = packed
-            if len(old_params) == len(params) and all(
-                a is b for a, b in zip(old_params + old_grads, params + grads)
-            ):
-                return flat
-        if not params or len({a.dtype for a in params + grads}) != 1:
-            return None
-        total = sum(p.size for p in params)
-        flat_params = np.empty(total, dtype=params[0].dtype)
-        flat_grads = np.zeros(total, dtype=params[0].dtype)
-        offset = 0
-        for layer in self.layers:
-            gradients = layer.gradients()
-            new_params, new_grads = {}, {}
-            for name, param in layer.parameters().items():
-                end = offset + param.size
-                new_params[name] = flat_params[offset:end].reshape(param.shape)
-                new_params[name][...] = param
-                new_grads[name] = flat_grads[offset:end].reshape(param.shape)
-                new_grads[name][...] = gradients[name]
-                offset = end
-            if new_params:
-                layer._adopt(new_params, new_grads)
-        flat = (flat_params, flat_grads)
-        self._packed = (self._parameter_arrays(), self._gradient_arrays(), flat)
-        return flat
+        """Pack the layers' parameters and gradients (see :mod:`layerwise.packing`); returns
+        ``(flat_params, flat_grads)`` or None."""
+        self._packed = packing.pack(self.layers, getattr(self, "_packed", None))
+        return None if self._packed is None else self._packed.flat
 
     def _snapshot(self) -> list[np.ndarray]:
         return [p.copy() for p in self._params] + [

@@ -1,0 +1,76 @@
+"""Stochastic gradient descent, plain, with momentum or with Nesterov momentum."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _blas
+from ..registry import register
+from .base import Optimizer, _check_number
+
+__all__ = ["SGD"]
+
+
+@register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum, as PyTorch::
+
+        v = momentum * v + g
+        p = p - lr * v                      (or p - lr * (g + momentum * v) with nesterov)
+
+    Args:
+        learning_rate: positive number or schedule.
+        momentum: in [0, 1); 0 is plain gradient descent (no state is kept).
+        nesterov: use Nesterov momentum (needs ``momentum > 0``).
+    """
+
+    elementwise = True
+
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False):
+        super().__init__(learning_rate)
+        self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise ValueError(f"Argument 'nesterov' must be True or False; received {nesterov!r}.")
+        if nesterov and not self.momentum:
+            raise ValueError("Argument 'nesterov=True' needs a positive 'momentum'.")
+        self.nesterov = bool(nesterov)
+        self.slot_names = ("velocity",) if self.momentum else ()
+
+    def gradient_scale(self) -> float | None:
+        """Without momentum: the learning rate, so that ``fit`` can hand over ``lr * g``."""
+        return None if self.momentum else self.current_learning_rate
+
+    def apply(self, params, grads, prescaled=False) -> None:
+        """One update; with ``prescaled`` the gradients already hold ``lr * g``: ``p -= g``."""
+        if not prescaled or self.momentum:
+            return super().apply(params, grads, prescaled)
+        self.iterations += 1
+        if self._flat is not None:
+            np.subtract(self._flat[0], self._flat[1], out=self._flat[0])
+            return
+        for param, grad in zip(params, grads):
+            np.subtract(param, grad, out=param)
+
+    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+        if not self.momentum:
+            np.multiply(grad, learning_rate, out=scratch)
+            param -= scratch
+            return
+        velocity = slots["velocity"]
+        if not self.nesterov and _blas.vectors_ready(grad, param, velocity):
+            # Large arrays: two BLAS passes (v = g + momentum v; p -= lr v) instead of four.
+            _blas.blend(1.0, grad, self.momentum, velocity)
+            _blas.add_scaled(param, -learning_rate, velocity)
+            return
+        velocity *= self.momentum
+        velocity += grad
+        if self.nesterov:
+            np.multiply(velocity, self.momentum, out=scratch)
+            scratch += grad
+            scratch *= learning_rate
+        else:
+            np.multiply(velocity, learning_rate, out=scratch)
+        param -= scratch
+
+    def get_config(self):
+        return self._config(momentum=self.momentum, nesterov=self.nesterov)
