@@ -38,7 +38,9 @@ def check_learning_rate(value, argument: str = "learning_rate"):
 
 class Optimizer(Serializable):
     """Base class. Subclasses list their per-parameter state in ``slot_names`` and implement
-    :meth:`update_parameter`.
+    :meth:`update_parameter`; one whose update treats every element alike sets
+    ``elementwise = True``, and ``fit`` then updates all parameters, packed into one array, in
+    one call.
 
     Use: ``build(names, params)`` once (and again whenever the parameter arrays are replaced),
     then ``apply(params, grads)`` per training step.
