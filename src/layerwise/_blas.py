@@ -166,11 +166,23 @@ def vectors_ready(*arrays: np.ndarray) -> bool:
     )
 
 
-def blend(alpha: float, x: np.ndarray, beta: float, y: np.ndarray) -> None:
-    """``y = alpha * x + beta * y`` in one pass (``axpby``); only where :func:`vectors_ready`."""
-    _routines[y.dtype]["axpby"](y.size, alpha, _address(x), 1, beta, _address(y), 1)
+def blend(alpha: float, x, beta: float, y, scratch, direct: bool) -> None:
+    """``y = alpha * x + beta * y``: one ``axpby`` pass when ``direct`` (as
+    :func:`vectors_ready` says), else three NumPy passes through ``scratch`` (which may be
+    ``x`` itself, then overwritten)."""
+    if direct:
+        _routines[y.dtype]["axpby"](y.size, alpha, _address(x), 1, beta, _address(y), 1)
+        return
+    y *= beta
+    np.multiply(x, alpha, out=scratch)
+    y += scratch
 
 
-def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
-    """``y += alpha * x`` in one pass (``axpy``); only where :func:`vectors_ready`."""
-    _routines[y.dtype]["axpy"](y.size, alpha, _address(x), 1, _address(y), 1)
+def add_scaled(y, alpha: float, x, scratch, direct: bool) -> None:
+    """``y += alpha * x``: one ``axpy`` pass when ``direct``, else two NumPy passes through
+    ``scratch`` (which may be ``x`` itself, then overwritten)."""
+    if direct:
+        _routines[y.dtype]["axpy"](y.size, alpha, _address(x), 1, _address(y), 1)
+        return
+    np.multiply(x, alpha, out=scratch)
+    y += scratch

@@ -43,19 +43,9 @@ class Adam(Optimizer):
         # Large arrays take BLAS's one-pass y = a x + b y (axpby) and y += a x (axpy): 7 passes
         # over the array instead of 12 (see layerwise._blas); the arithmetic is the same.
         fast = _blas.vectors_ready(grad, scratch, param, m, v)
-        if fast:
-            _blas.blend(1 - self.beta_1, grad, self.beta_1, m)
-        else:
-            m *= self.beta_1
-            np.multiply(grad, 1 - self.beta_1, out=scratch)
-            m += scratch
+        _blas.blend(1 - self.beta_1, grad, self.beta_1, m, scratch, fast)
         np.multiply(grad, grad, out=scratch)
-        if fast:
-            _blas.blend(1 - self.beta_2, scratch, self.beta_2, v)
-        else:
-            v *= self.beta_2
-            scratch *= 1 - self.beta_2
-            v += scratch
+        _blas.blend(1 - self.beta_2, scratch, self.beta_2, v, scratch, fast)
         # Multiplying the last line's numerator and denominator by sqrt(1 - beta_2^t) saves
         # one pass over the array: p -= step * m / (sqrt(v) + epsilon * sqrt(1 - beta_2^t)).
         root_correction_2 = math.sqrt(1 - self.beta_2**t)
@@ -63,11 +53,7 @@ class Adam(Optimizer):
         np.sqrt(v, out=scratch)
         scratch += self.epsilon * root_correction_2
         np.divide(m, scratch, out=scratch)
-        if fast:
-            _blas.add_scaled(param, -step, scratch)
-        else:
-            scratch *= step
-            param -= scratch
+        _blas.add_scaled(param, -step, scratch, scratch, fast)
 
     def get_config(self):
         return self._config(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
@@ -126,20 +112,11 @@ class RMSprop(Optimizer):
         v = slots["v"]
         fast = _blas.vectors_ready(grad, scratch, param, v)  # as in Adam: 6 passes, not 9
         np.multiply(grad, grad, out=scratch)
-        if fast:
-            _blas.blend(1 - self.rho, scratch, self.rho, v)
-        else:
-            v *= self.rho
-            scratch *= 1 - self.rho
-            v += scratch
+        _blas.blend(1 - self.rho, scratch, self.rho, v, scratch, fast)
         np.sqrt(v, out=scratch)
         scratch += self.epsilon
         np.divide(grad, scratch, out=scratch)
-        if fast:
-            _blas.add_scaled(param, -learning_rate, scratch)
-        else:
-            scratch *= learning_rate
-            param -= scratch
+        _blas.add_scaled(param, -learning_rate, scratch, scratch, fast)
 
     def get_config(self):
         return self._config(rho=self.rho, epsilon=self.epsilon)

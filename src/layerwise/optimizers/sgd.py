@@ -59,8 +59,8 @@ class SGD(Optimizer):
         velocity = slots["velocity"]
         if not self.nesterov and _blas.vectors_ready(grad, param, velocity):
             # Large arrays: two BLAS passes (v = g + momentum v; p -= lr v) instead of four.
-            _blas.blend(1.0, grad, self.momentum, velocity)
-            _blas.add_scaled(param, -learning_rate, velocity)
+            _blas.blend(1.0, grad, self.momentum, velocity, scratch, direct=True)
+            _blas.add_scaled(param, -learning_rate, velocity, scratch, direct=True)
             return
         velocity *= self.momentum
         velocity += grad
