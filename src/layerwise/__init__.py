@@ -14,6 +14,8 @@ Build a model by calling each layer on the previous one, compile it with a loss,
     predictions = model.predict(x_test)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import (
     activations,
     callbacks,
@@ -31,6 +33,12 @@ from .model import Model
 from .registry import register_serializable
 from .seeding import set_seed
 
+if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
+    from . import saving, sklearn  # noqa: F401
+    from .export.onnx import export_onnx
+    from .plotting import plot_history
+    from .saving import load_model
+
 __version__ = "0.1.0"
 
 # Optional and heavier parts are imported on first use, so `import layerwise` stays light.
@@ -43,7 +51,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
     import importlib
@@ -55,7 +63,7 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
@@ -79,5 +87,11 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "load_model",
+    "export_onnx",
+    "plot_history",
+    "saving",
     "__version__",
 ]
+# Not in __all__: `sklearn` (lazy, needs scikit-learn): `from layerwise import *` must work
+# without the optional extras; `import layerwise.sklearn` says which extra to install.

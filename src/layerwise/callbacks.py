@@ -11,6 +11,9 @@ Divergence needs no callback: a loss that becomes NaN or infinite stops ``fit`` 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +23,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "LearningRateScheduler",
     "ModelCheckpoint",
+    "CallbackList",
 ]
 
 
@@ -29,7 +33,7 @@ class Callback:
     def __init__(self) -> None:
         self.model = None
 
-    def set_model(self, model) -> None:
+    def set_model(self, model: Any) -> None:
         self.model = model
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -58,7 +62,7 @@ def _overrides(callback: Callback, hook: str) -> bool:
 class CallbackList:
     """Dispatches hooks to several callbacks; per-batch hooks only to those that define them."""
 
-    def __init__(self, callbacks, model) -> None:
+    def __init__(self, callbacks, model: Any) -> None:
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if not isinstance(callback, Callback):
@@ -144,14 +148,14 @@ class EarlyStopping(_Monitor):
         self.patience = patience
         self.restore_best_weights = bool(restore_best_weights)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
         self.wait = 0
         self.stopped_epoch = None
         self.best_epoch = None
         self.best_weights = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -163,7 +167,7 @@ class EarlyStopping(_Monitor):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
@@ -194,12 +198,12 @@ class ReduceLROnPlateau(_Monitor):
             raise ValueError(f"Argument 'factor' must be in (0, 1); received {factor!r}.")
         self.factor, self.patience, self.min_lr, self.cooldown = factor, patience, min_lr, cooldown
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
         self.wait = 0
         self.cooling = 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
         optimizer = self.model.optimizer
         if logs is not None:
@@ -223,13 +227,13 @@ class ReduceLROnPlateau(_Monitor):
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch from ``schedule(epoch, current_rate)``."""
 
-    def __init__(self, schedule) -> None:
+    def __init__(self, schedule: Callable[[int, float], float]) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError(f"Argument 'schedule' must be callable; received {schedule!r}.")
         self.schedule = schedule
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self.model.optimizer
         rate = self.schedule(epoch, optimizer.current_learning_rate)
         if not isinstance(rate, (int, float, np.floating)) or not math.isfinite(rate) or rate <= 0:
@@ -239,7 +243,7 @@ class LearningRateScheduler(Callback):
             )
         optimizer.learning_rate = float(rate)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = self.model.optimizer.current_learning_rate
 
@@ -262,7 +266,7 @@ class ModelCheckpoint(_Monitor):
 
     def __init__(
         self,
-        filepath,
+        filepath: str | os.PathLike,
         monitor: str = "val_loss",
         save_best_only: bool = False,
         mode: str = "auto",
@@ -274,10 +278,10 @@ class ModelCheckpoint(_Monitor):
         self.save_weights_only = bool(save_weights_only)
         self._reset_best()
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if self.save_best_only:
             value = self._value(logs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["erf", "normal_cdf"]
 
@@ -81,7 +82,7 @@ def _erf_erfc(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return erf_a.astype(dtype, copy=False), erfc_a.astype(dtype, copy=False)
 
 
-def erf(x) -> np.ndarray:
+def erf(x: ArrayLike) -> np.ndarray:
     """The error function, element-wise, within about 1e-15 of ``math.erf`` in float64 and
     1e-7 in float32 (NumPy has none, and SciPy is not a dependency).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import registry
 from ..data import batch_shape
@@ -24,15 +25,19 @@ class LossFunction(ConfigValue):
     requires_probability = False  # True: the model output must be a probability
     from_logits = False
 
-    def value(self, y_true, y_pred) -> float:
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         """The mean loss of a batch, as a Python float."""
         raise NotImplementedError
 
-    def gradient(self, y_true, y_pred, out=None) -> np.ndarray:
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Gradient of :meth:`value` with respect to ``y_pred`` (into ``out`` when given)."""
         raise NotImplementedError
 
-    def fused_gradient(self, y_true, y_pred, out=None) -> np.ndarray:
+    def fused_gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Gradient w.r.t. the input of the ``partner`` activation whose output is ``y_pred``."""
         raise NotImplementedError(f"{type(self).__name__} has no fused gradient.")
 
@@ -40,7 +45,7 @@ class LossFunction(ConfigValue):
         """The predictions as metrics see them (logits turned into probabilities)."""
         return y_pred
 
-    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype) -> np.ndarray:
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         """Labels as this loss consumes them, shape-checked against the model's output."""
         expected = (len(y), *output_shape)
         if y.ndim == 1 and output_shape == (1,):

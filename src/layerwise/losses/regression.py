@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -16,11 +17,13 @@ class MeanSquaredError(LossFunction):
 
     name = "mse"
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         diff = np.subtract(y_pred, y_true)
         return float(np.mean(diff * diff)) if diff.size else 0.0
 
-    def gradient(self, y_true, y_pred, out=None):
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.subtract(y_pred, y_true, out=out)
         out *= 2.0 / max(out.size, 1)
         return out
@@ -32,10 +35,12 @@ class MeanAbsoluteError(LossFunction):
 
     name = "mae"
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.mean(np.abs(np.subtract(y_pred, y_true)))) if np.size(y_pred) else 0.0
 
-    def gradient(self, y_true, y_pred, out=None):
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.sign(np.subtract(y_pred, y_true, out=out), out=out)
         out *= 1.0 / max(out.size, 1)
         return out
@@ -56,7 +61,7 @@ class Huber(LossFunction):
             raise ValueError(f"Argument 'delta' must be a positive number; received {delta!r}.")
         self.delta = float(delta)
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         error = np.abs(np.subtract(y_pred, y_true))
         quadratic = np.minimum(error, self.delta)
         linear = error - quadratic
@@ -64,11 +69,13 @@ class Huber(LossFunction):
             float(np.mean(0.5 * quadratic * quadratic + self.delta * linear)) if error.size else 0.0
         )
 
-    def gradient(self, y_true, y_pred, out=None):
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.subtract(y_pred, y_true, out=out)
         np.clip(out, -self.delta, self.delta, out=out)
         out *= 1.0 / max(out.size, 1)
         return out
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import registry
@@ -54,7 +56,7 @@ class Metric(Serializable):
         self.kind: str | None = None
         self.reset()
 
-    def bind(self, loss, output_shape) -> None:
+    def bind(self, loss: Any, output_shape: tuple[int, ...]) -> None:
         """Learn how labels are encoded from the loss (an object with a ``name``) and the model's
         output shape (without the batch axis)."""
         self.kind = _label_kind(loss, output_shape)
@@ -68,7 +70,7 @@ class Metric(Serializable):
         """Forget everything accumulated (called at the start of each epoch)."""
         raise NotImplementedError
 
-    def update(self, y_true, y_pred) -> None:
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         """Add one batch to the running totals."""
         raise NotImplementedError
 
@@ -76,7 +78,7 @@ class Metric(Serializable):
         """The metric over everything added since the last ``reset`` (0.0 before any data)."""
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
 
     def __repr__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +50,11 @@ def _sparse_hits(y_true, y_pred) -> tuple[int, int]:
 class _Ratio(Metric):
     """A metric that is ``hits / total`` over the epoch."""
 
-    def reset(self):
+    def reset(self) -> None:
         self.hits = 0
         self.total = 0
 
-    def result(self):
+    def result(self) -> float:
         return self.hits / self.total if self.total else 0.0
 
 
@@ -73,12 +74,12 @@ class BinaryAccuracy(_Ratio):
         self.threshold = _check_threshold(threshold)
         super().__init__(name)
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         hits, total = _binary_hits(y_true, y_pred, self.threshold)
         self.hits += hits
         self.total += total
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"threshold": self.threshold, **super().get_config()}
 
 
@@ -88,7 +89,7 @@ class CategoricalAccuracy(_Ratio):
 
     name = "categorical_accuracy"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         hits, total = _categorical_hits(y_true, y_pred)
         self.hits += hits
         self.total += total
@@ -100,7 +101,7 @@ class SparseCategoricalAccuracy(_Ratio):
 
     name = "sparse_categorical_accuracy"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         hits, total = _sparse_hits(y_true, y_pred)
         self.hits += hits
         self.total += total
@@ -119,7 +120,7 @@ class Accuracy(_Ratio):
 
     name = "accuracy"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         kind = self._kind_for(y_true, y_pred)
         if kind in ("binary", "multilabel"):
             hits, total = _binary_hits(y_true, y_pred, 0.5)
@@ -143,7 +144,7 @@ class _ClassCounts(Metric):
         self.average = average
         super().__init__(name)
 
-    def bind(self, loss, output_shape):
+    def bind(self, loss: Any, output_shape: tuple[int, ...]) -> None:
         super().bind(loss, output_shape)
         if self.kind is not None:
             self._resolved_average()
@@ -158,12 +159,12 @@ class _ClassCounts(Metric):
             )
         return self.average
 
-    def reset(self):
+    def reset(self) -> None:
         self.true_positives = None
         self.predicted = None
         self.actual = None
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         kind = self._kind_for(y_true, y_pred)
         if kind == "binary":  # class 0 follows from class 1 and the sample count
             predicted = np.reshape(y_pred, -1) > self.threshold
@@ -200,7 +201,7 @@ class _ClassCounts(Metric):
         """Numerator and denominator of the per-class score."""
         raise NotImplementedError
 
-    def result(self):
+    def result(self) -> float:
         if self.true_positives is None:
             return 0.0
         average = self._resolved_average()
@@ -219,7 +220,7 @@ class _ClassCounts(Metric):
         present = (self.actual + self.predicted) > 0
         return float(scores[present].mean()) if present.any() else 0.0
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "average": self.average, **super().get_config()}
 
 

@@ -11,11 +11,11 @@ from .base import Metric
 class _MeanOf(Metric):
     """Mean of a per-element quantity over every output of the epoch."""
 
-    def reset(self):
+    def reset(self) -> None:
         self.sum = 0.0
         self.count = 0
 
-    def result(self):
+    def result(self) -> float:
         return self.sum / self.count if self.count else 0.0
 
 
@@ -25,7 +25,7 @@ class MeanAbsoluteError(_MeanOf):
 
     name = "mae"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         diff = np.subtract(y_pred, np.reshape(y_true, np.shape(y_pred)), dtype=np.float64)
         self.sum += float(np.abs(diff, out=diff).sum())
         self.count += diff.size
@@ -37,7 +37,7 @@ class MeanSquaredError(_MeanOf):
 
     name = "mse"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         diff = np.subtract(y_pred, np.reshape(y_true, np.shape(y_pred)), dtype=np.float64)
         self.sum += float(np.vdot(diff, diff))
         self.count += diff.size
@@ -55,13 +55,13 @@ class R2Score(Metric):
 
     name = "r2"
 
-    def reset(self):
+    def reset(self) -> None:
         self.count = 0
         self.mean = None  # per output: mean of the labels,
         self.squares = None  # sum of squared deviations of the labels from it,
         self.residual = None  # and sum of squared errors
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         y_pred = np.reshape(y_pred, (len(y_pred), -1))
         y_true = np.reshape(y_true, y_pred.shape)
         n = len(y_true)
@@ -82,7 +82,7 @@ class R2Score(Metric):
             self.residual += residual
         self.count += n
 
-    def result(self):
+    def result(self) -> float:
         if not self.count:
             return 0.0
         constant = self.squares == 0

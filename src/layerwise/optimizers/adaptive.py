@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from .. import _blas
 from ..registry import register
-from .base import Optimizer, _check_number
+from .base import LearningRate, Optimizer, _check_number
 
 __all__ = ["Adam", "AdamW", "RMSprop"]
 
@@ -31,13 +32,26 @@ class Adam(Optimizer):
     slot_names = ("m", "v")
     elementwise = True
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ):
         super().__init__(learning_rate)
         self.beta_1 = _check_number(beta_1, "beta_1", 0.0, 1.0, closed=True)
         self.beta_2 = _check_number(beta_2, "beta_2", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         m, v = slots["m"], slots["v"]
         t = self.iterations
         # Large arrays take BLAS's one-pass y = a x + b y (axpby) and y += a x (axpy): 7 passes
@@ -55,7 +69,7 @@ class Adam(Optimizer):
         np.divide(m, scratch, out=scratch)
         _blas.add_scaled(param, -step, scratch, scratch, fast)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self._config(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
 
 
@@ -74,16 +88,28 @@ class AdamW(Adam):
     elementwise = True
 
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004
+        self,
+        learning_rate: LearningRate = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: float = 0.004,
     ):
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
         self.weight_decay = _check_number(weight_decay, "weight_decay", closed=True)
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         param *= 1 - learning_rate * self.weight_decay
         super().update_parameter(param, grad, slots, scratch, learning_rate)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}
 
 
@@ -103,12 +129,21 @@ class RMSprop(Optimizer):
     slot_names = ("v",)
     elementwise = True
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, rho: float = 0.9, epsilon: float = 1e-7
+    ):
         super().__init__(learning_rate)
         self.rho = _check_number(rho, "rho", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         v = slots["v"]
         fast = _blas.vectors_ready(grad, scratch, param, v)  # as in Adam: 6 passes, not 9
         np.multiply(grad, grad, out=scratch)
@@ -118,5 +153,5 @@ class RMSprop(Optimizer):
         np.divide(grad, scratch, out=scratch)
         _blas.add_scaled(param, -learning_rate, scratch, scratch, fast)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self._config(rho=self.rho, epsilon=self.epsilon)

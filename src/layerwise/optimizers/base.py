@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .. import registry, schedules
 from ..registry import Serializable, serialize
+
+# A constant rate or a schedule of the step number (layerwise.schedules).
+LearningRate = float | schedules.LearningRateSchedule
 
 __all__ = ["Optimizer", "check_learning_rate"]
 
@@ -24,7 +28,7 @@ def _check_number(value, argument: str, low: float = 0.0, high: float = math.inf
     return float(value)
 
 
-def check_learning_rate(value, argument: str = "learning_rate"):
+def check_learning_rate(value: Any, argument: str = "learning_rate") -> LearningRate:
     """A positive finite number (returned as a float) or a
     :class:`~layerwise.schedules.LearningRateSchedule` (or its config dict).
 
@@ -58,7 +62,7 @@ class Optimizer(Serializable):
     # updated array by array unless it sets elementwise itself.
     elementwise = False
 
-    def __init__(self, learning_rate=0.01):
+    def __init__(self, learning_rate: LearningRate = 0.01):
         self.learning_rate = learning_rate
         self.iterations = 0
         self.slots: dict[str, dict[str, np.ndarray]] = {}
@@ -67,12 +71,12 @@ class Optimizer(Serializable):
         self._flat = None  # (flat params, flat grads, {slot: flat array}, flat scratch)
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> LearningRate:
         """The rate: a float or a :class:`~layerwise.schedules.LearningRateSchedule`."""
         return self._learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: Any):
         self._learning_rate = check_learning_rate(value)
 
     @property
@@ -83,7 +87,12 @@ class Optimizer(Serializable):
             return float(rate(self.iterations))
         return rate
 
-    def build(self, names: list[str], params: list[np.ndarray], flat=None) -> None:
+    def build(
+        self,
+        names: list[str],
+        params: list[np.ndarray],
+        flat: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Create the state of each parameter and a scratch array for it.
 
         State already held for a name (from an earlier ``build`` or :meth:`set_state`) is kept,
@@ -150,7 +159,9 @@ class Optimizer(Serializable):
         pre-multiplied by the learning rate its update is one pass, ``p -= g``."""
         return None
 
-    def apply(self, params: list[np.ndarray], grads: list[np.ndarray], prescaled=False) -> None:
+    def apply(
+        self, params: list[np.ndarray], grads: list[np.ndarray], prescaled: bool = False
+    ) -> None:
         """One update of every parameter from its gradient, in place (``grads`` are not changed).
 
         ``params`` must be the arrays given to :meth:`build`, in the same order. ``prescaled``:
@@ -170,7 +181,14 @@ class Optimizer(Serializable):
         for name, param, grad, scratch in zip(self._names, params, grads, self._scratch):
             self.update_parameter(param, grad, slots[name], scratch, learning_rate)
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate) -> None:
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         """Update ``param`` in place from ``grad``.
 
         Args:
@@ -227,7 +245,7 @@ class Optimizer(Serializable):
         rate = serialize(rate) if isinstance(rate, schedules.LearningRateSchedule) else rate
         return {"learning_rate": rate, **extra}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments; a schedule is stored as its config dict."""
         return self._config()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _blas
 from ..registry import register
-from .base import Optimizer, _check_number
+from .base import LearningRate, Optimizer, _check_number
 
 __all__ = ["SGD"]
 
@@ -26,7 +28,9 @@ class SGD(Optimizer):
 
     elementwise = True
 
-    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False):
+    def __init__(
+        self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ):
         super().__init__(learning_rate)
         self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
         if not isinstance(nesterov, (bool, np.bool_)):
@@ -40,7 +44,9 @@ class SGD(Optimizer):
         """Without momentum: the learning rate, so that ``fit`` can hand over ``lr * g``."""
         return None if self.momentum else self.current_learning_rate
 
-    def apply(self, params, grads, prescaled=False) -> None:
+    def apply(
+        self, params: list[np.ndarray], grads: list[np.ndarray], prescaled: bool = False
+    ) -> None:
         """One update; with ``prescaled`` the gradients already hold ``lr * g``: ``p -= g``."""
         if not prescaled or self.momentum:
             return super().apply(params, grads, prescaled)
@@ -51,7 +57,14 @@ class SGD(Optimizer):
         for param, grad in zip(params, grads):
             np.subtract(param, grad, out=param)
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         if not self.momentum:
             np.multiply(grad, learning_rate, out=scratch)
             param -= scratch
@@ -72,5 +85,5 @@ class SGD(Optimizer):
             np.multiply(velocity, learning_rate, out=scratch)
         param -= scratch
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self._config(momentum=self.momentum, nesterov=self.nesterov)

@@ -6,8 +6,8 @@ activation, optimizer, learning rate, epochs, batch size, early stopping, ``rand
 into ``Pipeline`` and ``GridSearchCV``, clone and pickle, and pass ``check_estimator``. The trained
 network is ``model_``, an ordinary :class:`layerwise.Model` (save it, export it, inspect it).
 
-This package needs scikit-learn >= 1.6 (``pip install layerwise[sklearn]``); ``import layerwise``
-never imports it.
+This package needs scikit-learn >= 1.6 (``pip install "layerwise[sklearn]"``);
+``import layerwise`` never imports it.
 
 Example::
 
@@ -22,7 +22,12 @@ Example::
 
 from __future__ import annotations
 
-from .classifier import NeuralNetClassifier
-from .regressor import NeuralNetRegressor
+from .._optional import require
+
+# Before anything imports scikit-learn: without it, say which extra installs it.
+require("sklearn", "sklearn", "layerwise.sklearn")
+
+from .classifier import NeuralNetClassifier  # noqa: E402
+from .regressor import NeuralNetRegressor  # noqa: E402
 
 __all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
