@@ -14,7 +14,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Serializable", "register", "register_serializable", "get", "serialize", "deserialize"]
+__all__ = [
+    "ConfigValue",
+    "Serializable",
+    "register",
+    "register_kind",
+    "register_serializable",
+    "get",
+    "serialize",
+    "deserialize",
+    "valid_names",
+]
 
 _BASES: dict[str, type] = {}  # kind -> base class of that kind
 _ALIASES: dict[str, dict[str, type]] = {}  # kind -> user-facing name -> class

@@ -10,6 +10,8 @@ from ..data import batch_shape
 from ..exceptions import ShapeMismatchError
 from ..registry import ConfigValue
 
+__all__ = ["LossFunction"]
+
 
 class LossFunction(ConfigValue):
     """Base class of losses.

@@ -14,6 +14,8 @@ from ..exceptions import ShapeMismatchError
 from ..registry import register
 from .base import LossFunction
 
+__all__ = ["CategoricalCrossentropy", "SparseCategoricalCrossentropy", "BinaryCrossentropy"]
+
 
 def _log_probability(p: np.ndarray) -> np.ndarray:
     """``log(p)`` with ``p`` clipped at the dtype's smallest normal number: finite and silent."""

@@ -14,6 +14,8 @@ from ..exceptions import ShapeMismatchError
 from .base import LossFunction
 from .crossentropy import SparseCategoricalCrossentropy
 
+__all__ = ["get", "Loss", "get_loss"]
+
 
 def get(identifier: Any, argument: str = "loss_fn", **options: Any) -> LossFunction:
     """A loss function from a name (with options such as ``from_logits``), a

@@ -10,6 +10,8 @@ import numpy as np
 from ..registry import register
 from .base import LossFunction
 
+__all__ = ["MeanSquaredError", "MeanAbsoluteError", "Huber"]
+
 
 @register("mse", "mean_squared_error")
 class MeanSquaredError(LossFunction):

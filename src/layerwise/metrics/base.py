@@ -9,6 +9,8 @@ import numpy as np
 from .. import registry
 from ..registry import Serializable
 
+__all__ = ["Metric"]
+
 
 def _label_kind(loss, output_shape) -> str | None:
     """The label kind implied by the loss and the model's output shape (None: infer later)."""

@@ -10,6 +10,16 @@ import numpy as np
 from ..registry import register
 from .base import Metric
 
+__all__ = [
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "Accuracy",
+    "Precision",
+    "Recall",
+    "F1Score",
+]
+
 _AVERAGES = (None, "binary", "micro", "macro", "weighted")
 
 

@@ -7,6 +7,8 @@ import numpy as np
 from ..registry import register
 from .base import Metric
 
+__all__ = ["MeanAbsoluteError", "MeanSquaredError", "R2Score"]
+
 
 class _MeanOf(Metric):
     """Mean of a per-element quantity over every output of the epoch."""

@@ -1,11 +1,7 @@
-"""Callbacks: hooks into ``fit``, and the built-in ones (early stopping, learning-rate control).
+"""Callbacks that watch the epoch's logs: early stopping, learning-rate control, checkpoints.
 
-A callback sees the model (``self.model``) and the logs of each epoch: a dict with ``loss``,
-every metric, and their ``val_`` twins when there is validation data. Set
-``self.model.stop_training = True`` to end training after the current epoch.
-
-Divergence needs no callback: a loss that becomes NaN or infinite stops ``fit`` with a
-:class:`~layerwise.exceptions.TrainingDivergedError`.
+The logs of an epoch are a dict with ``loss``, every metric, and their ``val_`` twins when there
+is validation data.
 """
 
 from __future__ import annotations
@@ -13,71 +9,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "Callback",
-    "EarlyStopping",
-    "ReduceLROnPlateau",
-    "LearningRateScheduler",
-    "ModelCheckpoint",
-    "CallbackList",
-]
+from .._extensions import check_extension
+from .base import Callback
 
-
-class Callback:
-    """Base class of callbacks; override the hooks you need."""
-
-    def __init__(self) -> None:
-        self.model = None
-
-    def set_model(self, model: Any) -> None:
-        self.model = model
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """Called once before the first epoch."""
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        """Called once after the last epoch (also after early stopping)."""
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        """Called before each epoch (``epoch`` counts from 0)."""
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Called after each epoch with its logs (training and validation loss and metrics)."""
-
-    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        """Called before each training step (only if overridden: it costs time)."""
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        """Called after each training step with ``{'loss': batch_loss}``."""
-
-
-def _overrides(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
-
-
-class CallbackList:
-    """Dispatches hooks to several callbacks; per-batch hooks only to those that define them."""
-
-    def __init__(self, callbacks, model: Any) -> None:
-        callbacks = list(callbacks or [])
-        for callback in callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError(
-                    "Argument 'callbacks' must be a list of layerwise.callbacks.Callback; "
-                    f"received {callback!r} of type {type(callback).__name__}."
-                )
-            callback.set_model(model)
-        self.callbacks = callbacks
-        self.batch_begin = [c for c in callbacks if _overrides(c, "on_batch_begin")]
-        self.batch_end = [c for c in callbacks if _overrides(c, "on_batch_end")]
-
-    def call(self, hook: str, *args) -> None:
-        for callback in self.callbacks:
-            getattr(callback, hook)(*args)
+__all__ = ["EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ModelCheckpoint"]
 
 
 class _Monitor(Callback):
@@ -262,6 +200,17 @@ class ModelCheckpoint(_Monitor):
         save_best_only: save only when ``monitor`` improves.
         mode: ``'min'``, ``'max'`` or ``'auto'``.
         save_weights_only: write only the weights (``model.load_weights`` reads them).
+        allow_other_extension: accept a ``filepath`` ending in another format's extension
+            (``.keras``, ``.h5``, ``.pt``, ``.pkl``, ...); the file is safetensors all the same.
+
+    Raises:
+        ValueError: ``filepath`` names another format and ``allow_other_extension`` is False.
+
+    Example::
+
+        checkpoint = ModelCheckpoint('ckpt.safetensors', monitor='val_loss', save_best_only=True)
+        model.fit(x, y, epochs=10, validation_split=0.2, callbacks=[checkpoint])
+        model.fit(x, y, epochs=20, resume_from='ckpt.safetensors')   # later, to go on
     """
 
     def __init__(
@@ -271,8 +220,11 @@ class ModelCheckpoint(_Monitor):
         save_best_only: bool = False,
         mode: str = "auto",
         save_weights_only: bool = False,
+        allow_other_extension: bool = False,
     ) -> None:
         super().__init__(monitor, mode, 0.0)
+        check_extension(filepath, allow_other_extension, "filepath")
+        self.allow_other_extension = allow_other_extension
         self.filepath = str(filepath)
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
@@ -292,6 +244,6 @@ class ModelCheckpoint(_Monitor):
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
-            from .saving import save_checkpoint
+            from ..saving import save_checkpoint
 
             save_checkpoint(self.model, path, epoch, logs)
