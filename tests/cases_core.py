@@ -3,7 +3,6 @@
 import math
 
 from layer_harness import LayerCase
-
 from layerwise import (
     Activation,
     Add,
