@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +34,8 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     The bytes go to a temporary file in the same folder, which is flushed and fsynced, then
     renamed over ``path`` (atomic on POSIX and Windows); the folder is fsynced where possible.
     """
+    import tempfile  # on first save: `import layerwise` stays light
+
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(
