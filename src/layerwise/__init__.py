@@ -46,6 +46,7 @@ from .losses import Loss
 from .model import Model
 from .registry import register_serializable
 from .seeding import set_seed
+from .sequential import Sequential
 
 __version__ = "0.1.0"
 
@@ -92,6 +93,7 @@ __all__ = [
     "Flatten",
     "Reshape",
     "Model",
+    "Sequential",
     "Loss",
     "set_seed",
     "register_serializable",

@@ -77,7 +77,13 @@ class Model(Trainer):
         self.stop_training = False
         self._training = True  # unknown until _set_training: the first predict sets it
         self._inside_fit = False
-        self._rng = make_rng(seed)  # shuffling
+        if getattr(self, "_rng", None) is None:  # a Sequential growing by add() keeps its own
+            self._rng = make_rng(seed)  # shuffling
+
+    @classmethod
+    def _from_graph(cls, inputs, outputs, name: str) -> Model:
+        """The model of this class over wired layers (how files rebuild it)."""
+        return cls(inputs, outputs, name=name)
 
     def _check_unique_names(self) -> None:
         seen: dict[str, Layer] = {}
@@ -284,6 +290,30 @@ class Model(Trainer):
                         else ", or the loss 'categorical_crossentropy' for a softmax output."
                     )
                 )
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name`` (or at position ``index`` of :attr:`layers`), as Keras.
+
+        Raises:
+            ValueError: no layer has that name, or neither or both arguments were given.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("Give exactly one of 'name' and 'index' to get_layer.")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError(f"Argument 'index' must be an int; received {index!r}.")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Argument 'index' is {index}, but the model has {len(self.layers)} layers."
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named {name!r:.80} in model {self.name!r}; its layers are "
+            f"{[layer.name for layer in self.layers]}."
+        )
 
     # --------------------------------------------------------------- parameters
     def _trainable(self):
@@ -504,3 +534,7 @@ class Model(Trainer):
 
     def __repr__(self) -> str:
         return f"<Model {self.name!r}: {' -> '.join(layer.name for layer in self.layers)}>"
+
+
+registry.register_kind("model", Model)
+registry.register()(Model)

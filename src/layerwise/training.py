@@ -78,7 +78,9 @@ class Trainer:
                 value = value[0]  # Keras' [x] for a model with one input
             return [value], [argument]
         if not isinstance(value, (list, tuple)) or len(value) != len(names):
-            size = f"{len(value)} items" if isinstance(value, (list, tuple)) else type(value).__name__
+            size = (
+                f"{len(value)} items" if isinstance(value, (list, tuple)) else type(value).__name__
+            )
             raise ValueError(
                 f"Argument '{argument}' must hold one array per {what} of the model, {names}: a "
                 f"list of {len(names)} arrays in that order or a dict by {what} name; received "
@@ -371,7 +373,11 @@ class Trainer:
         errors, fused = [], []
         for k, output in enumerate(outputs):
             buffer = buffers[k]
-            if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
+            if (
+                buffer is None
+                or buffer.shape[0] < len(output)
+                or buffer.shape[1:] != output.shape[1:]
+            ):
                 buffer = buffers[k] = np.empty_like(output)
             error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)], k)
             if weights[k] != 1.0:
