@@ -25,6 +25,7 @@ from . import (
     regularizers,
     schedules,
 )
+from ._version import __version__
 from .layers import (
     Activation,
     Add,
@@ -47,8 +48,6 @@ from .model import Model
 from .registry import register_serializable
 from .seeding import set_seed
 from .sequential import Sequential
-
-__version__ = "0.1.0"
 
 # Optional and heavier parts are imported on first use, so `import layerwise` stays light.
 _LAZY = {

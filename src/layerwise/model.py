@@ -11,10 +11,13 @@ import numpy as np
 
 from . import losses, optimizers, registry
 from . import metrics as metrics_module
+from .checkpoints import save_checkpoint
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
+from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
+from .summary import summary_text
 from .training import Trainer
 
 __all__ = ["Model"]
@@ -369,8 +372,6 @@ class Model(Trainer):
 
     def summary(self, print_fn=print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""
-        from .summary import summary_text
-
         print_fn(summary_text(self))
 
     # ------------------------------------------------------------------ files
@@ -378,35 +379,30 @@ class Model(Trainer):
         """Write the model to one ``.safetensors`` file: architecture, weights, compile
         settings and optimizer state (see :mod:`layerwise.saving`). Reload it with
         :func:`layerwise.load_model`. The write is atomic."""
-        from .saving import save_model
-
         save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_checkpoint(self, path, epoch: int, logs: dict | None = None) -> None:
+        """Write the full training state after ``epoch`` (what ``fit(resume_from=path)``
+        reads): the model file plus the epoch, history and random-generator states."""
+        save_checkpoint(self, path, epoch, logs)
 
     def save_weights(self, path) -> None:
         """Write only the weights (and layer state such as moving averages) to ``path``."""
-        from .saving import save_weights
-
         save_weights(self, path)
 
     def load_weights(self, path) -> None:
         """Load weights written by :meth:`save_weights` or :meth:`save`, checking names and
         shapes; raises :class:`~layerwise.exceptions.ModelFileError` and changes nothing if
         they do not match."""
-        from .saving import load_weights
-
         load_weights(self, path)
 
     def get_config(self) -> dict:
         """The architecture as JSON-friendly data (layers, their configs and connections)."""
-        from .saving import model_config
-
         return model_config(self)
 
     @classmethod
     def from_config(cls, config: dict) -> Model:
         """A new, uncompiled model with the architecture of :meth:`get_config` (fresh weights)."""
-        from .saving import model_from_config
-
         return model_from_config(config)
 
     def count_params(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import initializers
+from ._version import __version__
 from .exceptions import ModelFileError
 
 FORMAT = "layerwise"
@@ -100,8 +101,6 @@ def to_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> bytes:
 
 def layerwise_version() -> str:
     """The installed layerwise's version, written into every file."""
-    from . import __version__
-
     return __version__
 
 

@@ -16,7 +16,7 @@ name and shape checked against the architecture, and any problem is a
 :class:`~layerwise.exceptions.ModelFileError`.
 
 This module decides what goes into a file; :mod:`layerwise.model_file` writes and checks the
-bytes, and :mod:`layerwise.checkpoints` adds the training state (re-exported here).
+bytes, and :mod:`layerwise.checkpoints` (which builds on this one) adds the training state.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .checkpoints import restore_checkpoint, save_checkpoint, training_state
 from .exceptions import ModelFileError
 from .layers.base import Layer
 from .model_file import (
@@ -61,9 +60,6 @@ __all__ = [
     "atomic_write",
     "model_config",
     "model_from_config",
-    "save_checkpoint",
-    "restore_checkpoint",
-    "training_state",
 ]
 
 
