@@ -50,17 +50,17 @@ def _imports():
         tree = ast.parse(path.read_text())
         is_package = path.name == "__init__.py"
 
-        def visit(node, function):
+        stack = [(tree, None)]
+        while stack:
+            node, function = stack.pop()
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    visit(child, child.name)
+                    stack.append((child, child.name))
                 elif isinstance(child, (ast.Import, ast.ImportFrom)):
                     for target in _resolve(module, child, is_package):
                         edges.append((module, target, function))
                 else:
-                    visit(child, function)
-
-        visit(tree, None)
+                    stack.append((child, function))
     return edges
 
 
