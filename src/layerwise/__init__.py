@@ -27,19 +27,35 @@ from . import (
     regularizers,
     schedules,
 )
-from .layers import Activation, BatchNormalization, Dense, Dropout, Input, Layer
+from ._version import __version__
+from .layers import (
+    Activation,
+    Add,
+    Average,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Layer,
+    Maximum,
+    Minimum,
+    Multiply,
+    Reshape,
+    Subtract,
+)
 from .losses import Loss
 from .model import Model
 from .registry import register_serializable
 from .seeding import set_seed
+from .sequential import Sequential
 
 if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
     from . import saving, sklearn  # noqa: F401
     from .export.onnx import export_onnx
     from .plotting import plot_history
     from .saving import load_model
-
-__version__ = "0.1.0"
 
 # Optional and heavier parts are imported on first use, so `import layerwise` stays light.
 _LAZY = {
@@ -74,7 +90,17 @@ __all__ = [
     "Activation",
     "Dropout",
     "BatchNormalization",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Flatten",
+    "Reshape",
     "Model",
+    "Sequential",
     "Loss",
     "set_seed",
     "register_serializable",
