@@ -8,6 +8,7 @@ reads it back with :func:`restore_checkpoint`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,15 @@ from .model_file import (
 )
 from .saving import save_model
 
+__all__ = ["training_state", "save_checkpoint", "restore_checkpoint"]
+
 
 def _generators(model) -> list[np.random.Generator]:
     """The random generators that training draws from: shuffling, then each layer's (dropout)."""
     return [model._rng, *(g for layer in model.layers for g in layer.random_generators())]
 
 
-def training_state(model, epoch: int, logs: dict | None = None) -> dict[str, Any]:
+def training_state(model: Any, epoch: int, logs: dict | None = None) -> dict[str, Any]:
     """What a checkpoint needs beyond the model file to resume bit-for-bit after ``epoch``."""
     history = {key: list(values) for key, values in model.history.items()}
     for key, value in (logs or {}).items():
@@ -44,12 +47,14 @@ def training_state(model, epoch: int, logs: dict | None = None) -> dict[str, Any
     }
 
 
-def save_checkpoint(model, path, epoch: int, logs: dict | None = None) -> None:
+def save_checkpoint(
+    model: Any, path: str | os.PathLike, epoch: int, logs: dict | None = None
+) -> None:
     """The full training state after ``epoch``: model file plus epoch, history and generators."""
     save_model(model, path, include_optimizer=True, training=training_state(model, epoch, logs))
 
 
-def restore_checkpoint(model, path) -> tuple[int, dict[str, list]]:
+def restore_checkpoint(model: Any, path: str | os.PathLike) -> tuple[int, dict[str, list]]:
     """Load a checkpoint's training state into ``model`` (same architecture, compiled with the
     same optimizer class); returns the epoch to continue from and the history so far. Nothing
     changes on error."""

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .exceptions import ShapeMismatchError
 
-__all__ = ["as_numeric_array", "as_features", "check_finite", "ArrayBatches", "PairBatches"]
+__all__ = [
+    "as_numeric_array",
+    "as_features",
+    "check_finite",
+    "ArrayBatches",
+    "PairBatches",
+    "batch_shape",
+]
 
 # Rows checked per chunk by check_finite, so the check never allocates a mask of the whole data.
 _FINITE_CHUNK_ELEMENTS = 1 << 20
 
 
-def batch_shape(shape) -> str:
+def batch_shape(shape: tuple[int, ...]) -> str:
     """``(n, 28, 28)``: a sample shape with the batch axis, for messages."""
     return "(" + ", ".join(["n", *map(str, shape)]) + ")"
 
 
-def as_numeric_array(x, argument: str) -> np.ndarray:
+def as_numeric_array(x: Any, argument: str) -> np.ndarray:
     """``x`` as a NumPy array of numbers, or a ``TypeError`` naming the argument."""
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(
@@ -63,7 +72,9 @@ def check_finite(array: np.ndarray, argument: str) -> None:
             )
 
 
-def as_features(x, input_shape: tuple[int, ...], dtype, argument: str = "x") -> np.ndarray:
+def as_features(
+    x: Any, input_shape: tuple[int, ...], dtype: DTypeLike, argument: str = "x"
+) -> np.ndarray:
     """Samples ``(n, *input_shape)`` in ``dtype``, C-contiguous, checked for shape and NaN.
 
     A 1-D array is accepted for a model with a single input feature.
@@ -94,7 +105,14 @@ class ArrayBatches:
     overwritten by the next batch.
     """
 
-    def __init__(self, xs, ys, batch_size: int, shuffle: bool, rng: np.random.Generator):
+    def __init__(
+        self,
+        xs: list[np.ndarray],
+        ys: list[np.ndarray],
+        batch_size: int,
+        shuffle: bool,
+        rng: np.random.Generator,
+    ):
         self.xs, self.ys = list(xs), list(ys)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -148,7 +166,8 @@ class PairBatches:
     epoch; a one-shot iterator (a generator) needs ``steps_per_epoch`` and is read on across epochs.
     """
 
-    def __init__(self, source: Iterable, steps_per_epoch: int | None, convert, argument: str):
+    def __init__(self, source: Iterable, steps_per_epoch: int | None, convert: Any, argument: str
+    ) -> None:
         self.one_shot = iter(source) is source
         if self.one_shot and steps_per_epoch is None:
             raise ValueError(

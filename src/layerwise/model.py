@@ -6,8 +6,12 @@ Training (``fit``, ``evaluate``, ``train_on_batch``) lives in :mod:`layerwise.tr
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import losses, optimizers, registry
 from . import metrics as metrics_module
@@ -27,7 +31,7 @@ _PREDICT_BATCH = 4096  # rows per forward pass in predict: large for BLAS, bound
 
 
 class Model(Trainer):
-    """A network from its input layer to its output layer (the spec's ``Model``).
+    """A network from its input layers to its output layers (each layer called on its parents).
 
     Args:
         inputs: the first layer: an ``Input``, or a ``Dense`` created with ``input_size``.
@@ -46,7 +50,9 @@ class Model(Trainer):
         predictions = model.predict(x_test)
     """
 
-    def __init__(self, inputs, outputs, name: str | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, inputs: Any, outputs: Any, name: str | None = None, seed: int | None = None
+    ) -> None:
         if inputs is None or outputs is None:
             which = "inputs" if inputs is None else "outputs"
             raise TypeError(f"Argument '{which}' of Model must be a Layer; received None.")
@@ -103,13 +109,13 @@ class Model(Trainer):
     # ------------------------------------------------------------------ compile
     def compile(
         self,
-        loss_fn=None,
-        optimizer="sgd",
-        metrics=None,
-        dtype="float32",
+        loss_fn: Any = None,
+        optimizer: Any = "sgd",
+        metrics: Any = None,
+        dtype: DTypeLike = "float32",
         *,
-        loss=None,
-        loss_weights=None,
+        loss: Any = None,
+        loss_weights: Any = None,
     ) -> None:
         """Choose the loss, optimizer, metrics and floating-point type.
 
@@ -345,7 +351,7 @@ class Model(Trainer):
         trainable parameters, then its non-trainable state (batch norm's moving averages)."""
         return [array.copy() for _, array in self._weight_items()]
 
-    def set_weights(self, weights) -> None:
+    def set_weights(self, weights: Any) -> None:
         """Set all weights from a list in the order of :meth:`get_weights`.
 
         Raises:
@@ -370,27 +376,29 @@ class Model(Trainer):
         for (_, target), value in zip(items, arrays):
             np.copyto(target, value, casting="unsafe")  # in place: optimizers keep references
 
-    def summary(self, print_fn=print) -> None:
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""
         print_fn(summary_text(self))
 
     # ------------------------------------------------------------------ files
-    def save(self, path, include_optimizer: bool = True) -> None:
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
         """Write the model to one ``.safetensors`` file: architecture, weights, compile
         settings and optimizer state (see :mod:`layerwise.saving`). Reload it with
         :func:`layerwise.load_model`. The write is atomic."""
         save_model(self, path, include_optimizer=include_optimizer)
 
-    def save_checkpoint(self, path, epoch: int, logs: dict | None = None) -> None:
+    def save_checkpoint(
+        self, path: str | os.PathLike, epoch: int, logs: dict | None = None
+    ) -> None:
         """Write the full training state after ``epoch`` (what ``fit(resume_from=path)``
         reads): the model file plus the epoch, history and random-generator states."""
         save_checkpoint(self, path, epoch, logs)
 
-    def save_weights(self, path) -> None:
+    def save_weights(self, path: str | os.PathLike) -> None:
         """Write only the weights (and layer state such as moving averages) to ``path``."""
         save_weights(self, path)
 
-    def load_weights(self, path) -> None:
+    def load_weights(self, path: str | os.PathLike) -> None:
         """Load weights written by :meth:`save_weights` or :meth:`save`, checking names and
         shapes; raises :class:`~layerwise.exceptions.ModelFileError` and changes nothing if
         they do not match."""
@@ -416,7 +424,7 @@ class Model(Trainer):
             layer.training = training
 
     def _run_forward(self, x: np.ndarray) -> np.ndarray:
-        """Forward pass of a one-input, one-output model (the spec's path)."""
+        """Forward pass of a one-input, one-output model."""
         return self._graph.forward([x])[0]
 
     def _run_backward(
@@ -429,14 +437,14 @@ class Model(Trainer):
         """One array for one output, the list for several (Keras' convention)."""
         return arrays[0] if len(arrays) == 1 else arrays
 
-    def forward(self, x):
+    def forward(self, x: Any) -> np.ndarray:
         """The model's output for a batch ``x`` (kept for ``backward``): an array, or a list for
         several outputs. ``x`` is an array, or a list/dict for several inputs."""
         self._require_compiled("forward")
         self._last_outputs = self._graph.forward(self._input_arrays(x, "x"))
         return self._single_or_list(self._last_outputs)
 
-    def backward(self, y):
+    def backward(self, y: Any) -> np.ndarray:
         """Backward pass for labels ``y`` of the last ``forward``: stores every layer's
         gradients and returns the gradient with respect to the model's input (a list for
         several inputs)."""
@@ -481,7 +489,7 @@ class Model(Trainer):
             return loss.fused_gradient(y, output, out=out), True
         return loss.gradient(y, output, out=out), False
 
-    def predict(self, x, batch_size: int | None = None):
+    def predict(self, x: Any, batch_size: int | None = None) -> Any:
         """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
         list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
         inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in

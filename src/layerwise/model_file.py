@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +19,23 @@ import numpy as np
 from . import initializers
 from ._version import __version__
 from .exceptions import ModelFileError
+
+__all__ = [
+    "atomic_write",
+    "weight_tensors",
+    "to_bytes",
+    "layerwise_version",
+    "ModelFile",
+    "file_errors",
+    "allocation_budget",
+    "file_elements",
+    "match_names",
+    "read_weights",
+    "read_optimizer_state",
+    "apply_weights",
+    "checked_count",
+]
+
 
 FORMAT = "layerwise"
 FORMAT_VERSION = 1
@@ -77,7 +95,7 @@ def _mode_for(path: str) -> int:
         return 0o666 & ~umask
 
 
-def weight_tensors(model) -> dict[str, np.ndarray]:
+def weight_tensors(model: Any) -> dict[str, np.ndarray]:
     """The model's weights and layer state by file name, ``<layer>/<parameter>``, in order."""
     tensors = {}
     for layer in model.layers:
@@ -108,7 +126,7 @@ def layerwise_version() -> str:
 class ModelFile:
     """A safetensors file opened for checking: metadata parsed, tensors read on demand."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         try:
             size = os.path.getsize(self.path)
@@ -149,7 +167,7 @@ class ModelFile:
                 "Upgrade layerwise to read it."
             )
 
-    def json(self, key: str, required: bool = True):
+    def json(self, key: str, required: bool = True) -> Any:
         """The metadata entry ``key`` parsed from JSON (None if absent and not required)."""
         text = self.metadata.get(key)
         if text is None:
@@ -203,7 +221,7 @@ def _check_depth(value, key: str) -> None:
 
 
 @contextmanager
-def file_errors(path):
+def file_errors(path: str | os.PathLike) -> Iterator[None]:
     """Turn anything that goes wrong while rebuilding from a file into a ModelFileError."""
     try:
         yield
@@ -217,7 +235,7 @@ def file_errors(path):
 
 
 @contextmanager
-def allocation_budget(elements: int):
+def allocation_budget(elements: int) -> Iterator[None]:
     """While loading, initializers may not create more numbers than the file holds: a file that
     declares a huge layer fails fast instead of allocating it."""
     previous = initializers._allocation_budget
@@ -237,7 +255,7 @@ def file_elements(file: ModelFile) -> int:
     return total
 
 
-def match_names(model, file: ModelFile, order) -> dict[str, str]:
+def match_names(model: Any, file: ModelFile, order: Any) -> dict[str, str]:
     """Map each of the model's weight names to the file's: by name, or else by structure."""
     names = list(weight_tensors(model))
     saved = [n for n in order or [] if isinstance(n, str)]
@@ -254,7 +272,7 @@ def match_names(model, file: ModelFile, order) -> dict[str, str]:
     )
 
 
-def read_weights(model, file: ModelFile, sources: dict[str, str]) -> dict[str, np.ndarray]:
+def read_weights(model: Any, file: ModelFile, sources: dict[str, str]) -> dict[str, np.ndarray]:
     """Every weight of the model from the file, checked for shape, dtype and finiteness."""
     targets = weight_tensors(model)
     arrays = {n: file.tensor(sources[n], a.shape, a.dtype) for n, a in targets.items()}
@@ -267,7 +285,9 @@ def read_weights(model, file: ModelFile, sources: dict[str, str]) -> dict[str, n
     return arrays
 
 
-def read_optimizer_state(model, file: ModelFile, sources: dict[str, str]) -> dict[str, np.ndarray]:
+def read_optimizer_state(
+    model: Any, file: ModelFile, sources: dict[str, str]
+) -> dict[str, np.ndarray]:
     """The optimizer's slots from the file, renamed to the model's parameter names."""
     saved_to_model = {saved: name for name, saved in sources.items()}
     expected = model.optimizer.get_state()
@@ -282,14 +302,14 @@ def read_optimizer_state(model, file: ModelFile, sources: dict[str, str]) -> dic
     return {**expected, **state} if state else {}
 
 
-def apply_weights(model, arrays: dict[str, np.ndarray]) -> None:
+def apply_weights(model: Any, arrays: dict[str, np.ndarray]) -> None:
     """Copy ``arrays`` (already checked) into the model's weights, in place."""
     targets = weight_tensors(model)
     for name, array in arrays.items():
         np.copyto(targets[name], array)
 
 
-def checked_count(value, what: str) -> int:
+def checked_count(value: Any, what: str) -> int:
     """``value`` if it is a non-negative integer (not a bool), else a ModelFileError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ModelFileError(f"Invalid {what} {value!r:.40}.")

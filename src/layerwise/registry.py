@@ -24,6 +24,8 @@ __all__ = [
     "serialize",
     "deserialize",
     "valid_names",
+    "lookup",
+    "registered_name",
 ]
 
 _BASES: dict[str, type] = {}  # kind -> base class of that kind

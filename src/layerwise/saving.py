@@ -60,10 +60,11 @@ __all__ = [
     "atomic_write",
     "model_config",
     "model_from_config",
+    "compile_config",
 ]
 
 
-def model_config(model) -> dict[str, Any]:
+def model_config(model: Any) -> dict[str, Any]:
     """The architecture: every layer's class and config, and the indices of its parents."""
     return {
         "name": model.name,
@@ -77,7 +78,7 @@ def model_config(model) -> dict[str, Any]:
     }
 
 
-def compile_config(model) -> dict[str, Any] | None:
+def compile_config(model: Any) -> dict[str, Any] | None:
     """The compile settings (loss, optimizer, step count, metrics, dtype); None if uncompiled."""
     if not model.compiled:
         return None
@@ -96,7 +97,12 @@ def compile_config(model) -> dict[str, Any] | None:
     }
 
 
-def save_model(model, path, include_optimizer: bool = True, training: dict | None = None) -> None:
+def save_model(
+    model: Any,
+    path: str | os.PathLike,
+    include_optimizer: bool = True,
+    training: dict | None = None,
+) -> None:
     """Write the model (architecture, weights, compile settings, optimizer state) to ``path``."""
     tensors = weight_tensors(model)
     if include_optimizer and model.compiled:
@@ -115,7 +121,7 @@ def save_model(model, path, include_optimizer: bool = True, training: dict | Non
     atomic_write(path, to_bytes(tensors, metadata))
 
 
-def save_weights(model, path) -> None:
+def save_weights(model: Any, path: str | os.PathLike) -> None:
     """Write only the weights and layer state (no architecture, no optimizer)."""
     metadata = {
         "format": FORMAT,
@@ -146,7 +152,7 @@ def _indices(value, count: int, what: str, default: list[int]) -> list[int]:
     return value
 
 
-def model_from_config(config: dict[str, Any]):
+def model_from_config(config: dict[str, Any]) -> Any:
     """Rebuild an (uncompiled) model from :func:`model_config`'s output; files written before
     graphs (no ``inputs``/``outputs`` entries) are chains from the first layer to the last."""
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -195,7 +201,7 @@ def model_from_config(config: dict[str, Any]):
     return model
 
 
-def load_model(path, compile: bool = True):
+def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
     """Rebuild a model saved with ``model.save(path)``: architecture, weights and, if it was
     compiled, its loss, optimizer (with its state) and metrics.
 
@@ -272,7 +278,7 @@ def _compile_from(model, settings: dict) -> None:
     )
 
 
-def load_weights(model, path) -> None:
+def load_weights(model: Any, path: str | os.PathLike) -> None:
     """Load weights saved by ``save_weights`` or ``save`` into ``model``, checking names and
     shapes; nothing changes if anything does not match."""
     file = ModelFile(path)

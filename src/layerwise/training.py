@@ -8,6 +8,8 @@ optimizer update parameters in place.
 from __future__ import annotations
 
 import math
+import os
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ class History(dict):
     the epoch numbers (from 0).
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.epoch: list[int] = []
 
@@ -155,20 +157,20 @@ class Trainer:
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        x_train,
-        y_train=None,
+        x_train: Any,
+        y_train: Any = None,
         epochs: int = 1,
-        learning_rate=None,
+        learning_rate: Any = None,
         print_loss: bool = True,
         batch_size: int = 32,
         shuffle: bool = True,
         *,
-        validation_data=None,
+        validation_data: Any = None,
         validation_split: float = 0.0,
-        callbacks=None,
-        verbose=None,
+        callbacks: Any = None,
+        verbose: int | str = None,
         steps_per_epoch: int | None = None,
-        resume_from=None,
+        resume_from: str | os.PathLike | None = None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -184,7 +186,7 @@ class Trainer:
                 otherwise the optimizer's own (0.01 for the default SGD).
             print_loss: print progress (``verbose='auto'``); False is silent.
             batch_size: samples per update; the last, smaller batch is trained on too.
-                ``batch_size=1`` is the spec's per-sample gradient descent.
+                ``batch_size=1`` is per-sample (stochastic) gradient descent.
             shuffle: draw a new sample order each epoch.
             validation_data: ``(x_val, y_val)``, evaluated after each epoch (``val_`` logs).
             validation_split: fraction of the data (taken from the end, before shuffling) held
@@ -447,7 +449,9 @@ class Trainer:
         self._add_metric_logs(result, metric_lists)
         return result
 
-    def evaluate(self, x, y=None, batch_size: int | None = None, verbose: int = 0) -> dict:
+    def evaluate(
+        self, x: Any, y: Any = None, batch_size: int | None = None, verbose: int = 0
+    ) -> dict:
         """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
 
         ``x`` and ``y`` are arrays (lists or dicts for several inputs or outputs), or ``x`` is
@@ -470,7 +474,7 @@ class Trainer:
             print(format_logs(result))
         return result
 
-    def train_on_batch(self, x, y, return_dict: bool = False):
+    def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
         """One update on one batch (for incremental or out-of-core training).
 
         Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.

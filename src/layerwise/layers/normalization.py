@@ -4,8 +4,10 @@ averages at inference, then scale and shift by learned ``gamma`` and ``beta``.""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..registry import register
 from .base import Layer
@@ -59,7 +61,7 @@ class BatchNormalization(Layer):
     supports_masking = True
     _transient = ("normalized", "inverse_std")
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Declare ``gamma`` (ones, if ``scale``), ``beta`` (zeros, if ``center``) and the
         moving statistics (0 and 1, not trained)."""
         super().build(tuple(input_shape))
@@ -79,7 +81,7 @@ class BatchNormalization(Layer):
         if not self.center:
             self.grad_beta = np.zeros(features, self.dtype)
 
-    def set_dtype(self, dtype) -> None:
+    def set_dtype(self, dtype: DTypeLike) -> None:
         """Cast the weights, their gradients and the fixed gamma/beta to ``dtype``."""
         super().set_dtype(dtype)
         for attribute in ("gamma", "beta", "grad_gamma", "grad_beta"):
@@ -87,7 +89,7 @@ class BatchNormalization(Layer):
             if value is not None and value.dtype != self.dtype:
                 setattr(self, attribute, value.astype(self.dtype))
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """Normalize with the batch's statistics while training (updating the moving ones),
         with the moving statistics otherwise; then scale by ``gamma`` and shift by ``beta``."""
         self.input = input_data
@@ -135,7 +137,7 @@ class BatchNormalization(Layer):
         g *= self.gamma * self.inverse_std
         return g.reshape(output_error.shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments: momentum, epsilon, center, scale and name."""
         return {
             "momentum": self.momentum,
