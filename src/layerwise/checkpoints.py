@@ -48,10 +48,18 @@ def training_state(model: Any, epoch: int, logs: dict | None = None) -> dict[str
 
 
 def save_checkpoint(
-    model: Any, path: str | os.PathLike, epoch: int, logs: dict | None = None
+    model: Any,
+    path: str | os.PathLike,
+    epoch: int,
+    logs: dict | None = None,
+    *,
+    allow_other_extension: bool = False,
 ) -> None:
     """The full training state after ``epoch``: model file plus epoch, history and generators."""
-    save_model(model, path, include_optimizer=True, training=training_state(model, epoch, logs))
+    save_model(
+        model, path, include_optimizer=True, training=training_state(model, epoch, logs),
+        allow_other_extension=allow_other_extension,
+    )
 
 
 def restore_checkpoint(model: Any, path: str | os.PathLike) -> tuple[int, dict[str, list]]:

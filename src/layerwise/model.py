@@ -19,6 +19,7 @@ from .checkpoints import save_checkpoint
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
+from .predicting import predict_with_hooks
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
 from .summary import summary_text
@@ -381,22 +382,41 @@ class Model(Trainer):
         print_fn(summary_text(self))
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+    def save(
+        self,
+        path: str | os.PathLike,
+        include_optimizer: bool = True,
+        *,
+        allow_other_extension: bool = False,
+    ) -> None:
         """Write the model to one ``.safetensors`` file: architecture, weights, compile
         settings and optimizer state (see :mod:`layerwise.saving`). Reload it with
-        :func:`layerwise.load_model`. The write is atomic."""
-        save_model(self, path, include_optimizer=include_optimizer)
+        :func:`layerwise.load_model`. The write is atomic.
+
+        A name for another format (``.keras``, ``.h5``, ``.pt``, ``.pkl``, ...) raises
+        ``ValueError`` unless ``allow_other_extension=True`` (the file is safetensors anyway).
+        """
+        save_model(
+            self, path, include_optimizer=include_optimizer,
+            allow_other_extension=allow_other_extension,
+        )
 
     def save_checkpoint(
-        self, path: str | os.PathLike, epoch: int, logs: dict | None = None
+        self,
+        path: str | os.PathLike,
+        epoch: int,
+        logs: dict | None = None,
+        *,
+        allow_other_extension: bool = False,
     ) -> None:
         """Write the full training state after ``epoch`` (what ``fit(resume_from=path)``
         reads): the model file plus the epoch, history and random-generator states."""
-        save_checkpoint(self, path, epoch, logs)
+        save_checkpoint(self, path, epoch, logs, allow_other_extension=allow_other_extension)
 
-    def save_weights(self, path: str | os.PathLike) -> None:
-        """Write only the weights (and layer state such as moving averages) to ``path``."""
-        save_weights(self, path)
+    def save_weights(self, path: str | os.PathLike, *, allow_other_extension: bool = False) -> None:
+        """Write only the weights (and layer state such as moving averages) to ``path``; a name
+        for another format is refused as in :meth:`save`."""
+        save_weights(self, path, allow_other_extension=allow_other_extension)
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Load weights written by :meth:`save_weights` or :meth:`save`, checking names and
@@ -414,8 +434,10 @@ class Model(Trainer):
         return model_from_config(config)
 
     def count_params(self) -> int:
-        """Number of trainable parameters."""
-        return int(sum(p.size for p in self._parameter_arrays()))
+        """Number of weights, trainable and not (batch normalization's moving averages count),
+        as Keras' ``count_params``: the "Total params" of :meth:`summary`, which also shows
+        the trainable and non-trainable parts."""
+        return int(sum(array.size for _, array in self._weight_items()))
 
     # ------------------------------------------------------------------ running
     def _set_training(self, training: bool) -> None:
@@ -489,16 +511,35 @@ class Model(Trainer):
             return loss.fused_gradient(y, output, out=out), True
         return loss.gradient(y, output, out=out), False
 
-    def predict(self, x: Any, batch_size: int | None = None) -> Any:
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = 0,
+        callbacks: Any = None,
+    ) -> Any:
         """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
         list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
         inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
         batches of ``batch_size`` (default 4096). Dropout and batch normalization run in
         inference mode for this call only (a ``predict`` inside ``fit``'s callbacks does not
-        change the training mode of the rest of the epoch)."""
+        change the training mode of the rest of the epoch).
+
+        Args:
+            x: the samples.
+            batch_size: samples per forward pass (default 4096).
+            verbose: 0 silent (the default: predict is often called in loops), 1 a progress bar,
+                2 one line when done, ``'auto'`` a bar on a terminal.
+            callbacks: callbacks whose ``on_predict_*`` hooks are called (``on_predict_batch_end``
+                receives ``{'outputs': batch_outputs}``).
+        """
         xs = self._input_arrays(x, "x")
         size = _PREDICT_BATCH if batch_size is None else check_positive_int(batch_size,
                                                                             "batch_size")
+        if verbose not in (0, 1, 2, "auto") or isinstance(verbose, bool):
+            raise ValueError(f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+        if verbose or callbacks:
+            return predict_with_hooks(self, xs, size, verbose, callbacks)
         was_training = self._training
         if was_training:
             self._set_training(False)

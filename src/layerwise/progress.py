@@ -14,6 +14,7 @@ terminal is wrapped at ``" - "`` separators rather than cut, so at 80 columns no
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -87,16 +88,19 @@ class Reporter:
 class _Lines(Reporter):
     """One epoch line (wrapped to the width) per epoch: ``Epoch 3/10 - 0.4s - loss: ...``."""
 
-    def __init__(self, epochs: int, stream: TextIO) -> None:
-        self.epochs, self.stream = epochs, stream
+    def __init__(self, epochs: int, stream: TextIO, label: str | None = None) -> None:
+        self.epochs, self.stream, self.label = epochs, stream, label
         self.start = time.perf_counter()
+
+    def _title(self, epoch: int) -> str:
+        return self.label or f"Epoch {epoch + 1}/{self.epochs}"
 
     def epoch_begin(self, epoch: int) -> None:
         self.start = time.perf_counter()
 
     def _epoch_lines(self, epoch: int, logs: dict[str, float]) -> list[str]:
         seconds = time.perf_counter() - self.start
-        fields = [f"Epoch {epoch + 1}/{self.epochs}", f"{seconds:.1f}s", *_fields(logs)]
+        fields = [self._title(epoch), f"{seconds:.1f}s", *_fields(logs)]
         return wrap_fields(fields, _terminal_width(self.stream))
 
     def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
@@ -112,10 +116,11 @@ class _Bar(_Lines):
         steps: int | None,
         stream: TextIO,
         running_metrics: Callable[[], dict[str, float]] | None = None,
+        label: str | None = None,
     ) -> None:
         from tqdm.auto import tqdm  # imported only when a bar is shown
 
-        super().__init__(epochs, stream)
+        super().__init__(epochs, stream, label)
         self.tqdm, self.steps = tqdm, steps
         self.running_metrics = running_metrics
         self.bar: Any = None
@@ -125,7 +130,7 @@ class _Bar(_Lines):
         super().epoch_begin(epoch)
         self.bar = self.tqdm(
             total=self.steps or None,
-            desc=f"Epoch {epoch + 1}/{self.epochs}",
+            desc=self._title(epoch),
             file=self.stream,
             leave=True,
             unit="step",
@@ -139,10 +144,13 @@ class _Bar(_Lines):
         now = time.monotonic()
         if now - self.shown > _REFRESH_SECONDS:
             self.shown = now
-            logs = {"loss": running_loss}
+            logs = {} if math.isnan(running_loss) else {"loss": running_loss}
             if self.running_metrics is not None:
                 logs.update(self.running_metrics())
-            self.bar.set_postfix_str(format_logs(logs), refresh=True)
+            if logs:
+                self.bar.set_postfix_str(format_logs(logs), refresh=True)
+            else:
+                self.bar.refresh()
 
     def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         if self.bar is not None:
@@ -165,6 +173,7 @@ def make_reporter(
     steps: int | None,
     stream: TextIO | None = None,
     running_metrics: Callable[[], dict[str, float]] | None = None,
+    label: str | None = None,
 ) -> Reporter:
     """The progress reporter for ``verbose`` (0, 1, 2 or ``'auto'``).
 
@@ -175,6 +184,7 @@ def make_reporter(
         stream: where to write (default: standard output).
         running_metrics: returns the metrics' running values of the epoch so far (called at
             most ten times a second while the bar is shown).
+        label: shown instead of ``Epoch 3/10`` (``predict`` shows ``'predict'``).
     """
     stream = stream or sys.stdout
     if verbose == "auto":
@@ -182,5 +192,5 @@ def make_reporter(
     if verbose == 0:
         return Reporter()
     if verbose == 1:
-        return _Bar(epochs, steps, stream, running_metrics)
-    return _Lines(epochs, stream)
+        return _Bar(epochs, steps, stream, running_metrics, label)
+    return _Lines(epochs, stream, label)

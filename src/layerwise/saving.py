@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from ._extensions import check_extension
 from .exceptions import ModelFileError
 from .layers.base import Layer
 from .model_file import (
@@ -102,8 +103,16 @@ def save_model(
     path: str | os.PathLike,
     include_optimizer: bool = True,
     training: dict | None = None,
+    *,
+    allow_other_extension: bool = False,
 ) -> None:
-    """Write the model (architecture, weights, compile settings, optimizer state) to ``path``."""
+    """Write the model (architecture, weights, compile settings, optimizer state) to ``path``.
+
+    Raises:
+        ValueError: ``path`` ends in another format's extension (``.keras``, ``.h5``, ``.pt``,
+            ``.pkl``, ...) and ``allow_other_extension`` is False; nothing is written.
+    """
+    check_extension(path, allow_other_extension)
     tensors = weight_tensors(model)
     if include_optimizer and model.compiled:
         for key, array in model.optimizer.get_state().items():
@@ -121,8 +130,12 @@ def save_model(
     atomic_write(path, to_bytes(tensors, metadata))
 
 
-def save_weights(model: Any, path: str | os.PathLike) -> None:
-    """Write only the weights and layer state (no architecture, no optimizer)."""
+def save_weights(
+    model: Any, path: str | os.PathLike, *, allow_other_extension: bool = False
+) -> None:
+    """Write only the weights and layer state (no architecture, no optimizer); another
+    format's file name is refused as in :func:`save_model`."""
+    check_extension(path, allow_other_extension)
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import metrics as metrics_module
-from . import packing
-from .callbacks import CallbackList
+from . import packing, weighting
+from .callbacks import CallbackList, TerminateOnNaN
 from .checkpoints import restore_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import ShapeMismatchError, TrainingDivergedError
@@ -171,6 +171,9 @@ class Trainer:
         verbose: int | str = None,
         steps_per_epoch: int | None = None,
         resume_from: str | os.PathLike | None = None,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        initial_epoch: int = 0,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -198,6 +201,13 @@ class Trainer:
                 :class:`~layerwise.callbacks.ModelCheckpoint`: weights, optimizer state, history
                 and random generators are restored and training continues after its epoch up to
                 ``epochs`` in total, ending bit-for-bit where an uninterrupted run would.
+            sample_weight: one weight per sample ``(n,)`` (a list or dict by output name for
+                several outputs): each batch's loss is ``sum(w * loss_per_sample) / n`` and
+                metrics are weighted (Keras' meaning). Split with ``validation_split`` too.
+            class_weight: ``{class index: weight}``, turned into each sample's weight from its
+                label (one output only; not together with ``sample_weight``).
+            initial_epoch: the epoch (from 0) to start at, as Keras: training runs epochs
+                ``initial_epoch`` to ``epochs - 1`` and callbacks see those numbers.
 
         Returns:
             The mean training loss of the last epoch, a Python float.
@@ -213,16 +223,30 @@ class Trainer:
         verbose = _check_verbose(verbose, print_loss)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"Argument 'shuffle' must be True or False; received {shuffle!r}.")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)):
+            raise TypeError(
+                f"Argument 'initial_epoch' must be an integer; received {initial_epoch!r}."
+            )
+        if not 0 <= initial_epoch < epochs:
+            raise ValueError(
+                f"Argument 'initial_epoch' must be in [0, epochs) = [0, {epochs}); received "
+                f"{initial_epoch}."
+            )
+        if initial_epoch and resume_from is not None:
+            raise ValueError(
+                "Give 'initial_epoch' or 'resume_from', not both: a checkpoint knows its epoch."
+            )
         train, arrays = self._batches(
             x_train, y_train, batch_size, shuffle, steps_per_epoch, "x_train", "y_train"
         )
+        self._attach_weights(arrays, sample_weight, class_weight, "sample_weight")
         validation = self._validation_batches(
             train, arrays, validation_data, validation_split, batch_size, shuffle
         )
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
-        start, history = 0, {}
+        start, history = int(initial_epoch), {}
         if resume_from is not None:  # checks the whole checkpoint before changing anything
             start, history = restore_checkpoint(self, resume_from)
 
@@ -233,7 +257,9 @@ class Trainer:
         self.history = History(history)
         self.history.epoch = list(range(start))
         self.stop_training = False
-        reporter = make_reporter(verbose, epochs, len(train) or None)
+        reporter = make_reporter(
+            verbose, epochs, len(train) or None, running_metrics=self._running_metric_logs
+        )
         self._inside_fit = True
         try:
             callback_list.call("on_train_begin", {})
@@ -242,8 +268,8 @@ class Trainer:
                 callback_list.call("on_epoch_begin", epoch, {})
                 logs = self._train_epoch(train, epoch, callback_list, reporter)
                 self._set_training(False)
-                if validation is not None:
-                    for key, value in self._evaluate_batches(validation).items():
+                if validation is not None and not self._terminated:
+                    for key, value in self._evaluate_batches(validation, callback_list).items():
                         logs[f"val_{key}"] = value
                 callback_list.call("on_epoch_end", epoch, logs)
                 self.history.epoch.append(epoch)
@@ -280,6 +306,13 @@ class Trainer:
             return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
+        if isinstance(validation_data, tuple) and len(validation_data) == 3:
+            # (x_val, y_val, sample_weight_val), as Keras accepts
+            xs, ys = self._convert_xy(*validation_data[:2], "validation_data[0]",
+                                      "validation_data[1]")
+            batches = ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
+            self._attach_weights(batches, validation_data[2], None, "validation_data[2]")
+            return batches
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
             return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
@@ -320,12 +353,25 @@ class Trainer:
         total, count = 0.0, 0
         output_totals = [0.0] * len(self.losses)
         reporter.epoch_begin(epoch)
+        begin = callback_list.wants("on_train_batch_begin")
+        end = callback_list.wants("on_train_batch_end")
+        self._terminated = False
         # Overflow while diverging is reported once, by TrainingDivergedError, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             for step, (xs, ys) in enumerate(batches):
-                for callback in callback_list.batch_begin:
-                    callback.on_batch_begin(step, {})
-                loss = self._train_step(xs, ys, epoch, step)
+                if begin:
+                    callback_list.call("on_train_batch_begin", step, {})
+                try:
+                    loss = self._train_step(xs, ys, epoch, step)
+                except TrainingDivergedError:
+                    if not any(isinstance(c, TerminateOnNaN) for c in callback_list):
+                        raise
+                    # TerminateOnNaN: the weights of the last finite step are kept; the epoch
+                    # ends here and logs the non-finite loss, as in Keras.
+                    callback_list.call("on_train_batch_end", step, {"loss": math.nan})
+                    self._terminated = self.stop_training = True
+                    total, count = math.nan, max(count, 1)
+                    break
                 n = len(xs[0])
                 total += loss * n
                 count += n
@@ -333,8 +379,8 @@ class Trainer:
                     for k, value in enumerate(self._output_losses):
                         output_totals[k] += value * n
                 reporter.batch_end(step, total / count)
-                for callback in callback_list.batch_end:
-                    callback.on_batch_end(step, {"loss": loss})
+                if end:
+                    callback_list.call("on_train_batch_end", step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
         logs = {"loss": total / count}
@@ -343,6 +389,36 @@ class Trainer:
                 logs[f"{name}_loss"] = value / count
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+    def _running_metric_logs(self) -> dict[str, float]:
+        """The metrics' values over the epoch so far (for the progress bar)."""
+        logs: dict[str, float] = {}
+        self._add_metric_logs(logs, self._output_metrics)
+        return logs
+
+    def _attach_weights(self, batches, sample_weight, class_weight, argument: str) -> None:
+        """Check the weights and let ``batches`` yield them after the targets (one array per
+        output); a refused call raises before anything changed."""
+        if sample_weight is None and class_weight is None:
+            return
+        if batches is None or not isinstance(batches, ArrayBatches):
+            raise ValueError(
+                f"Argument '{argument if class_weight is None else 'class_weight'}' needs arrays; "
+                "with batches from an iterable, weigh the loss inside the data instead."
+            )
+        n, targets = batches.samples, batches.ys[: len(self.losses)]
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("Give 'class_weight' or 'sample_weight', not both (as Keras).")
+            if len(self.losses) != 1:
+                raise ValueError(
+                    "Argument 'class_weight' is for models with one output; with several, give "
+                    "'sample_weight' per output."
+                )
+            weights = [weighting.class_weights_to_sample_weights(class_weight, targets[0])]
+        else:
+            weights = weighting.check_sample_weights(sample_weight, self.output_names, n, argument)
+        batches.ys = list(targets) + [w.astype(self.dtype) for w in weights]
 
     def _add_metric_logs(self, logs: dict, metric_lists) -> None:
         for names, group in zip(self._metric_names, metric_lists):
@@ -353,7 +429,14 @@ class Trainer:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
-        if len(outputs) == 1:
+        ys, sample_weights = ys[: len(outputs)], ys[len(outputs) :] or None
+        if sample_weights is not None:
+            self._output_losses = tuple(
+                weighting.weighted_loss(f, y, o, w)
+                for f, y, o, w in zip(losses_list, ys, outputs, sample_weights)
+            )
+            loss = sum(w * v for w, v in zip(weights, self._output_losses))
+        elif len(outputs) == 1:
             loss = losses_list[0].value(ys[0], outputs[0])
             self._output_losses = (loss,)
             loss *= weights[0]
@@ -368,7 +451,7 @@ class Trainer:
             if group:  # logits become probabilities once per batch, not once per metric
                 probabilities = losses_list[k].probabilities(outputs[k])
                 for metric in group:
-                    metric.update(ys[k], probabilities)
+                    _update(metric, ys[k], probabilities, sample_weights, k)
         buffers = self._error_buffers
         if buffers is None:
             buffers = self._error_buffers = [None] * len(outputs)
@@ -384,6 +467,8 @@ class Trainer:
             error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)], k)
             if weights[k] != 1.0:
                 error *= weights[k]
+            if sample_weights is not None:
+                weighting.scale_rows(error, sample_weights[k])
             errors.append(error)
             fused.append(pre_activation)
         # Plain SGD takes gradients already multiplied by the learning rate: scaling the small
@@ -421,23 +506,38 @@ class Trainer:
         )
 
     # ------------------------------------------------------------- evaluate
-    def _evaluate_batches(self, batches) -> dict:
+    def _evaluate_batches(self, batches, callback_list: CallbackList | None = None) -> dict:
         metric_lists = [
             [metrics_module.clone(m, loss, shape) for m in group]
             for group, loss, shape in zip(self._output_metrics, self.losses, self.output_shapes)
         ]
         totals = [0.0] * len(self.losses)
         count = 0
-        for xs, ys in batches:
+        hooks = callback_list if callback_list is not None else CallbackList(None, self)
+        begin, end = hooks.wants("on_test_batch_begin"), hooks.wants("on_test_batch_end")
+        hooks.call("on_test_begin", {})
+        for step, (xs, ys) in enumerate(batches):
+            if begin:
+                hooks.call("on_test_batch_begin", step, {})
             outputs = self._graph.forward(xs)
+            ys, sample_weights = ys[: len(outputs)], ys[len(outputs) :] or None
             n = len(xs[0])
             count += n
+            batch_losses = []
             for k, (loss, y, output) in enumerate(zip(self.losses, ys, outputs)):
-                totals[k] += loss.value(y, output) * n
+                if sample_weights is None:
+                    value = loss.value(y, output)
+                else:
+                    value = weighting.weighted_loss(loss, y, output, sample_weights[k])
+                batch_losses.append(value)
+                totals[k] += value * n
                 if metric_lists[k]:
                     probabilities = loss.probabilities(output)
                     for metric in metric_lists[k]:
-                        metric.update(y, probabilities)
+                        _update(metric, y, probabilities, sample_weights, k)
+            if end:
+                batch_loss = sum(w * v for w, v in zip(self.loss_weights, batch_losses))
+                hooks.call("on_test_batch_end", step, {"loss": batch_loss})
         if count == 0:
             raise ValueError("The evaluation data yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)
@@ -447,26 +547,45 @@ class Trainer:
             for name, value in zip(self.output_names, means):
                 result[f"{name}_loss"] = value
         self._add_metric_logs(result, metric_lists)
+        hooks.call("on_test_end", dict(result))
         return result
 
     def evaluate(
-        self, x: Any, y: Any = None, batch_size: int | None = None, verbose: int = 0
+        self,
+        x: Any,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        *,
+        sample_weight: Any = None,
+        callbacks: Any = None,
     ) -> dict:
         """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
 
         ``x`` and ``y`` are arrays (lists or dicts for several inputs or outputs), or ``x`` is
         an iterable of ``(x_batch, y_batch)`` pairs. Inside ``fit`` (from a callback) the
         training mode of the rest of the epoch is left as it was.
+
+        Args:
+            x: the samples.
+            y: the targets.
+            batch_size: samples per forward pass (default 1024).
+            verbose: 1 prints the results on one line.
+            sample_weight: one weight per sample, as in :meth:`fit`: the loss is
+                ``sum(w * loss_per_sample) / n`` and metrics are weighted.
+            callbacks: callbacks whose ``on_test_*`` hooks are called.
         """
         self._require_compiled("evaluate")
         size = (
             _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
-        batches, _ = self._batches(x, y, size, False, None, "x", "y")
+        batches, arrays = self._batches(x, y, size, False, None, "x", "y")
+        self._attach_weights(arrays, sample_weight, None, "sample_weight")
+        callback_list = CallbackList(callbacks, self)
         was_training = self._training
         self._set_training(False)
         try:
-            result = self._evaluate_batches(batches)
+            result = self._evaluate_batches(batches, callback_list)
         finally:
             if was_training and self._inside_fit:
                 self._set_training(True)
@@ -499,6 +618,13 @@ class Trainer:
                 logs[f"{name}_loss"] = value
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+
+def _update(metric, y, probabilities, sample_weights, k: int) -> None:
+    if sample_weights is None:
+        metric.update(y, probabilities)
+    else:
+        metric.update(y, probabilities, sample_weight=sample_weights[k])
 
 
 def _same_length(arrays: list, names: list[str]) -> None:

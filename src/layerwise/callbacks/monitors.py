@@ -241,7 +241,8 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
+        allow = self.allow_other_extension
         if self.save_weights_only:
-            self.model.save_weights(path)
+            self.model.save_weights(path, allow_other_extension=allow)
         else:
-            self.model.save_checkpoint(path, epoch, logs)
+            self.model.save_checkpoint(path, epoch, logs, allow_other_extension=allow)

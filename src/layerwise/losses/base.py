@@ -43,6 +43,17 @@ class LossFunction(ConfigValue):
         """Gradient w.r.t. the input of the ``partner`` activation whose output is ``y_pred``."""
         raise NotImplementedError(f"{type(self).__name__} has no fused gradient.")
 
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """The loss of each sample, shape ``(n,)``: the mean of :meth:`value` over the sample's
+        own elements, so that ``value`` is their mean. ``fit(sample_weight=w)`` minimizes
+        ``sum(w * sample_values) / n`` (Keras' ``sum_over_batch_size``).
+
+        This default calls :meth:`value` once per sample; the built-in losses compute all
+        samples at once.
+        """
+        rows = range(len(y_pred))
+        return np.array([self.value(y_true[i : i + 1], y_pred[i : i + 1]) for i in rows])
+
     def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
         """The predictions as metrics see them (logits turned into probabilities)."""
         return y_pred

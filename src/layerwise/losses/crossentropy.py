@@ -43,6 +43,11 @@ def _samples(y_pred: np.ndarray) -> int:
     return max(y_pred.size // y_pred.shape[-1], 1) if y_pred.ndim and y_pred.shape[-1] else 1
 
 
+def _position_mean(values: np.ndarray, samples: int) -> np.ndarray:
+    """Per-position losses averaged over each sample's positions, shape ``(samples,)``."""
+    return np.reshape(values, (samples, -1)).mean(axis=1)
+
+
 def _store(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     if out is None:
         return result
@@ -100,6 +105,11 @@ class CategoricalCrossentropy(_CrossEntropy):
         out *= 1.0 / n
         return out
 
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        log_p = _log_softmax(y_pred) if self.from_logits else _log_probability(y_pred)
+        per_position = -np.sum(np.reshape(y_true, log_p.shape) * log_p, axis=-1)
+        return _position_mean(per_position, len(y_pred))
+
     def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
         return _softmax(y_pred) if self.from_logits else y_pred
 
@@ -139,6 +149,13 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         if self.from_logits:
             return float(-np.sum(self._picked(y_true, _log_softmax(y_pred))) / n)
         return float(-np.sum(_log_probability(self._picked(y_true, y_pred))) / n)
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        if self.from_logits:
+            picked = self._picked(y_true, _log_softmax(y_pred))
+        else:
+            picked = _log_probability(self._picked(y_true, y_pred))
+        return _position_mean(-picked, len(y_pred))
 
     def gradient(
         self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
@@ -213,12 +230,18 @@ class BinaryCrossentropy(_CrossEntropy):
     def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if not y_pred.size:
             return 0.0
+        return float(np.mean(self._terms(y_true, y_pred)))
+
+    def _terms(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         if self.from_logits:
             z = y_pred
-            return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+            return np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
         log_p = _log_probability(y_pred)
         log_q = _log_probability(1 - y_pred)
-        return float(-np.mean(y_true * log_p + (1 - y_true) * log_q))
+        return -(y_true * log_p + (1 - y_true) * log_q)
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _position_mean(self._terms(y_true, y_pred), len(y_pred))
 
     def gradient(
         self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None

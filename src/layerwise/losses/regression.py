@@ -13,6 +13,11 @@ from .base import LossFunction
 __all__ = ["MeanSquaredError", "MeanAbsoluteError", "Huber"]
 
 
+def _per_sample(terms: np.ndarray) -> np.ndarray:
+    """The mean of element-wise loss terms over each sample's elements, shape ``(n,)``."""
+    return terms.reshape(len(terms), -1).mean(axis=1) if terms.ndim > 1 else terms.copy()
+
+
 @register("mse", "mean_squared_error")
 class MeanSquaredError(LossFunction):
     """``mean((y_pred - y_true)^2)`` over all elements."""
@@ -29,6 +34,10 @@ class MeanSquaredError(LossFunction):
         out = np.subtract(y_pred, y_true, out=out)
         out *= 2.0 / max(out.size, 1)
         return out
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        diff = np.subtract(y_pred, y_true)
+        return _per_sample(diff * diff)
 
 
 @register("mae", "mean_absolute_error")
@@ -47,6 +56,9 @@ class MeanAbsoluteError(LossFunction):
         out *= 1.0 / max(out.size, 1)
         return out
 
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _per_sample(np.abs(np.subtract(y_pred, y_true)))
+
 
 @register("huber")
 class Huber(LossFunction):
@@ -63,13 +75,18 @@ class Huber(LossFunction):
             raise ValueError(f"Argument 'delta' must be a positive number; received {delta!r}.")
         self.delta = float(delta)
 
-    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def _terms(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         error = np.abs(np.subtract(y_pred, y_true))
         quadratic = np.minimum(error, self.delta)
         linear = error - quadratic
-        return (
-            float(np.mean(0.5 * quadratic * quadratic + self.delta * linear)) if error.size else 0.0
-        )
+        return 0.5 * quadratic * quadratic + self.delta * linear
+
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        terms = self._terms(y_true, y_pred)
+        return float(np.mean(terms)) if terms.size else 0.0
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _per_sample(self._terms(y_true, y_pred))
 
     def gradient(
         self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None

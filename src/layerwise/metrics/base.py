@@ -9,7 +9,7 @@ import numpy as np
 from .. import registry
 from ..registry import Serializable
 
-__all__ = ["Metric"]
+__all__ = ["Metric", "sample_weights_for"]
 
 
 def _label_kind(loss, output_shape) -> str | None:
@@ -34,6 +34,14 @@ def _infer_kind(y_true, y_pred) -> str:
     if np.ndim(y_true) < np.ndim(y_pred) or np.shape(y_true)[-1] == 1:
         return "sparse"
     return "onehot"
+
+
+def sample_weights_for(sample_weight: np.ndarray | None, shape: tuple[int, ...]) -> Any:
+    """Per-sample weights ``(n,)`` broadcast to an array of ``shape`` (samples first), or 1."""
+    if sample_weight is None:
+        return 1
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    return np.broadcast_to(weights.reshape(len(weights), *([1] * (len(shape) - 1))), shape)
 
 
 class Metric(Serializable):
@@ -72,8 +80,12 @@ class Metric(Serializable):
         """Forget everything accumulated (called at the start of each epoch)."""
         raise NotImplementedError
 
-    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
-        """Add one batch to the running totals."""
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
+        """Add one batch to the running totals; ``sample_weight`` (shape ``(n,)``) weighs each
+        sample's contributions, as Keras' ``sample_weight`` does (a weighted mean, weighted
+        counts)."""
         raise NotImplementedError
 
     def result(self) -> float:
