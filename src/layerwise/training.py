@@ -255,7 +255,8 @@ class Trainer:
             self.optimizer.learning_rate = rate
         self._prepare_training()
         self.history = History(history)
-        self.history.epoch = list(range(start))
+        # A resumed run continues the checkpoint's history; initial_epoch starts a new one there.
+        self.history.epoch = list(range(start)) if resume_from is not None else []
         self.stop_training = False
         reporter = make_reporter(
             verbose, epochs, len(train) or None, running_metrics=self._running_metric_logs

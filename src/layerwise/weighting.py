@@ -36,10 +36,11 @@ def _as_weights(value: Any, n: int, argument: str) -> np.ndarray:
             f"Argument '{argument}' must hold one weight per sample, shape ({n},); received "
             f"shape {weights.shape}."
         )
-    if not np.isfinite(weights).all() or (weights < 0).any():
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
         raise ValueError(
-            f"Argument '{argument}' must hold finite weights >= 0; received values from "
-            f"{np.nanmin(weights)} to {np.nanmax(weights)}."
+            f"Argument '{argument}' must hold finite weights >= 0; received "
+            f"{np.count_nonzero(bad)} others, such as {weights[bad][:3].tolist()}."
         )
     return weights
 
