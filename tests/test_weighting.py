@@ -46,29 +46,29 @@ def torch_step(model, x, loss_of_outputs):
 CASES = {
     # name: (units, activation, loss, targets(labels), torch per-sample losses(z, labels))
     "categorical_crossentropy": (
-        CLASSES, "softmax", "categorical_crossentropy", lambda l: np.eye(CLASSES)[l],
-        lambda z, l: torch.nn.functional.cross_entropy(z, torch.tensor(l), reduction="none"),
+        CLASSES, "softmax", "categorical_crossentropy", lambda lab: np.eye(CLASSES)[lab],
+        lambda z, lab: torch.nn.functional.cross_entropy(z, torch.tensor(lab), reduction="none"),
     ),
     "sparse_categorical_crossentropy": (
-        CLASSES, "softmax", "sparse_categorical_crossentropy", lambda l: l,
-        lambda z, l: torch.nn.functional.cross_entropy(z, torch.tensor(l), reduction="none"),
+        CLASSES, "softmax", "sparse_categorical_crossentropy", lambda lab: lab,
+        lambda z, lab: torch.nn.functional.cross_entropy(z, torch.tensor(lab), reduction="none"),
     ),
     "binary_crossentropy": (
-        1, "sigmoid", "binary_crossentropy", lambda l: (l == 1).astype(float)[:, None],
-        lambda z, l: torch.nn.functional.binary_cross_entropy_with_logits(
-            z, torch.tensor((l == 1).astype(float)[:, None]), reduction="none"
+        1, "sigmoid", "binary_crossentropy", lambda lab: (lab == 1).astype(float)[:, None],
+        lambda z, lab: torch.nn.functional.binary_cross_entropy_with_logits(
+            z, torch.tensor((lab == 1).astype(float)[:, None]), reduction="none"
         ).mean(dim=1),
     ),
     "mse": (
-        2, None, "mse", lambda l: np.stack([l, -l], 1).astype(float),
-        lambda z, l: torch.nn.functional.mse_loss(
-            z, torch.tensor(np.stack([l, -l], 1).astype(float)), reduction="none"
+        2, None, "mse", lambda lab: np.stack([lab, -lab], 1).astype(float),
+        lambda z, lab: torch.nn.functional.mse_loss(
+            z, torch.tensor(np.stack([lab, -lab], 1).astype(float)), reduction="none"
         ).mean(dim=1),
     ),
     "huber": (
-        2, None, "huber", lambda l: np.stack([3 * l, -l], 1).astype(float),
-        lambda z, l: torch.nn.functional.huber_loss(
-            z, torch.tensor(np.stack([3 * l, -l], 1).astype(float)), reduction="none"
+        2, None, "huber", lambda lab: np.stack([3 * lab, -lab], 1).astype(float),
+        lambda z, lab: torch.nn.functional.huber_loss(
+            z, torch.tensor(np.stack([3 * lab, -lab], 1).astype(float)), reduction="none"
         ).mean(dim=1),
     ),
 }
