@@ -124,3 +124,46 @@ def test_model_checkpoint_refuses_another_formats_name_unless_allowed(tmp_path, 
     ModelCheckpoint(tmp_path / name, allow_other_extension=True)  # accepted when asked for
     ModelCheckpoint(tmp_path / "ckpt-{epoch:02d}.safetensors")
     ModelCheckpoint(tmp_path / "ckpt")
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit_bit_for_bit(tmp_path):
+    import numpy as np
+
+    import layerwise
+    from layerwise import Dense, Dropout, Input, Model
+    from layerwise.callbacks import BackupAndRestore
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6))
+    y = np.eye(3)[rng.integers(0, 3, 64)]
+
+    def model():
+        layerwise.set_seed(1)
+        inputs = Input(shape=(6,))
+        hidden = Dropout(0.2)(Dense(16, activation="relu")(inputs))
+        built = Model(inputs, Dense(3, activation="softmax")(hidden))
+        built.compile(loss="categorical_crossentropy", optimizer="adam")
+        return built
+
+    straight = model()
+    straight.fit(x, y, epochs=5, batch_size=16, verbose=0)
+
+    class Crash(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    backup = BackupAndRestore(tmp_path / "backup")
+    interrupted = model()
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[backup, Crash()])
+    assert backup.exists()
+    resumed = model()  # a new process: same code, fresh objects
+    seen = []
+    epochs = LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    resumed.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[backup, epochs])
+    assert seen == [3, 4]  # the crash came after the backup of epoch 2 (callbacks run in order)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history["loss"] == straight.history["loss"]
+    assert not backup.exists()  # deleted when training ended normally

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import metrics as metrics_module
 from . import packing, weighting
-from .callbacks import CallbackList, TerminateOnNaN
+from .callbacks import BackupAndRestore, CallbackList, TerminateOnNaN
 from .checkpoints import restore_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import ShapeMismatchError, TrainingDivergedError
@@ -246,6 +246,9 @@ class Trainer:
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
+        backup = next((c for c in callback_list if isinstance(c, BackupAndRestore)), None)
+        if resume_from is None and backup is not None and backup.exists():
+            resume_from = backup.path  # an interrupted run with BackupAndRestore goes on
         start, history = int(initial_epoch), {}
         if resume_from is not None:  # checks the whole checkpoint before changing anything
             start, history = restore_checkpoint(self, resume_from)

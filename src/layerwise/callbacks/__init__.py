@@ -16,6 +16,7 @@ Example::
               callbacks=[EarlyStopping(patience=5), CSVLogger('log.csv')])
 """
 
+from .backup import BackupAndRestore
 from .base import Callback, CallbackList
 from .logging import CSVLogger, LambdaCallback, TerminateOnNaN
 from .monitors import EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau
@@ -30,4 +31,5 @@ __all__ = [
     "CSVLogger",
     "LambdaCallback",
     "TerminateOnNaN",
+    "BackupAndRestore",
 ]
