@@ -81,3 +81,15 @@ def test_silent_reporter_writes_nothing():
     reporter.epoch_end(0, {"loss": 1.0})
     reporter.close()
     assert stream.getvalue() == ""
+
+
+def test_fit_with_the_bar_shows_running_metric_values_during_the_epoch(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+    model = classifier()
+    x, y = data()
+    model.fit(x, y, epochs=1, verbose=1, batch_size=8)
+    bar_updates = [
+        part for part in stream.getvalue().split("\r") if "/8" in part and "Epoch 1/1 -" not in part
+    ]
+    assert any("loss:" in part and "accuracy:" in part for part in bar_updates), bar_updates
