@@ -1,0 +1,131 @@
+"""Inference benchmarks of issue 15, run by ``run.py`` (``--only predict10k,gelu``):
+
+- ``predict10k``: ``model.predict`` on 10,000 rows of the benchmark MLP against onnxruntime
+  running the model exported by ``layerwise.export_onnx``, both with ``--threads`` threads
+  (``intra_op_num_threads``, one inter-op thread);
+- ``gelu``: ``layerwise.special.erf`` and the exact GELU (``x * Phi(x)``) against ``np.tanh`` on
+  the same float64 array of 32,768 standard-normal values (a 256 x 128 activation).
+
+Each contender is timed in interleaved rounds in one process; the ratio is of medians.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+PREDICT_ROWS = 10_000
+ACTIVATION_ELEMENTS = 32_768
+
+
+def _repeat(function, times: int):
+    def run():
+        for _ in range(times):
+            function()
+
+    return run
+
+
+def run_predict_rows(args, data, peers, log, rows, raw, notes, row) -> None:
+    """``model.predict(x[:10000])`` vs onnxruntime on the exported model."""
+    import measure
+    import workloads
+
+    import layerwise
+
+    model = workloads.layerwise_model("sgd")
+    x = data.x[:PREDICT_ROWS]
+    calls = 3 if args.quick else 5
+    contenders = {"layerwise": _repeat(lambda: model.predict(x), calls)}
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
+        notes.append("onnxruntime is not installed: the 10,000-row predict was not compared.")
+    if onnxruntime is not None:
+        path = os.path.join(tempfile.mkdtemp(), "mlp.onnx")
+        layerwise.export_onnx(model, path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            path, options, providers=["CPUExecutionProvider"]
+        )
+        name = session.get_inputs()[0].name
+        np.testing.assert_allclose(session.run(None, {name: x})[0], model.predict(x), atol=1e-5)
+        contenders["onnxruntime"] = _repeat(lambda: session.run(None, {name: x}), calls)
+    log(f"  predict of {PREDICT_ROWS:,} rows: {args.predict_rounds} rounds of {calls} calls")
+    timings = measure.interleaved(
+        contenders, args.predict_rounds, log=log if args.verbose else None
+    )
+    for timing in timings.values():
+        timing["milliseconds_per_call"] = [s / calls * 1e3 for s in timing["seconds"]]
+        timing.pop("results")
+    raw["predict10k"] = timings
+    ours = measure.median(timings["layerwise"]["milliseconds_per_call"])
+    if "onnxruntime" not in timings:
+        rows.append(row(f"predict {PREDICT_ROWS:,} rows", f"{ours:.1f} ms", "—", "—", "≤ 1.0x",
+                        None))
+        return
+    theirs = measure.median(timings["onnxruntime"]["milliseconds_per_call"])
+    ratio = ours / theirs
+    rows.append(
+        row(
+            f"predict {PREDICT_ROWS:,} rows",
+            f"{ours:.1f} ms",
+            f"onnxruntime {onnxruntime.__version__}, {args.threads} threads: {theirs:.1f} ms",
+            f"{ratio:.2f}x onnxruntime's time",
+            "≤ 1.0x",
+            ratio <= 1.0,
+        )
+    )
+    notes.append(
+        "predict 10,000 rows: `model.predict(x)` (float32, probabilities) vs "
+        "`session.run(None, {'input': x})` on `export_onnx(model)`, the same thread count."
+    )
+
+
+def run_gelu(args, log, rows, raw, notes, row) -> None:
+    """``erf`` and exact GELU vs ``np.tanh`` on 32,768 float64 values."""
+    import measure
+
+    from layerwise.activations import GELU
+    from layerwise.special import erf
+
+    x = np.random.default_rng(0).standard_normal(ACTIVATION_ELEMENTS)
+    calls = 20 if args.quick else 100
+    gelu = GELU()
+    contenders = {
+        "tanh": _repeat(lambda: np.tanh(x), calls),
+        "erf": _repeat(lambda: erf(x), calls),
+        "gelu": _repeat(lambda: gelu.forward(x), calls),
+    }
+    log(f"  erf and GELU vs tanh on {ACTIVATION_ELEMENTS:,} float64: {args.predict_rounds} rounds")
+    timings = measure.interleaved(
+        contenders, args.predict_rounds, log=log if args.verbose else None
+    )
+    for timing in timings.values():
+        timing["microseconds_per_call"] = [s / calls * 1e6 for s in timing["seconds"]]
+        timing.pop("results")
+    raw["gelu"] = timings
+    tanh = measure.median(timings["tanh"]["microseconds_per_call"])
+    for name, label in (("erf", "erf (float64)"), ("gelu", "exact GELU forward (float64)")):
+        ours = measure.median(timings[name]["microseconds_per_call"])
+        ratio = ours / tanh
+        rows.append(
+            row(
+                f"{label}, {ACTIVATION_ELEMENTS:,} values",
+                f"{ours:.0f} µs",
+                f"np.tanh: {tanh:.0f} µs",
+                f"{ratio:.1f}x tanh's time",
+                "≤ 3x",
+                ratio <= 3.0,
+            )
+        )
+    notes.append(
+        "erf/GELU: `layerwise.special.erf(x)` and `GELU().forward(x)` vs `np.tanh(x)` on the "
+        "same 32,768 standard-normal float64 values; erf is within 2 ulps of mpmath "
+        "(tests/test_special.py)."
+    )
