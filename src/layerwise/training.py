@@ -41,6 +41,7 @@ class History(dict):
 
     @property
     def history(self) -> dict:
+        """This dict itself, for Keras' spelling ``model.history.history['loss']``."""
         return self
 
 

@@ -88,8 +88,9 @@ class Dense(Layer):
         input_size: number of input features, for a ``Dense`` that starts a model without an
             ``Input`` layer.
         use_bias: add the bias (default True); without it the layer has ``weights`` only.
-        kernel_regularizer, bias_regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` or a regularizer
-            object; its penalty is added to the loss.
+        kernel_regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` or a regularizer object for
+            ``weights``; its penalty is added to the loss.
+        bias_regularizer: the same for ``bias``.
         seed: seed of this layer's initial weights (default: from :func:`layerwise.set_seed`).
 
     Shapes:

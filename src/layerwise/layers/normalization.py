@@ -29,7 +29,8 @@ class BatchNormalization(Layer):
     Args:
         momentum: weight of the old moving average, in [0, 1) (0.99).
         epsilon: positive number added to the variance (1e-3).
-        center, scale: learn ``beta`` / ``gamma`` (otherwise fixed at 0 / 1).
+        center: learn ``beta`` (otherwise fixed at 0).
+        scale: learn ``gamma`` (otherwise fixed at 1).
         name: optional layer name.
 
     Shapes: input and output ``(n, ..., features)``; ``gamma``, ``beta``, ``moving_mean`` and

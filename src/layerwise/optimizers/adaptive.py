@@ -25,7 +25,8 @@ class Adam(Optimizer):
 
     Args:
         learning_rate: positive number or schedule.
-        beta_1, beta_2: decay rates of the first and second moment estimates, in [0, 1).
+        beta_1: decay rate of the first moment estimate, in [0, 1).
+        beta_2: decay rate of the second moment estimate, in [0, 1).
         epsilon: positive constant for numerical stability.
     """
 
@@ -81,8 +82,11 @@ class AdamW(Adam):
         then the Adam update.
 
     Args:
+        learning_rate: positive number or schedule (as :class:`Adam`).
+        beta_1: as :class:`Adam`.
+        beta_2: as :class:`Adam`.
+        epsilon: as :class:`Adam`.
         weight_decay: non-negative decay coefficient (multiplied by the learning rate).
-        others: as :class:`Adam`.
     """
 
     elementwise = True

@@ -17,10 +17,10 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     ``predict`` returns 1-D) or 2-D ``(n, n_outputs)``. Targets are not rescaled: standardise
     them (e.g. with ``TransformedTargetRegressor``) when their scale is far from 1.
 
-    Args:
-        hidden_layer_sizes, activation, optimizer, learning_rate, epochs, batch_size, shuffle,
-        l2, dropout, validation_split, early_stopping, patience, tol, dtype, random_state,
-        verbose: as in :class:`NeuralNetClassifier` (the validation split is not stratified).
+    Its parameters (``hidden_layer_sizes``, ``activation``, ``optimizer``, ``learning_rate``,
+    ``epochs``, ``batch_size``, ``shuffle``, ``l2``, ``dropout``, ``validation_split``,
+    ``early_stopping``, ``patience``, ``tol``, ``dtype``, ``random_state``, ``verbose``) are
+    those of :class:`NeuralNetClassifier` (the validation split is not stratified).
 
     Attributes:
         n_features_in_, feature_names_in_, model_, loss_curve_, loss_, n_iter_: as in
