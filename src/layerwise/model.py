@@ -523,7 +523,8 @@ class Model(Trainer):
         # Buffers and snapshots of the training loop are rebuilt by the next fit.
         state = dict(self.__dict__)
         for name in (
-            "_error_buffers", "_epoch_start", "_params", "_grads", "_packed", "_last_outputs"
+            "_error_buffers", "_epoch_start", "_params", "_grads", "_packed", "_last_outputs",
+            "_fit_start", "_training_arrays",
         ):
             state.pop(name, None)
         return state
