@@ -14,7 +14,7 @@ import numpy as np
 from . import metrics as metrics_module
 from . import packing
 from .callbacks import CallbackList
-from .checkpoints import restore_checkpoint
+from .checkpoints import read_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
@@ -221,11 +221,14 @@ class Trainer:
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
-        start, history = 0, {}
+        callback_list.check_before_fit(self._log_names(validation is not None),
+                                       validation is not None)
+        resume = None
         if resume_from is not None:  # checks the whole checkpoint before changing anything
-            start, history = restore_checkpoint(self, resume_from)
+            resume = read_checkpoint(self, resume_from, callback_list.callbacks)
 
         # Everything is checked: from here on, weights change.
+        start, history, callback_states = resume() if resume else (0, {}, None)
         if rate is not None:
             self.optimizer.learning_rate = rate
         self._prepare_training()
@@ -236,8 +239,12 @@ class Trainer:
         self.stop_training = False
         reporter = make_reporter(verbose, epochs, len(train) or None)
         self._inside_fit = True
+        self._fit_callbacks = callback_list.callbacks
         try:
             callback_list.call("on_train_begin", {})
+            for callback, state in zip(callback_list.callbacks, callback_states or []):
+                if state is not None:
+                    callback.set_state(state)
             for epoch in range(start, epochs):
                 self._set_training(True)
                 callback_list.call("on_epoch_begin", epoch, {})
@@ -256,6 +263,7 @@ class Trainer:
             callback_list.call("on_train_end", {})
         finally:
             self._inside_fit = False
+            self._fit_callbacks = []
             self._set_training(False)
             reporter.close()
         return float(self.history["loss"][-1])
@@ -338,6 +346,15 @@ class Trainer:
                 logs[f"{name}_loss"] = value / count
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+    def _log_names(self, validation: bool) -> set[str]:
+        """The names ``fit`` logs each epoch (callbacks may add more, e.g. learning_rate)."""
+        names = {"loss", *(name for group in self._metric_names for name in group)}
+        if len(self.losses) > 1:
+            names |= {f"{name}_loss" for name in self.output_names}
+        if validation:
+            names |= {f"val_{name}" for name in names}
+        return names | {"learning_rate"}
 
     def _add_metric_logs(self, logs: dict, metric_lists) -> None:
         for names, group in zip(self._metric_names, metric_lists):
