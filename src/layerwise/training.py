@@ -550,6 +550,10 @@ class Trainer:
         Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.
         """
         self._require_compiled("train_on_batch")
+        if not isinstance(return_dict, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument 'return_dict' must be True or False; received {return_dict!r:.60}."
+            )
         xs, ys = self._convert_xy(x, y, "x", "y")
         self._prepare_training()
         for metric in self.metrics:
