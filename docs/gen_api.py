@@ -37,7 +37,7 @@ PAGES = {
     "sklearn": ("scikit-learn estimators", "layerwise.sklearn", []),
     "utilities": ("Utilities", None, [
         "layerwise.seeding", "layerwise.registry", "layerwise.exceptions", "layerwise.data",
-        "layerwise.packing", "layerwise.plotting",
+        "layerwise.packing", "layerwise.snapshot", "layerwise.plotting",
     ]),
 }
 

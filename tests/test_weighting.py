@@ -274,7 +274,7 @@ def test_predict_verbose_shows_progress_and_returns_the_same(capsys):
         model.predict(x, verbose=3)
 
 
-def test_terminate_on_nan_ends_fit_quietly_with_the_last_finite_weights(capsys):
+def test_terminate_on_nan_ends_fit_quietly_with_the_epochs_start_put_back(capsys):
     x, labels, _ = data(10)
     model = one_layer(1, None, "mse")
     y = np.where(labels == 0, 1e200, -1e200)  # squares overflow: the first loss is infinite

@@ -103,6 +103,7 @@ def save_model(
     path: str | os.PathLike,
     include_optimizer: bool = True,
     training: dict | None = None,
+    extra_tensors: dict[str, Any] | None = None,
     *,
     allow_other_extension: bool = False,
 ) -> None:
@@ -114,6 +115,7 @@ def save_model(
     """
     check_extension(path, allow_other_extension)
     tensors = weight_tensors(model)
+    tensors.update(extra_tensors or {})
     if include_optimizer and model.compiled:
         for key, array in model.optimizer.get_state().items():
             tensors[f"optimizer/{key}"] = array

@@ -30,6 +30,8 @@ class BackupAndRestore(Callback):
         model.fit(x, y, epochs=50, callbacks=[backup])   # ... goes on from epoch 21
     """
 
+    writes_checkpoints = True  # ends each epoch last: the backup holds the others' states
+
     def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = True) -> None:
         super().__init__()
         if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):

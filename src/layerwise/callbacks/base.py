@@ -38,6 +38,9 @@ class Callback:
         model.fit(x, y, epochs=3, callbacks=[PrintLoss()])
     """
 
+    writes_checkpoints = False  # True: ends each epoch after the other callbacks
+    state_keys: tuple[str, ...] = ()  # the keys of get_state(), checked when a file is read
+
     def __init__(self) -> None:
         self.model: Any = None
 
@@ -98,6 +101,27 @@ class Callback:
     def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         """Called after each batch of ``predict`` with ``{'outputs': batch_outputs}``."""
 
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """Called by ``fit`` before anything changes: raise ``ValueError`` (naming the argument)
+        if this callback cannot work with this fit (it monitors a value that will not be
+        logged, say). ``log_names`` are the names ``fit`` will log; ``validation`` says whether
+        there is validation data."""
+
+    def get_state(self) -> dict:
+        """What this callback needs to continue exactly after a resume (counters, best value:
+        numbers, None, or lists of arrays), by the keys of ``state_keys``; checkpoints save it.
+        Nothing by default."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Take back what :meth:`get_state` returned (after ``on_train_begin`` of a resumed
+        fit); by default each key becomes the attribute of that name. Only ``state_keys``
+        are accepted from files."""
+        for key, value in state.items():
+            if key not in self.state_keys:
+                raise ValueError(f"{type(self).__name__} has no state {key!r:.40}.")
+            setattr(self, key, value)
+
 
 def _overrides(callback: Callback, *hooks: str) -> bool:
     return any(getattr(type(callback), hook) is not getattr(Callback, hook) for hook in hooks)
@@ -130,6 +154,13 @@ class CallbackList:
     """
 
     def __init__(self, callbacks: Iterable[Callback] | None, model: Any) -> None:
+        if isinstance(callbacks, Callback) or (
+            callbacks is not None and not isinstance(callbacks, (list, tuple))
+        ):
+            raise TypeError(
+                "Argument 'callbacks' must be a list of layerwise.callbacks.Callback; received "
+                f"{callbacks!r:.60} of type {type(callbacks).__name__} (write callbacks=[...])."
+            )
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if not isinstance(callback, Callback):
@@ -149,6 +180,17 @@ class CallbackList:
         # Older names, kept for code that reads them.
         self.batch_begin = self._per_batch["on_train_batch_begin"]
         self.batch_end = self._per_batch["on_train_batch_end"]
+        # Callbacks that write checkpoints end each epoch last, so that what they save holds
+        # every other callback's state (and learning rate) after that epoch.
+        self._epoch_end = [c for c in callbacks if not c.writes_checkpoints] + [
+            c for c in callbacks if c.writes_checkpoints
+        ]
+
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """Let each callback refuse this fit before anything changes (see
+        :meth:`Callback.check_before_fit`)."""
+        for callback in self.callbacks:
+            callback.check_before_fit(log_names, validation)
 
     def wants(self, hook: str) -> bool:
         """Whether any callback needs the per-batch ``hook`` (skip building its logs if not)."""
@@ -156,7 +198,10 @@ class CallbackList:
 
     def call(self, hook: str, *args: Any) -> None:
         """Call ``hook`` with ``args`` on every callback (that needs it, for per-batch hooks)."""
-        targets = self._per_batch.get(hook, self.callbacks)
+        if hook == "on_epoch_end":
+            targets = self._epoch_end
+        else:
+            targets = self._per_batch.get(hook, self.callbacks)
         for callback in targets:
             getattr(callback, hook)(*args)
 

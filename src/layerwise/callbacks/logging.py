@@ -123,8 +123,10 @@ class TerminateOnNaN(Callback):
     """Stop training, without an error, when a step's loss is NaN or infinite.
 
     Without it, ``fit`` raises :class:`~layerwise.exceptions.TrainingDivergedError` on such a
-    loss; with it, ``fit`` prints ``Batch N: Invalid loss, terminating training`` and returns,
-    keeping the weights of the last step with a finite loss (as Keras' ``TerminateOnNaN``).
+    loss; with it, ``fit`` prints ``Batch N: Invalid loss, terminating training`` (as Keras'
+    ``TerminateOnNaN``) and returns. Either way the weights, layer state and optimizer state of
+    the epoch's start are put back (of fit's start, if those predict NaN), so the model is
+    never left holding NaN.
 
     Example::
 

@@ -31,6 +31,7 @@ class Adam(Optimizer):
     """
 
     slot_names = ("m", "v")
+    non_negative_slots = ("v",)
     elementwise = True
 
     def __init__(
@@ -131,6 +132,7 @@ class RMSprop(Optimizer):
     """
 
     slot_names = ("v",)
+    non_negative_slots = ("v",)
     elementwise = True
 
     def __init__(
