@@ -129,3 +129,108 @@ def run_gelu(args, log, rows, raw, notes, row) -> None:
         "same 32,768 standard-normal float64 values; erf is within 2 ulps of mpmath "
         "(tests/test_special.py)."
     )
+
+
+def _family_models():
+    """One small model per layer family on main, in layerwise and in PyTorch with the same
+    weights: (name, layerwise model, torch module, input)."""
+    import torch
+
+    import layerwise
+    from layerwise import (
+        Add,
+        BatchNormalization,
+        Concatenate,
+        Dense,
+        Dropout,
+        Flatten,
+        Input,
+        Model,
+    )
+
+    layerwise.set_seed(0)
+    x = np.random.default_rng(0).standard_normal((1, 8, 8)).astype(np.float32)
+    inputs = Input((8, 8))
+    flat = Flatten()(inputs)
+    h = Dense(64, activation="relu")(flat)
+    h = BatchNormalization()(h)
+    h = Dropout(0.2)(h)
+    h = Add()([h, Dense(64, activation="relu")(h)])
+    h = Concatenate()([h, Dense(16, activation="tanh")(flat)])
+    model = Model(inputs, Dense(10, activation="softmax")(h))
+    model.compile(loss="categorical_crossentropy")
+    weights = [torch.from_numpy(w.copy()) for w in model.get_weights()]
+
+    class Torch(torch.nn.Module):
+        """The same network as idiomatic PyTorch modules, in eval mode."""
+
+        def __init__(self):
+            super().__init__()
+            self.dense1, self.dense2 = torch.nn.Linear(64, 64), torch.nn.Linear(64, 64)
+            self.side, self.head = torch.nn.Linear(64, 16), torch.nn.Linear(80, 10)
+            self.norm = torch.nn.BatchNorm1d(64, eps=1e-3)
+            self.dropout = torch.nn.Dropout(0.2)
+            (w1, b1, gamma, beta, mean, var, w2, b2, w3, b3, w4, b4) = weights
+            with torch.no_grad():
+                for linear, (w, b) in zip(
+                    (self.dense1, self.dense2, self.side, self.head),
+                    ((w1, b1), (w2, b2), (w3, b3), (w4, b4)),
+                ):
+                    linear.weight.copy_(w.T)
+                    linear.bias.copy_(b)
+                self.norm.weight.copy_(gamma)
+                self.norm.bias.copy_(beta)
+                self.norm.running_mean.copy_(mean)
+                self.norm.running_var.copy_(var)
+
+        def forward(self, t):
+            f = torch.flatten(t, 1)
+            h = self.dropout(self.norm(torch.relu(self.dense1(f))))
+            h = h + torch.relu(self.dense2(h))
+            h = torch.cat([h, torch.tanh(self.side(f))], dim=1)
+            return torch.softmax(self.head(h), dim=1)
+
+    network = Torch().eval()
+    with torch.inference_mode():
+        expected = network(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-6)
+    return [("Flatten, Dense, BatchNormalization, Dropout, Add, Concatenate", model, network, x)]
+
+
+def run_predict_families(args, peers, log, rows, raw, notes, row) -> None:
+    """One-sample predict of a model holding every layer family vs the same in PyTorch."""
+    import measure
+
+    if not peers["torch"]:
+        notes.append("PyTorch is not installed: the layer-family predict was skipped.")
+        return
+    import torch
+
+    calls = 300 if args.quick else 2000
+    for name, model, network, x in _family_models():
+        tensor = torch.from_numpy(x)
+
+        def torch_calls(network=network, tensor=tensor):
+            for _ in range(calls):
+                with torch.inference_mode():
+                    network(tensor)
+
+        predict = model.predict
+        contenders = {
+            "layerwise": _repeat(lambda predict=predict, x=x: predict(x), calls),
+            "pytorch": torch_calls,
+        }
+        timings = measure.interleaved(
+            contenders, args.predict_rounds, log=log if args.verbose else None
+        )
+        for timing in timings.values():
+            timing.pop("results")
+        raw[f"predict families: {name}"] = timings
+        ours = measure.median(timings["layerwise"]["seconds"]) / calls * 1e6
+        theirs = measure.median(timings["pytorch"]["seconds"]) / calls * 1e6
+        ratio = ours / theirs
+        rows.append(
+            row(f"predict 1 sample, {name}", f"{ours:.1f} µs",
+                f"PyTorch modules, inference_mode: {theirs:.1f} µs",
+                f"{ratio:.2f}x PyTorch's time", "≤ 1.0x", ratio <= 1.0)
+        )

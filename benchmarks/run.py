@@ -26,7 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("train", "sklearn", "blas", "predict", "predict10k", "gelu", "memory", "import")
+BENCHMARKS = (
+    "train", "sklearn", "blas", "predict", "predict10k", "families", "gelu", "memory", "import"
+)
 MEMORY_LIMIT_MB = 64.0
 
 
@@ -511,6 +513,8 @@ def main(argv=None) -> int:
         run_predict(args, data, peers, log, rows, raw, notes)
     if "predict10k" in args.selected:
         inference.run_predict_rows(args, data, peers, log, rows, raw, notes, _row)
+    if "families" in args.selected:
+        inference.run_predict_families(args, peers, log, rows, raw, notes, _row)
     if "gelu" in args.selected:
         inference.run_gelu(args, log, rows, raw, notes, _row)
     if "memory" in args.selected:

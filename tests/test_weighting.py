@@ -270,8 +270,9 @@ def test_predict_verbose_shows_progress_and_returns_the_same(capsys):
     assert capsys.readouterr().out == ""
     np.testing.assert_array_equal(model.predict(x, verbose=2, batch_size=5), quiet)
     assert capsys.readouterr().out.startswith("predict - ")
-    with pytest.raises(ValueError, match="'verbose'"):
-        model.predict(x, verbose=3)
+    for bad in (3, True, np.array([1, 2]), "loud"):
+        with pytest.raises(ValueError, match="'verbose'"):
+            model.predict(x, verbose=bad)
 
 
 def test_terminate_on_nan_ends_fit_quietly_with_the_epochs_start_put_back(capsys):

@@ -569,8 +569,12 @@ class Model(Trainer):
         xs = self._input_arrays(x, "x")
         size = _PREDICT_BATCH if batch_size is None else check_positive_int(batch_size,
                                                                             "batch_size")
-        if verbose not in (0, 1, 2, "auto") or isinstance(verbose, bool):
-            raise ValueError(f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+        if isinstance(verbose, bool) or not (
+            isinstance(verbose, (int, str)) and verbose in (0, 1, 2, "auto")
+        ):
+            raise ValueError(
+                f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r:.40}."
+            )
         if verbose or callbacks:
             return predict_with_hooks(self, xs, size, verbose, callbacks)
         was_training = self._training
