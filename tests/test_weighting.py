@@ -303,3 +303,20 @@ def test_save_refuses_another_formats_name_and_writes_nothing(tmp_path, name):
     again = layerwise.load_model(tmp_path / name)
     np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
     model.save_weights(tmp_path / "weights.safetensors")
+
+
+def test_batches_from_an_iterable_may_carry_their_sample_weights():
+    x, labels, weights = data(11)
+    y = np.eye(CLASSES)[labels]
+    arrays = one_layer(CLASSES, "softmax", "categorical_crossentropy")
+    arrays.fit(x, y, batch_size=4, shuffle=False, verbose=0, sample_weight=weights)
+    batches = [(x[i : i + 4], y[i : i + 4], weights[i : i + 4]) for i in range(0, N, 4)]
+    triples = one_layer(CLASSES, "softmax", "categorical_crossentropy")
+    triples.fit(batches, verbose=0, validation_data=batches)
+    for a, b in zip(arrays.get_weights(), triples.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+    assert triples.history["val_loss"][-1] == pytest.approx(
+        triples.evaluate(x, y, sample_weight=weights)["loss"], rel=1e-12
+    )
+    with pytest.raises(ValueError, match="sample_weight of a batch"):
+        triples.fit([(x, y, -weights)], verbose=0)

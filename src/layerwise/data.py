@@ -221,10 +221,10 @@ class PairBatches:
                         f"of an epoch of steps_per_epoch={self.steps}."
                     ) from None
                 return
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            if not (isinstance(pair, (tuple, list)) and len(pair) in (2, 3)):
                 raise TypeError(
-                    f"Each item of '{self.argument}' must be an (x_batch, y_batch) pair; "
-                    f"received {type(pair).__name__}."
+                    f"Each item of '{self.argument}' must be an (x_batch, y_batch) pair or an "
+                    f"(x_batch, y_batch, sample_weight) triple; received {type(pair).__name__}."
                 )
             count += 1
             yield self.convert(*pair)

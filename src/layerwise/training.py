@@ -145,13 +145,24 @@ class Trainer:
             ) from None
         return xs, ys
 
+    def _convert_batch(self, xb, yb, wb=None):
+        """One ``(x, y)`` or ``(x, y, sample_weight)`` batch from an iterable, checked; the
+        weights (one array per output) follow the targets, as :meth:`_attach_weights` does."""
+        xs, ys = self._convert_xy(xb, yb, "x_batch", "y_batch")
+        if wb is not None:
+            weights = weighting.check_sample_weights(
+                wb, self.output_names, len(xs[0]), "sample_weight of a batch"
+            )
+            ys = list(ys) + [w.astype(self.dtype) for w in weights]
+        return xs, ys
+
     def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name,
                  steps_argument="steps_per_epoch"):
         if y is None:
             if isinstance(x, np.ndarray):
                 raise TypeError(f"Argument '{y_name}' is required when '{x_name}' is an array.")
-            convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
-            return PairBatches(x, steps_per_epoch, convert, x_name, steps_argument), None
+            batches = PairBatches(x, steps_per_epoch, self._convert_batch, x_name, steps_argument)
+            return batches, None
         if steps_per_epoch is not None:
             raise ValueError(
                 "Argument 'steps_per_epoch' is for generators of (x_batch, y_batch) pairs; with "
@@ -342,7 +353,11 @@ class Trainer:
             return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
-        if isinstance(validation_data, tuple) and len(validation_data) == 3:
+        if (
+            isinstance(validation_data, tuple)
+            and len(validation_data) == 3
+            and not _is_array_pair(validation_data[0], several=len(self.input_layers) > 1)
+        ):
             # (x_val, y_val, sample_weight_val), as Keras accepts
             xs, ys = self._convert_xy(*validation_data[:2], "validation_data[0]",
                                       "validation_data[1]")
@@ -359,13 +374,16 @@ class Trainer:
                 "Argument 'validation_data' must be a tuple (x_val, y_val) or an iterable of "
                 f"(x_batch, y_batch) pairs; received {type(validation_data).__name__}."
             )
-        convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
         if isinstance(validation_data, (list, tuple)):  # in memory: check every batch now
-            batches = list(PairBatches(validation_data, None, convert, "validation_data"))
+            batches = list(
+                PairBatches(validation_data, None, self._convert_batch, "validation_data")
+            )
             if not batches:
                 raise ValueError("Argument 'validation_data' holds no batches.")
             return batches
-        return PairBatches(validation_data, steps, convert, "validation_data", "validation_steps")
+        return PairBatches(
+            validation_data, steps, self._convert_batch, "validation_data", "validation_steps"
+        )
 
     def _prepare_training(self) -> None:
         flat = self._pack_parameters()
