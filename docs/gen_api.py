@@ -42,6 +42,11 @@ PAGES = {
 }
 
 
+# Modules whose classes are documented with what they inherit: Model's fit, evaluate and
+# train_on_batch come from Trainer, Sequential's from Model.
+INHERITED = {"layerwise.model", "layerwise.sequential"}
+
+
 def submodules(package: str) -> list[str]:
     module = importlib.import_module(package)
     if not hasattr(module, "__path__"):
@@ -76,7 +81,9 @@ def page(title: str, package: str | None, extra: list[str]) -> str:
     for module_name in extra:
         module = importlib.import_module(module_name)
         own = [n for n in sorted(defined_names(module_name)) if id(getattr(module, n)) not in shown]
-        if package is None:
+        if module_name in INHERITED:
+            lines += [f"::: {module_name}", "    options:", "      inherited_members: true", ""]
+        elif package is None:
             lines += [f"::: {module_name}", ""]
         elif own:
             lines += [f"::: {module_name}", "    options:", "      members:"]

@@ -186,7 +186,7 @@ class Trainer:
         validation_data: Any = None,
         validation_split: float = 0.0,
         callbacks: Any = None,
-        verbose: int | str = None,
+        verbose: int | str | None = None,
         steps_per_epoch: int | None = None,
         resume_from: str | os.PathLike | None = None,
         validation_steps: int | None = None,
@@ -198,8 +198,9 @@ class Trainer:
 
         Args:
             x_train: samples ``(n, *input_shape)`` (array or nested lists), or, with
-                ``y_train=None``, an iterable of ``(x_batch, y_batch)`` pairs: a list or an
-                object whose ``__iter__`` starts a new pass each epoch, or a generator (then give
+                ``y_train=None``, an iterable of ``(x_batch, y_batch)`` pairs (or
+                ``(x_batch, y_batch, sample_weight)`` triples): a list or an object whose
+                ``__iter__`` starts a new pass each epoch, or a generator (then give
                 ``steps_per_epoch``).
             y_train: labels ``(n, *output_shape)``; 1-D for a single output; integer labels for
                 ``sparse_categorical_crossentropy``.
