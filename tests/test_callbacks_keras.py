@@ -167,3 +167,22 @@ def test_backup_and_restore_resumes_an_interrupted_fit_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(a, b)
     assert resumed.history["loss"] == straight.history["loss"]
     assert not backup.exists()  # deleted when training ended normally
+
+
+def test_the_new_callbacks_refuse_bad_arguments_by_name(tmp_path):
+    for make, argument in [
+        (lambda: CSVLogger(None), "'filename'"),
+        (lambda: CSVLogger(tmp_path / "log.csv", append="yes"), "'append'"),
+        (lambda: CSVLogger(tmp_path / "log.csv", separator=None), "'separator'"),
+    ]:
+        with pytest.raises((TypeError, ValueError), match=argument):
+            make()
+    from layerwise.callbacks import BackupAndRestore
+
+    with pytest.raises(TypeError, match="'backup_dir'"):
+        BackupAndRestore(3)
+    with pytest.raises(TypeError, match="'delete_checkpoint'"):
+        BackupAndRestore(tmp_path, delete_checkpoint="no")
+    logger = CSVLogger(tmp_path / "missing" / "log.csv")
+    with pytest.raises(ValueError, match="does not exist"):
+        logger.check_before_fit({"loss"}, False)

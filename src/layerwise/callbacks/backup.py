@@ -36,10 +36,15 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
             raise TypeError(
-                f"Argument 'backup_dir' must be a folder path; received {backup_dir!r}."
+                f"Argument 'backup_dir' must be a folder path; received {backup_dir!r:.60}."
+            )
+        if not isinstance(delete_checkpoint, bool):
+            raise TypeError(
+                "Argument 'delete_checkpoint' must be True or False; received "
+                f"{delete_checkpoint!r:.60}."
             )
         self.backup_dir = os.fspath(backup_dir)
-        self.delete_checkpoint = bool(delete_checkpoint)
+        self.delete_checkpoint = delete_checkpoint
 
     @property
     def path(self) -> str:

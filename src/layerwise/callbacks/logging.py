@@ -33,16 +33,32 @@ class CSVLogger(Callback):
 
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False):
         super().__init__()
+        if not isinstance(filename, (str, os.PathLike)) or not os.fspath(filename):
+            raise TypeError(
+                f"Argument 'filename' of CSVLogger must be a file path; received {filename!r:.60}."
+            )
         if not isinstance(separator, str) or len(separator) != 1:
             raise ValueError(
-                f"Argument 'separator' must be one character; received {separator!r}."
+                f"Argument 'separator' must be one character; received {separator!r:.60}."
             )
+        if not isinstance(append, bool):
+            raise TypeError(f"Argument 'append' must be True or False; received {append!r:.60}.")
         self.filename = os.fspath(filename)
         self.separator = separator
-        self.append = bool(append)
+        self.append = append
         self.keys: list[str] | None = None
         self._file: TextIO | None = None
         self._writer: Any = None
+
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """The file's folder must exist, so that fit fails before training rather than after
+        the first epoch."""
+        folder = os.path.dirname(os.path.abspath(self.filename))
+        if not os.path.isdir(folder):
+            raise ValueError(
+                f"Argument 'filename' of CSVLogger, {self.filename!r:.200}: the folder "
+                f"{folder!r:.200} does not exist."
+            )
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._header = not (
