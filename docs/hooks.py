@@ -10,8 +10,6 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from mkdocs.exceptions import PluginError
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
@@ -51,6 +49,10 @@ def missing_docstrings() -> list[str]:
 
 
 def on_pre_build(config, **kwargs) -> None:
+    """Stop the build when a public name has no docstring."""
+    # Imported here: tests/test_docs.py imports this file where MkDocs is not installed.
+    from mkdocs.exceptions import PluginError
+
     missing = missing_docstrings()
     if missing:
         raise PluginError(
