@@ -36,6 +36,8 @@ def run_predict_rows(args, data, peers, log, rows, raw, notes, row) -> None:
     import layerwise
 
     model = workloads.layerwise_model("sgd")
+    if data.samples < PREDICT_ROWS:  # --samples below 10,000: this row still times 10,000
+        data = workloads.Data(PREDICT_ROWS)
     x = data.x[:PREDICT_ROWS]
     calls = 3 if args.quick else 5
     contenders = {"layerwise": _repeat(lambda: model.predict(x), calls)}
