@@ -320,3 +320,17 @@ def test_batches_from_an_iterable_may_carry_their_sample_weights():
     )
     with pytest.raises(ValueError, match="sample_weight of a batch"):
         triples.fit([(x, y, -weights)], verbose=0)
+
+
+def test_class_weight_needs_one_label_per_sample():
+    from layerwise.weighting import class_weights_to_sample_weights
+
+    np.testing.assert_array_equal(
+        class_weights_to_sample_weights({1: 3.0}, np.eye(3)[[0, 1, 2]]), [1.0, 3.0, 1.0]
+    )
+    np.testing.assert_array_equal(
+        class_weights_to_sample_weights({1: 3.0}, np.array([[0.0], [1.0]])), [1.0, 3.0]
+    )
+    for targets in (np.zeros((4, 2, 3)), np.array([[0, 1], [1, 1]])):  # sequences of labels
+        with pytest.raises(ValueError, match="one class label per sample"):
+            class_weights_to_sample_weights({0: 1.0}, targets)

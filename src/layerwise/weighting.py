@@ -106,6 +106,12 @@ def class_weights_to_sample_weights(class_weight: Any, y: np.ndarray) -> np.ndar
                 "be finite numbers >= 0."
             )
     y = np.asarray(y)
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] > 1 and not _looks_one_hot(y)):
+        raise ValueError(
+            "Argument 'class_weight' needs one class label per sample (integer labels, 0/1 "
+            f"labels or one-hot rows); the targets have shape {y.shape}. Give 'sample_weight' "
+            "instead."
+        )
     if y.ndim > 1 and y.shape[-1] > 1:
         labels = np.argmax(y, axis=-1)
     else:
@@ -115,6 +121,11 @@ def class_weights_to_sample_weights(class_weight: Any, y: np.ndarray) -> np.ndar
     for key, value in class_weight.items():
         table[int(key)] = float(value)
     return table[labels]
+
+
+def _looks_one_hot(y: np.ndarray) -> bool:
+    """Rows that sum to 1 (one-hot or probability labels), as opposed to sequence labels."""
+    return bool(np.allclose(y.sum(axis=1), 1.0))
 
 
 def weighted_loss(loss: Any, y: np.ndarray, output: np.ndarray, weights: np.ndarray) -> float:
