@@ -296,7 +296,7 @@ class Layer(Serializable):
         Never writes into ``input_data``."""
         raise NotImplementedError
 
-    def backward(self, output_error: np.ndarray, learning_rate: float = None) -> np.ndarray:
+    def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Store the parameters' gradients and return the gradient with respect to the input.
 
         ``output_error`` (the gradient of the loss with respect to this layer's last output) is

@@ -57,7 +57,7 @@ class Input(Layer):
         self.input = self.output = inputs
         return inputs
 
-    def backward(self, output_error: np.ndarray, learning_rate: float = None) -> np.ndarray:
+    def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Returns the output error unchanged."""
         return output_error
 
@@ -301,7 +301,7 @@ class Dense(Layer):
             np.subtract(self.bias, self.grad_bias, out=self.bias)
         return input_error
 
-    def backward(self, output_error: np.ndarray, learning_rate: float = None) -> np.ndarray:
+    def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Store the gradients of ``weights`` and ``bias`` and return the input error."""
         return super().backward(output_error)
 
