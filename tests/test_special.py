@@ -70,3 +70,26 @@ def test_no_floating_point_warnings_on_extreme_inputs(function):
     # Underflow (exp(-2500) rounding to 0) is the right answer; nothing else may be raised.
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         assert np.isfinite(function(x)).all()
+
+
+def test_exact_gelu_gradient_against_mpmath_including_zero_and_the_tails():
+    from layerwise.activations import GELU
+
+    x = np.concatenate([np.linspace(-30, 30, 3001), [0.0, -0.0, 1e-300, -1e-300]])
+    exact = np.array(
+        [float(mpmath.ncdf(mpmath.mpf(v)) + mpmath.mpf(v) * mpmath.npdf(mpmath.mpf(v)))
+         for v in x]
+    )
+    gelu = GELU()
+    got = gelu.derivative(x, np.ones_like(x))
+    scale = np.maximum(np.abs(exact), 1e-300)
+    assert np.max(np.abs(got - exact) / scale) < 5e-13
+    # float32: within a few float32 ulps of the exact value
+    x32 = np.linspace(-9, 9, 2001, dtype=np.float32)
+    got32 = gelu.derivative(x32, np.ones_like(x32))
+    want32 = np.array(
+        [float(mpmath.ncdf(mpmath.mpf(float(v))) + mpmath.mpf(float(v)) * mpmath.npdf(
+            mpmath.mpf(float(v)))) for v in x32]
+    )
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, want32, rtol=0, atol=4e-7 * np.abs(want32).max())

@@ -290,10 +290,14 @@ class GELU(ActivationFunction):
             slope = _TANH_SCALE * (1 + 3 * 0.044715 * bounded * bounded)
             output_error *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope
         else:
-            # d/dx x Phi(x) = Phi(x) + x phi(x); x is clipped where phi(x) is 0 anyway, so that
-            # x * x cannot overflow.
+            # d/dx x Phi(x) = Phi(x) + x phi(x). Phi(x) is read back from the output, y / x,
+            # five passes instead of the ~60 of computing it again (x = 0 gives Phi = 1/2);
+            # x is clipped where phi(x) is 0 anyway, so that x * x cannot overflow.
+            zero = x == 0
+            cdf = np.divide(y, x + zero)
+            cdf += 0.5 * zero
             bounded = np.clip(x, -40.0, 40.0)
-            output_error *= normal_cdf(x) + x * np.exp(-0.5 * bounded * bounded) * _INV_SQRT_2PI
+            output_error *= cdf + x * np.exp(-0.5 * bounded * bounded) * _INV_SQRT_2PI
         return output_error
 
     def get_config(self) -> dict[str, Any]:
