@@ -16,6 +16,7 @@ float64 and rounded once. Arrays are processed in blocks that stay in the CPU ca
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -27,7 +28,7 @@ _INV_SQRT_PI = 1 / math.sqrt(math.pi)
 _SMALL = 0.46875  # Cody's first break point
 _MIDDLE = 4.0  # and his second
 _ZERO_BEYOND = 27.3  # erfc(a) is exactly 0 in float64 from about 26.6 on; clamping keeps a^2 finite
-_BLOCK = 65536  # elements per block: the temporaries of one block stay in the L2 cache
+_BLOCK = 16384  # values per block: the scratch arrays of one block stay in the L2 cache
 
 # Cody's coefficients, highest power first (monic denominators omit their leading 1).
 _P_SMALL = (
@@ -64,14 +65,16 @@ def _as_float(x: ArrayLike) -> np.ndarray:
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
 
 
-def _polynomial(t: np.ndarray, coefficients: tuple[float, ...], monic: bool) -> np.ndarray:
-    """Horner's rule in place on one new array: ``sum c_k t^k`` (with a leading ``t^n`` term
-    when ``monic``)."""
+def _polynomial(
+    t: np.ndarray, coefficients: tuple[float, ...], monic: bool, out: np.ndarray
+) -> np.ndarray:
+    """Horner's rule in place into ``out``: ``sum c_k t^k`` (with a leading ``t^n`` term when
+    ``monic``)."""
     if monic:
-        out = t + coefficients[0]
+        np.add(t, coefficients[0], out=out)
         rest = coefficients[1:]
     else:
-        out = t * coefficients[0]
+        np.multiply(t, coefficients[0], out=out)
         out += coefficients[1]
         rest = coefficients[2:]
     for c in rest:
@@ -80,42 +83,54 @@ def _polynomial(t: np.ndarray, coefficients: tuple[float, ...], monic: bool) -> 
     return out
 
 
-def _erf_small(a: np.ndarray) -> np.ndarray:
-    """``erf(a)`` for ``|a| < 0.46875`` (odd: the sign of ``a`` carries through)."""
-    z = a * a
-    numerator = _polynomial(z, _P_SMALL, monic=False)
-    numerator *= a
-    numerator /= _polynomial(z, _Q_SMALL, monic=True)
-    return numerator
+def _erf_small(a: np.ndarray, out: np.ndarray, z: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``erf(a)`` for ``|a| < 0.46875`` into ``out`` (odd: the sign of ``a`` carries
+    through); ``z`` and ``q`` are scratch arrays of ``a``'s size."""
+    np.multiply(a, a, out=z)
+    _polynomial(z, _P_SMALL, False, out)
+    out *= a
+    out /= _polynomial(z, _Q_SMALL, True, q)
+    return out
 
 
-def _erfc_large(a: np.ndarray) -> np.ndarray:
-    """``erfc(a)`` for ``a >= 0.46875``."""
-    a = np.minimum(a, _ZERO_BEYOND)
+def _erfc_large(a: np.ndarray, out: np.ndarray, clipped: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``erfc(a)`` for ``a >= 0.46875`` into ``out``; ``clipped`` and ``q`` are scratch."""
+    a = np.minimum(a, _ZERO_BEYOND, out=clipped)
+    _polynomial(a, _P_MIDDLE, False, out)
+    out /= _polynomial(a, _Q_MIDDLE, True, q)
     # exp(-a^2) of the a^2 as rounded: its relative error, a^2 * 2^-53, is below 2e-15 for
     # a < 4; beyond, the far tail splits a^2 exactly (as Cody does) to keep erfc's precision.
-    exponent = a * a
-    np.negative(exponent, out=exponent)
-    factor = np.exp(exponent, out=exponent)
+    factor = np.multiply(a, a, out=q)
+    np.negative(factor, out=factor)
+    np.exp(factor, out=factor)
     if a.size and a.max() >= _MIDDLE:
-        middle, far = _split(a, _MIDDLE)
-        scaled = np.empty_like(a)
-        inside = a[middle]
-        scaled[middle] = _polynomial(inside, _P_MIDDLE, False) / _polynomial(
-            inside, _Q_MIDDLE, True
-        )
+        # The few values in the far tail are recomputed with its own formula: cheaper than
+        # splitting the whole array (the middle formula is finite there, just less precise).
+        far = np.flatnonzero(a >= _MIDDLE)
         outside = a[far]
         z = 1 / (outside * outside)
-        tail = _polynomial(z, _P_LARGE, False) / _polynomial(z, _Q_LARGE, True)
+        tail = _polynomial(z, _P_LARGE, False, np.empty_like(z))
+        tail /= _polynomial(z, _Q_LARGE, True, np.empty_like(z))
         tail *= z
-        scaled[far] = (_INV_SQRT_PI - tail) / outside
+        out[far] = (_INV_SQRT_PI - tail) / outside
         high = np.trunc(outside * 16) / 16  # high * high is exact
         factor[far] = np.exp(-high * high) * np.exp(-(outside - high) * (outside + high))
-    else:  # the common case: no sample in the far tail
-        scaled = _polynomial(a, _P_MIDDLE, monic=False)
-        scaled /= _polynomial(a, _Q_MIDDLE, monic=True)
-    scaled *= factor
-    return scaled
+    out *= factor
+    return out
+
+
+# Scratch arrays reused across calls (one set per thread): fresh temporaries of this size are
+# mapped from the operating system and page-faulted on every call, which doubled erf's time.
+_SCRATCH = threading.local()
+_ROWS = 6
+
+
+def _scratch(n: int) -> np.ndarray:
+    """``(_ROWS, n)`` float64 scratch of this thread, at least ``n`` wide."""
+    scratch = getattr(_SCRATCH, "array", None)
+    if scratch is None or scratch.shape[1] < n:
+        scratch = _SCRATCH.array = np.empty((_ROWS, max(n, _BLOCK)))
+    return scratch
 
 
 def _split(a: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -126,63 +141,67 @@ def _split(a: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _blocks(function, x: np.ndarray) -> np.ndarray:
-    """``function`` over a float64 copy of ``x`` block by block, rounded to ``x``'s dtype."""
+    """``function(block, result_block)`` over ``x`` in float64 blocks of at most ``_BLOCK``
+    values, rounded to ``x``'s dtype."""
     flat = np.ravel(x)
-    if flat.size <= _BLOCK:
-        result = function(flat.astype(np.float64, copy=False))
-    else:
-        result = np.empty(flat.size, dtype=np.float64)
-        for start in range(0, flat.size, _BLOCK):
-            part = flat[start : start + _BLOCK].astype(np.float64, copy=False)
-            result[start : start + _BLOCK] = function(part)
+    result = np.empty(flat.size, dtype=np.float64)
+    for start in range(0, flat.size, _BLOCK):
+        part = flat[start : start + _BLOCK].astype(np.float64, copy=False)
+        function(part, result[start : start + _BLOCK])
     return result.astype(x.dtype, copy=False).reshape(x.shape)
 
 
-def _erf_flat(x: np.ndarray) -> np.ndarray:
-    small, large = _split(np.abs(x), _SMALL)
-    if not len(large):
-        return _erf_small(x)
-    result = np.empty_like(x)
-    result[small] = _erf_small(x[small])
-    outside = x[large]
-    value = _erfc_large(np.abs(outside))
-    np.subtract(1.0, value, out=value)
-    result[large] = np.copysign(value, outside, out=value)
-    return result
+def _gather(source: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # mode="clip": the indices are valid by construction, and the default mode="raise" makes
+    # np.take gather into a temporary and copy it.
+    return np.take(source, index, out=out[: len(index)], mode="clip")
 
 
-def _erfc_flat(x: np.ndarray) -> np.ndarray:
-    small, large = _split(np.abs(x), _SMALL)
-    result = np.empty_like(x)
-    result[small] = 1 - _erf_small(x[small])
-    outside = x[large]
-    value = _erfc_large(np.abs(outside))
-    negative = outside < 0
+def _erf_flat(x: np.ndarray, result: np.ndarray) -> None:
+    s = _scratch(len(x))
+    a = np.abs(x, out=s[0, : len(x)])
+    small, large = _split(a, _SMALL)
+    inside = _gather(x, small, s[1])
+    m = len(small)
+    result[small] = _erf_small(inside, s[2, :m], s[3, :m], s[4, :m])
+    k = len(large)
+    if k:
+        outside = _gather(a, large, s[1])
+        value = _erfc_large(outside, s[2, :k], s[3, :k], s[4, :k])
+        np.subtract(1.0, value, out=value)
+        result[large] = np.copysign(value, _gather(x, large, s[5]), out=value)
+
+
+def _erfc_flat(x: np.ndarray, result: np.ndarray) -> None:
+    s = _scratch(len(x))
+    a = np.abs(x, out=s[0, : len(x)])
+    small, large = _split(a, _SMALL)
+    m, k = len(small), len(large)
+    value = _erf_small(_gather(x, small, s[1]), s[2, :m], s[3, :m], s[4, :m])
+    result[small] = np.subtract(1.0, value, out=value)
+    value = _erfc_large(_gather(a, large, s[1]), s[2, :k], s[3, :k], s[4, :k])
+    negative = np.flatnonzero(_gather(x, large, s[5]) < 0)
     value[negative] = 2 - value[negative]
     result[large] = value
-    return result
 
 
-def _normal_cdf_flat(x: np.ndarray) -> np.ndarray:
-    u = x * _SQRT_HALF
-    small, large = _split(np.abs(u), _SMALL)
-    if not len(large):
-        cdf = _erf_small(u)
-        cdf += 1
-        cdf *= 0.5
-        return cdf
-    cdf = np.empty_like(u)
-    part = _erf_small(u[small])
+def _normal_cdf_flat(x: np.ndarray, result: np.ndarray) -> None:
+    s = _scratch(len(x))
+    n = len(x)
+    u = np.multiply(x, _SQRT_HALF, out=s[5, :n])
+    a = np.abs(u, out=s[0, :n])
+    small, large = _split(a, _SMALL)
+    m, k = len(small), len(large)
+    part = _erf_small(_gather(u, small, s[1]), s[2, :m], s[3, :m], s[4, :m])
     part += 1
     part *= 0.5
-    cdf[small] = part
-    outside = u[large]
-    half_tail = _erfc_large(np.abs(outside))
-    half_tail *= 0.5  # Phi(x) for x < 0; 1 - Phi(|x|) for x > 0
-    positive = np.flatnonzero(outside > 0)
-    half_tail[positive] = 1 - half_tail[positive]
-    cdf[large] = half_tail
-    return cdf
+    result[small] = part
+    if k:
+        positive = large[_gather(u, large, s[1]) > 0]  # before s[1] is reused
+        half_tail = _erfc_large(_gather(a, large, s[1]), s[2, :k], s[3, :k], s[4, :k])
+        half_tail *= 0.5  # Phi(x) for x < 0; 1 - Phi(|x|) for x > 0
+        result[large] = half_tail
+        result[positive] = 1 - result[positive]
 
 
 def erf(x: ArrayLike) -> np.ndarray:
