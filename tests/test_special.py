@@ -93,3 +93,15 @@ def test_exact_gelu_gradient_against_mpmath_including_zero_and_the_tails():
     )
     assert got32.dtype == np.float32
     np.testing.assert_allclose(got32, want32, rtol=0, atol=4e-7 * np.abs(want32).max())
+
+
+def test_threads_each_get_their_own_scratch_arrays():
+    from concurrent.futures import ThreadPoolExecutor
+
+    arrays = [np.random.default_rng(seed).normal(scale=3, size=50_000) for seed in range(8)]
+    expected = [erf(a) for a in arrays]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda a: (erf(a), normal_cdf(a)), arrays * 3))
+    for k, (got, cdf) in enumerate(results):
+        np.testing.assert_array_equal(got, expected[k % 8])
+        np.testing.assert_array_equal(cdf, normal_cdf(arrays[k % 8]))
