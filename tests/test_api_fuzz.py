@@ -197,6 +197,8 @@ def test_hostile_arguments_are_refused_cleanly_or_handled(name, data, tmp_path_f
         kwargs[argument] = data.draw(strategy, label=argument)
     snapshot = Snapshot(model)
     history = dict(model.history)
+    here = os.getcwd()
+    os.chdir(folder)  # a hostile file name (ModelCheckpoint('adam')) is written in the test's folder
     try:
         with np.errstate(all="ignore"):
             result = call(model, x, y, **kwargs)
@@ -221,6 +223,8 @@ def test_hostile_arguments_are_refused_cleanly_or_handled(name, data, tmp_path_f
     except Exception as error:  # noqa: BLE001 - anything else is a defect of the API
         pytest.fail(f"{name}({chosen}={[kwargs[a] for a in chosen]!r:.200}) raised "
                     f"{type(error).__name__}: {error}")
+    finally:
+        os.chdir(here)
     assert _finite(result), f"{name}({chosen}) returned non-finite {result!r:.200}"
     if name not in MUTATING:
         assert snapshot.matches(), f"{name} changed the model"
