@@ -198,7 +198,7 @@ def test_hostile_arguments_are_refused_cleanly_or_handled(name, data, tmp_path_f
     snapshot = Snapshot(model)
     history = dict(model.history)
     here = os.getcwd()
-    os.chdir(folder)  # a hostile file name (ModelCheckpoint('adam')) is written in the test's folder
+    os.chdir(folder)  # hostile file names (ModelCheckpoint("adam")) land in the test folder
     try:
         with np.errstate(all="ignore"):
             result = call(model, x, y, **kwargs)
