@@ -50,8 +50,9 @@ def run(json_path: str | None = None) -> dict:
         report = Path(folder) / "report.xml"
         env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
         subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "sklearn.conftest", "-o",
-             "addopts=", "-o", "filterwarnings=", f"--junitxml={report}", str(test_file)],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-p", "sklearn.conftest", "-o", "addopts=", "-o", "filterwarnings=",
+             f"--junitxml={report}", str(test_file)],
             cwd=folder, env=env, check=False,
         )
         tree = ElementTree.parse(report)

@@ -124,20 +124,20 @@ class TrainingMixin:
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    print(f"Iteration {self.n_iter_:d}, loss = {self.loss_:.8f}")
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 optimizer.iteration_ends(self.t_)
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
                         msg = (
-                            "Validation score did not improve more than tol=%f for %d "
-                            "consecutive epochs." % (self.tol, self.n_iter_no_change)
+                            f"Validation score did not improve more than tol={self.tol:f} for "
+                            f"{self.n_iter_no_change:d} consecutive epochs."
                         )
                     else:
                         msg = (
-                            "Training loss did not improve more than tol=%f for %d "
-                            "consecutive epochs." % (self.tol, self.n_iter_no_change)
+                            f"Training loss did not improve more than tol={self.tol:f} for "
+                            f"{self.n_iter_no_change:d} consecutive epochs."
                         )
                     if optimizer.trigger_stopping(msg, self.verbose):
                         break
@@ -146,8 +146,8 @@ class TrainingMixin:
                     break
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter,
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter:d}) reached "
+                        "and the optimization hasn't converged yet.",
                         ConvergenceWarning, stacklevel=3,
                     )
         except KeyboardInterrupt:
@@ -161,7 +161,7 @@ class TrainingMixin:
             score = self._score(X_val, y_val, sample_weight=sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
-                print("Validation score: %f" % self.validation_scores_[-1])
+                print(f"Validation score: {self.validation_scores_[-1]:f}")
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
             else:

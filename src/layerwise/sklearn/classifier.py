@@ -1,4 +1,4 @@
-"""``NeuralNetClassifier``: scikit-learn's ``MLPClassifier``, parameter for parameter, on layerwise."""
+"""``NeuralNetClassifier``: scikit-learn's ``MLPClassifier``, parameter for parameter."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import MLPBase
+from ._docs import inherit_doc
 from ._engine import predict_output
-from ._docs import PARAMETERS, inherit_doc
 
 
 @inherit_doc
@@ -53,7 +53,7 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
         from sklearn.datasets import load_iris
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from layerwise.sklearn import NeuralNetClassifier   # was: sklearn.neural_network.MLPClassifier
+        from layerwise.sklearn import NeuralNetClassifier   # was: MLPClassifier
 
         x, y = load_iris(return_X_y=True)
         clf = make_pipeline(StandardScaler(), NeuralNetClassifier(random_state=0)).fit(x, y)

@@ -1,4 +1,4 @@
-"""``NeuralNetRegressor``: scikit-learn's ``MLPRegressor``, parameter for parameter, on layerwise."""
+"""``NeuralNetRegressor``: scikit-learn's ``MLPRegressor``, parameter for parameter."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class NeuralNetRegressor(RegressorMixin, MLPBase):
         from sklearn.datasets import load_diabetes
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from layerwise.sklearn import NeuralNetRegressor    # was: sklearn.neural_network.MLPRegressor
+        from layerwise.sklearn import NeuralNetRegressor    # was: MLPRegressor
 
         x, y = load_diabetes(return_X_y=True)
         reg = make_pipeline(StandardScaler(), NeuralNetRegressor(solver='lbfgs', random_state=0))
