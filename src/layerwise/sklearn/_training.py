@@ -105,10 +105,10 @@ class TrainingMixin:
                     if self.shuffle:
                         batch_idx = sample_idx[start:stop]
                         if dense:  # gathered into reused buffers: no allocation per batch
-                            x_batch = np.take(X_train, batch_idx, axis=0,
-                                              out=x_buffer[: stop - start])
-                            y_batch = np.take(targets, batch_idx, axis=0,
-                                              out=y_buffer[: stop - start])
+                            x_batch = X_train.take(batch_idx, axis=0,
+                                                   out=x_buffer[: stop - start])
+                            y_batch = targets.take(batch_idx, axis=0,
+                                                   out=y_buffer[: stop - start])
                         else:
                             x_batch, y_batch = X_train[batch_idx], targets[batch_idx]
                     else:
