@@ -129,14 +129,16 @@ class MLPBase(TrainingMixin, BaseEstimator):
         return True
 
     # ------------------------------------------------------------ predicting
-    def _forward_pass_fast(self, X, check_input: bool = True) -> np.ndarray:
+    def _forward_pass_fast(self, X, check_input: bool = True, output: bool = True):
+        """The network's output for ``X`` (with ``output=False``, before the output
+        activation)."""
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=(np.float64, np.float32))
         if self.dtype is not None:
             X = X.astype(self.dtype, copy=False)
         return predict_output(self.coefs_, self.intercepts_, X, self.activation,
-                              self.out_activation_)
+                              self.out_activation_ if output else "identity")
 
     def _score_with_function(self, X, y, sample_weight, score_function) -> float:
         y_pred = self._predict(X, check_input=False)

@@ -140,7 +140,7 @@ class Network:
             else:
                 z = self._z[i][:n]
             if isinstance(inputs[i], np.ndarray):
-                np.dot(inputs[i], w, out=z)
+                np.matmul(inputs[i], w, out=z)
             else:  # scipy sparse
                 z[...] = inputs[i] @ w
             z += b
@@ -213,13 +213,13 @@ class Network:
         for i in range(last, -1, -1):
             a_in = self._inputs[i]
             if isinstance(a_in, np.ndarray):
-                np.dot(a_in.T, delta, out=self.coef_grads[i])
+                np.matmul(a_in.T, delta, out=self.coef_grads[i])
             else:
                 self.coef_grads[i][...] = a_in.T @ delta
             # ones @ delta: the column sums in one BLAS call, 3x faster than sum(axis=0).
             np.dot(self._ones[:n], delta, out=self.intercept_grads[i])
             if i > 0:
-                previous = np.dot(delta, self.coefs[i].T, out=self._d[i - 1][:n])
+                previous = np.matmul(delta, self.coefs[i].T, out=self._d[i - 1][:n])
                 delta = self._derivative(i - 1, n, previous)
         coef_grads_flat = self.grad[: self.layout.n_coef]
         if self.alpha:
@@ -263,13 +263,41 @@ class Network:
         return float(np.dot(sample_weight, terms.sum(axis=1))) / float(sample_weight.sum())
 
 
+_blas_controllers = None
+
+
+def _blas_threads() -> int:
+    """Threads of the BLAS that NumPy uses (threadpoolctl comes with scikit-learn); 0 if unknown.
+
+    The controllers are found once (about 10 ms); each query after that costs about a
+    microsecond and sees changes made with ``threadpool_limits``."""
+    global _blas_controllers
+    try:
+        if _blas_controllers is None:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_controllers = [c for c in ThreadpoolController().lib_controllers
+                                 if c.user_api == "blas"]
+        return max((c.get_num_threads() for c in _blas_controllers), default=0)
+    except Exception:  # noqa: BLE001 - an optimisation only: never fail a prediction for it
+        _blas_controllers = []
+        return 0
+
+
 def predict_output(coefs, intercepts, x, activation: str, out_activation: str,
-                   chunk: int = 2048) -> np.ndarray:
+                   chunk: int | None = None) -> np.ndarray:
     """The network's output for ``x`` from ``coefs`` / ``intercepts`` (inference, no dropout).
 
-    Rows go through in chunks so that a chunk's hidden activations stay in the CPU cache between
-    the product, the bias and the activation.
+    With one BLAS thread, rows go through in chunks of 2048 (``chunk``) so that a chunk's hidden
+    activations stay in the CPU cache between the product, the bias and the activation (10-20%
+    faster). With several threads every layer is one product over all rows, as in scikit-learn:
+    each BLAS call wakes the thread pool, and on a busy machine the waits of many small calls
+    cost more than the cache saves.
     """
+    if chunk is None:
+        chunk = 2048 if _blas_threads() == 1 else max(x.shape[0], 1)
+    # Products are np.matmul, not np.dot: for these shapes OpenBLAS runs them 5-40% faster
+    # (measured with 1 and 2 threads), and as fast at one thread.
     n = x.shape[0]
     dtype = np.result_type(x.dtype, *(w.dtype for w in coefs))
     result = np.empty((n, coefs[-1].shape[1]), dtype=dtype)
@@ -282,11 +310,11 @@ def predict_output(coefs, intercepts, x, activation: str, out_activation: str,
             if i == last:
                 z = result[start : start + a.shape[0]]
                 if dense and a.dtype == w.dtype == dtype:
-                    np.dot(a, w, out=z)
+                    np.matmul(a, w, out=z)
                 else:
                     z[...] = a @ w
             else:
-                z = np.dot(a, w) if dense else np.asarray(a @ w)
+                z = np.matmul(a, w) if dense else np.asarray(a @ w)
             z += b
             if i != last:
                 if activation == "relu":

@@ -13,7 +13,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import MLPBase
 from ._docs import inherit_doc
-from ._engine import predict_output
 
 
 @inherit_doc
@@ -173,12 +172,16 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
         binarizer = self._label_binarizer
-        if binarizer.y_type_ == "multiclass":  # argmax, without LabelBinarizer's checks
-            return self.classes_[np.argmax(y_pred, axis=1)]
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
+        if binarizer.y_type_ == "multiclass" or (binarizer.y_type_ == "binary"
+                                                 and len(self.classes_) == 2):
+            # The class from the output layer's values before softmax / logistic: the largest
+            # (softmax keeps the order), or the sign (logistic(z) > 0.5 exactly when z > 0).
+            scores = self._forward_pass_fast(X, check_input=check_input, output=False)
+            if binarizer.y_type_ == "multiclass":
+                return self.classes_[np.argmax(scores, axis=1)]
+            return self.classes_[(scores.ravel() > 0).astype(int)]
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
         return binarizer.inverse_transform(y_pred)
 
     def predict(self, X):
@@ -201,11 +204,7 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
         problems (the log-odds of ``classes_[1]``), else ``(n_samples, n_outputs)``. Not in
         ``MLPClassifier``; ranks samples as ``predict_proba`` does."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                          dtype=(np.float64, np.float32))
-        if self.dtype is not None:
-            X = X.astype(self.dtype, copy=False)
-        scores = predict_output(self.coefs_, self.intercepts_, X, self.activation, "identity")
+        scores = self._forward_pass_fast(X, output=False)
         return scores.ravel() if self.n_outputs_ == 1 else scores
 
     def predict_log_proba(self, X):
