@@ -270,3 +270,20 @@ def test_regressor_loss_must_be_squared_error_or_poisson():
     with pytest.raises(ValueError, match="'loss'.*'absolute_error'"):
         NeuralNetRegressor(loss="absolute_error").fit(x, y)
     assert MLPRegressor().loss == NeuralNetRegressor().loss
+
+
+def test_the_readme_scikit_learn_example_runs_as_written(capsys):
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+              if "NeuralNetClassifier as MLPClassifier" in b]
+    assert len(blocks) == 1
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(blocks[0], namespace)
+    assert isinstance(namespace["mlp"], NeuralNetClassifier)
+    assert namespace["search"].best_score_ > 0.9
+    assert "hidden_1" in capsys.readouterr().out  # the summary was printed

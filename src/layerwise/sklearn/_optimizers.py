@@ -21,6 +21,19 @@ class _Solver:
         self._scratch = np.empty(size, dtype)
         self._scratch2 = np.empty(size, dtype)
 
+    def __getstate__(self) -> dict:
+        # The scratch vectors are workspace, not state: pickles do not carry them.
+        state = dict(self.__dict__)
+        state.pop("_scratch", None)
+        state.pop("_scratch2", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        moments = self.velocity if hasattr(self, "velocity") else self.m
+        self._scratch = np.empty_like(moments)
+        self._scratch2 = np.empty_like(moments)
+
     def iteration_ends(self, time_step: int) -> None:
         """Called after each epoch with the number of samples seen so far (``t_``)."""
 
