@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._engine import Layout, Network, predict_output
+from ._export import build_model
 from ._params import check_params, hidden_layer_sizes
 from ._training import TrainingMixin
 
@@ -171,8 +172,6 @@ class MLPBase(TrainingMixin, BaseEstimator):
                 "using 'model_'."
             )
         if getattr(self, "_model_cache", None) is None:
-            from ._export import build_model
-
             self._model_cache = build_model(self)
         return self._model_cache
 

@@ -48,8 +48,10 @@ def hidden_layer_sizes(value) -> list[int]:
 def activation_names() -> tuple[str, ...]:
     """scikit-learn's four hidden activations, then layerwise's others."""
     sklearn = ("identity", "logistic", "tanh", "relu")
-    # softmax is an output activation; linear and sigmoid are identity and logistic.
-    ours = set(valid_names("activation")) - {*sklearn, "softmax", "linear", "sigmoid"}
+    # softmax and exponential are output activations; linear and sigmoid are identity and
+    # logistic under scikit-learn's names.
+    ours = set(valid_names("activation")) - {*sklearn, "softmax", "exponential", "linear",
+                                             "sigmoid"}
     return (*sklearn, *sorted(ours))
 
 
