@@ -265,6 +265,12 @@ def test_invalid_hyperparameter_raises_naming_it_and_changes_nothing(argument, v
         np.testing.assert_array_equal(old, new)
 
 
+def test_dropout_is_refused_with_lbfgs():
+    x, y = iris()
+    with pytest.raises(ValueError, match="'dropout' must be 0 with solver='lbfgs'; received 0.2"):
+        NeuralNetClassifier(solver="lbfgs", dropout=0.2).fit(x, y)
+
+
 def test_regressor_loss_must_be_squared_error_or_poisson():
     x, y = make_regression(30, 3, random_state=0)
     with pytest.raises(ValueError, match="'loss'.*'absolute_error'"):
@@ -287,3 +293,35 @@ def test_the_readme_scikit_learn_example_runs_as_written(capsys):
     assert isinstance(namespace["mlp"], NeuralNetClassifier)
     assert namespace["search"].best_score_ > 0.9
     assert "hidden_1" in capsys.readouterr().out  # the summary was printed
+
+
+def test_refused_calls_change_nothing():
+    x, y = iris()
+    est = quiet_fit(NeuralNetClassifier(max_iter=3, random_state=0), x, y)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(est).items()
+             if k in ("n_iter_", "t_", "loss_", "n_features_in_")}
+    weights = [c.copy() for c in est.coefs_ + est.intercepts_]
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(bad, y)
+    with pytest.raises(ValueError, match="features"):
+        est.partial_fit(x[:, :2], y)
+    est.set_params(warm_start=True, hidden_layer_sizes=(5,))
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        est.fit(x, y)
+    for old, new in zip(weights, est.coefs_ + est.intercepts_):
+        np.testing.assert_array_equal(old, new)
+    assert {k: getattr(est, k) for k in state} == state
+
+
+def test_partial_fit_needs_classes_first_and_is_absent_for_lbfgs():
+    x, y = iris()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        NeuralNetClassifier().partial_fit(x, y)
+    assert not hasattr(NeuralNetClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(NeuralNetRegressor(solver="lbfgs"), "partial_fit")
+    est = NeuralNetClassifier(random_state=0).partial_fit(x[:10], y[:10], classes=[0, 1, 2])
+    assert est.classes_.tolist() == [0, 1, 2] and est.n_iter_ == 1 and est.t_ == 10
+    with pytest.raises(ValueError, match="classes not in"):
+        est.partial_fit(x[:5], np.array([0, 1, 5, 1, 0]))

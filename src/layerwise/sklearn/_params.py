@@ -104,6 +104,13 @@ def check_params(est) -> None:
         _fail("verbose", "a boolean or an integer >= 0", est.verbose)
     if est.dtype is not None and est.dtype not in ("float32", "float64", np.float32, np.float64):
         _fail("dtype", "None (the dtype of X, as scikit-learn), 'float32' or 'float64'", est.dtype)
+    if est.dropout and est.solver == "lbfgs":
+        # L-BFGS needs one deterministic objective; fresh dropout masks at every evaluation
+        # would break its line search.
+        raise ValueError(
+            f"Argument 'dropout' must be 0 with solver='lbfgs'; received {est.dropout!r} (use "
+            "solver='adam' or 'sgd' for dropout)."
+        )
     random_state = est.random_state
     if not (random_state is None or _integer(random_state)
             or isinstance(random_state, np.random.RandomState)):
