@@ -109,6 +109,10 @@ class Network:
         self.dropout, self.rng = float(dropout), rng
         self._custom = None if activation in SKLEARN_ACTIVATIONS else lw_activations.get(activation)
         self._rows = 0
+        # Column sums as ones @ delta (one BLAS call, 3x faster than sum(axis=0)) only with one
+        # BLAS thread: OpenBLAS threads that product above ~9,000 elements, and on a busy
+        # machine a threaded call of a few microseconds waits for a free core.
+        self._gemv_sums = _blas_threads() == 1
 
     # ------------------------------------------------------------- buffers
     def _buffers(self, n: int) -> None:
@@ -216,8 +220,10 @@ class Network:
                 np.matmul(a_in.T, delta, out=self.coef_grads[i])
             else:
                 self.coef_grads[i][...] = a_in.T @ delta
-            # ones @ delta: the column sums in one BLAS call, 3x faster than sum(axis=0).
-            np.dot(self._ones[:n], delta, out=self.intercept_grads[i])
+            if self._gemv_sums:
+                np.dot(self._ones[:n], delta, out=self.intercept_grads[i])
+            else:
+                delta.sum(axis=0, out=self.intercept_grads[i])
             if i > 0:
                 previous = np.matmul(delta, self.coefs[i].T, out=self._d[i - 1][:n])
                 delta = self._derivative(i - 1, n, previous)
