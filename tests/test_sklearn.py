@@ -325,3 +325,13 @@ def test_partial_fit_needs_classes_first_and_is_absent_for_lbfgs():
     assert est.classes_.tolist() == [0, 1, 2] and est.n_iter_ == 1 and est.t_ == 10
     with pytest.raises(ValueError, match="classes not in"):
         est.partial_fit(x[:5], np.array([0, 1, 5, 1, 0]))
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_model_saves_to_a_safe_file_and_loads_back(tmp_path, loss):
+    x, y = iris()
+    est = quiet_fit(NeuralNetRegressor(loss=loss, max_iter=5, random_state=0), x, y + 0.5)
+    path = tmp_path / "net.safetensors"
+    est.model_.save(path)
+    loaded = layerwise.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x)[:, 0], est.predict(x), rtol=1e-12)
