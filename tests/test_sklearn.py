@@ -335,3 +335,17 @@ def test_model_saves_to_a_safe_file_and_loads_back(tmp_path, loss):
     est.model_.save(path)
     loaded = layerwise.load_model(path)
     np.testing.assert_allclose(loaded.predict(x)[:, 0], est.predict(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls, name, expected", [(NeuralNetClassifier, "clf", 0.967),
+                                                 (NeuralNetRegressor, "reg", 0.97)])
+def test_docstring_examples_run_and_score_as_they_say(cls, name, expected):
+    import textwrap
+
+    code = textwrap.dedent(cls.__doc__.split("Example::")[1])
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(code, namespace)
+        x, y = namespace["x"], namespace["y"]
+        assert namespace[name].score(x, y) == pytest.approx(expected, abs=0.005)

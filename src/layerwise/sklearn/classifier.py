@@ -56,7 +56,7 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
 
         x, y = load_iris(return_X_y=True)
         clf = make_pipeline(StandardScaler(), NeuralNetClassifier(random_state=0)).fit(x, y)
-        clf.score(x, y)                                     # about 0.98
+        clf.score(x, y)                                     # 0.967
     """
 
     def __init__(

@@ -49,7 +49,7 @@ class NeuralNetRegressor(RegressorMixin, MLPBase):
 
         x, y = load_diabetes(return_X_y=True)
         reg = make_pipeline(StandardScaler(), NeuralNetRegressor(solver='lbfgs', random_state=0))
-        reg.fit(x, y).score(x, y)
+        reg.fit(x, y).score(x, y)                           # 0.97 (training data)
     """
 
     def __init__(
