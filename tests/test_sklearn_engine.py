@@ -103,3 +103,43 @@ def test_predict_output_in_chunks_equals_the_training_forward_pass():
     probabilities = np.exp(logits - logits.max(1, keepdims=True))
     probabilities /= probabilities.sum(1, keepdims=True)
     np.testing.assert_allclose(expected, probabilities, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "elu", "logistic", "relu"])
+@pytest.mark.parametrize("loss, out_activation, k", LOSSES)
+def test_loss_and_gradient_match_pytorch_float64(activation, loss, out_activation, k):
+    torch = pytest.importorskip("torch")
+    x, y, weights, rng = problem(loss, k, seed=3, n=9)
+    layout = Layout([4, 6, 5, k])
+    params = rng.normal(size=layout.size) * 0.5
+    alpha = 0.2
+    network = Network(layout, params, activation, out_activation, loss, alpha=alpha)
+    value = network.loss_and_gradient(x, y, weights)
+
+    # The same loss written in PyTorch: scikit-learn's data term, weighted by sample, plus
+    # 0.5 * alpha * |W|^2 / sum(w); autograd gives the reference gradient.
+    theta = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+    coefs = [theta[s:e].reshape(shape) for s, e, shape in layout.coef_slices]
+    intercepts = [theta[s:e] for s, e in layout.intercept_slices]
+    hidden = {"gelu": torch.nn.functional.gelu, "elu": torch.nn.functional.elu,
+              "logistic": torch.sigmoid, "relu": torch.relu}[activation]
+    a = torch.tensor(x)
+    for i, (w, b) in enumerate(zip(coefs, intercepts)):
+        a = a @ w + b
+        if i < len(coefs) - 1:
+            a = hidden(a)
+    t, sw = torch.tensor(y), torch.tensor(weights)
+    if loss == "log_loss":
+        per_sample = -(t * torch.log_softmax(a, dim=1)).sum(1)
+    elif loss == "binary_log_loss":
+        per_sample = torch.nn.functional.binary_cross_entropy_with_logits(
+            a, t, reduction="none").sum(1)
+    elif loss == "squared_error":
+        per_sample = 0.5 * ((a - t) ** 2).mean(1)
+    else:  # half Poisson deviance with log link, summed over outputs
+        per_sample = (torch.xlogy(t, t) - t * a - t + torch.exp(a)).sum(1)
+    penalty = sum((w**2).sum() for w in coefs)
+    reference = (sw * per_sample).sum() / sw.sum() + 0.5 * alpha * penalty / sw.sum()
+    reference.backward()
+    assert value == pytest.approx(reference.item(), rel=1e-10)
+    np.testing.assert_allclose(network.grad, theta.grad.numpy(), rtol=1e-8, atol=1e-12)
