@@ -302,6 +302,8 @@ class Model(Trainer):
         """
         if (name is None) == (index is None):
             raise ValueError("Give exactly one of 'name' and 'index' to get_layer.")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Argument 'name' must be a layer's name; received {name!r:.60}.")
         if index is not None:
             if isinstance(index, bool) or not isinstance(index, int):
                 raise TypeError(f"Argument 'index' must be an int; received {index!r}.")
