@@ -349,3 +349,19 @@ def test_docstring_examples_run_and_score_as_they_say(cls, name, expected):
         exec(code, namespace)
         x, y = namespace["x"], namespace["y"]
         assert namespace[name].score(x, y) == pytest.approx(expected, abs=0.005)
+
+
+@pytest.mark.parametrize("argument", ["batch_size", "dtype", "alpha", "hidden_layer_sizes",
+                                      "verbose", "solver", "n_iter_no_change", "activation"])
+def test_array_valued_hyperparameters_are_refused_by_name(argument):
+    x, y = iris()
+    with pytest.raises(ValueError, match=f"Argument '{argument}'"):
+        NeuralNetClassifier(**{argument: np.array([[1, 2], [3, 4]])}).fit(x, y)
+    with pytest.raises(ValueError, match="Argument 'loss'"):
+        NeuralNetRegressor(loss=np.array(["squared_error"])).fit(x, y)
+
+
+def test_zero_dimensional_array_is_one_hidden_layer():
+    x, y = iris()
+    est = quiet_fit(NeuralNetClassifier(hidden_layer_sizes=np.array(7), max_iter=2), x, y)
+    assert [c.shape for c in est.coefs_] == [(4, 7), (7, 3)]

@@ -39,7 +39,8 @@ def _boolean(value) -> bool:
 def hidden_layer_sizes(value) -> list[int]:
     """The hidden sizes as a list: an int is one layer, any sequence of positive ints is several
     (empty: no hidden layer)."""
-    sizes = [value] if not hasattr(value, "__iter__") or isinstance(value, str) else list(value)
+    iterable = hasattr(value, "__iter__") and not isinstance(value, str) and np.ndim(value) > 0
+    sizes = list(value) if iterable else [value.item() if isinstance(value, np.ndarray) else value]
     if not all(_integer(s) and s > 0 for s in sizes):
         _fail("hidden_layer_sizes", "a positive integer or a sequence of positive integers", value)
     return [int(s) for s in sizes]
@@ -64,9 +65,12 @@ def check_params(est) -> None:
         value = getattr(est, name)
         if not isinstance(value, str) or value not in options:
             _fail(name, f"one of {options}", value)
-    if getattr(est, "loss", "squared_error") not in ("squared_error", "poisson", "log_loss"):
-        _fail("loss", "'squared_error' or 'poisson'", est.loss)
-    if est.batch_size != "auto" and not (_integer(est.batch_size) and est.batch_size >= 1):
+    # Strings are compared only once known to be strings: an array would compare elementwise.
+    loss = getattr(est, "loss", "squared_error")
+    if not isinstance(loss, str) or loss not in ("squared_error", "poisson"):
+        _fail("loss", "'squared_error' or 'poisson'", loss)
+    auto = isinstance(est.batch_size, str) and est.batch_size == "auto"
+    if not auto and not (_integer(est.batch_size) and est.batch_size >= 1):
         _fail("batch_size", "'auto' or an integer >= 1", est.batch_size)
     for name, low, high, closed in (
         ("alpha", 0, np.inf, "left"),
@@ -102,7 +106,10 @@ def check_params(est) -> None:
             _fail(name, "True or False", getattr(est, name))
     if not (_boolean(est.verbose) or (_integer(est.verbose) and est.verbose >= 0)):
         _fail("verbose", "a boolean or an integer >= 0", est.verbose)
-    if est.dtype is not None and est.dtype not in ("float32", "float64", np.float32, np.float64):
+    dtype_ok = est.dtype is None or (
+        isinstance(est.dtype, (str, type)) and est.dtype in ("float32", "float64", np.float32,
+                                                             np.float64))
+    if not dtype_ok:
         _fail("dtype", "None (the dtype of X, as scikit-learn), 'float32' or 'float64'", est.dtype)
     if est.dropout and est.solver == "lbfgs":
         # L-BFGS needs one deterministic objective; fresh dropout masks at every evaluation
