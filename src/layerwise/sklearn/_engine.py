@@ -19,8 +19,11 @@ The mathematics is scikit-learn's, operation for operation where it decides the 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import expit, xlogy
+from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
 from .. import activations as lw_activations
 
@@ -280,10 +283,10 @@ def _blas_threads() -> int:
     global _blas_controllers
     try:
         if _blas_controllers is None:
-            from threadpoolctl import ThreadpoolController
-
-            _blas_controllers = [c for c in ThreadpoolController().lib_controllers
-                                 if c.user_api == "blas"]
+            with warnings.catch_warnings():  # e.g. its note on two OpenMP runtimes loaded
+                warnings.simplefilter("ignore")
+                controller = ThreadpoolController()
+            _blas_controllers = [c for c in controller.lib_controllers if c.user_api == "blas"]
         return max((c.get_num_threads() for c in _blas_controllers), default=0)
     except Exception:  # noqa: BLE001 - an optimisation only: never fail a prediction for it
         _blas_controllers = []
