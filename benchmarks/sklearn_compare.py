@@ -11,11 +11,12 @@ a second layerwise column uses other seeds for the network (seed + 100, same spl
 that the match holds in distribution too.
 
 Speed: ``fit`` at default settings on digits (StandardScaler'd) and on
-``make_classification(20000, 50)``, and ``predict`` on the same data, scikit-learn and layerwise
-interleaved in one process (same seed, so both run the same number of epochs), medians over the
-rounds, with one BLAS thread for both (``--threads`` changes it): on this 2-core machine shared by
-several jobs, multi-threaded BLAS calls spend most of their time waiting for a free core, which
-measures the neighbours rather than the libraries.
+``make_classification(20000, 50)``, and ``predict`` on the same data, the two libraries
+interleaved in one process: per round each fits once (same seed, so both run the same number of
+epochs), then single ``predict`` calls alternate between them for about 0.6 s and each keeps its
+median; the table shows medians over the rounds. One BLAS thread for both (``--threads``
+changes it): on this 2-core machine shared by several jobs, multi-threaded BLAS calls spend most
+of their time waiting for a free core, which measures the neighbours rather than the libraries.
 
     nice .venv/bin/python benchmarks/sklearn_compare.py              # both parts, a few minutes
     nice .venv/bin/python benchmarks/sklearn_compare.py --speed-only --rounds 3
@@ -128,6 +129,7 @@ def speed(rounds: int) -> list[dict]:
             order = [("sklearn", MLPClassifier), ("layerwise", NeuralNetClassifier)]
             if r % 2:
                 order.reverse()  # neither library always runs first (caches, clocks)
+            fitted = {}
             for label, cls in order:
                 est = cls(random_state=r)
                 with warnings.catch_warnings():
@@ -136,11 +138,20 @@ def speed(rounds: int) -> list[dict]:
                     est.fit(x, y)
                     fit_times[label].append(time.perf_counter() - start)
                 iterations[label].append(est.n_iter_)
+                fitted[label] = est
                 est.predict(x)  # warm
-                start = time.perf_counter()
-                for _ in range(5):
-                    est.predict(x)
-                predict_times[label].append((time.perf_counter() - start) / 5)
+            # predict: calls of a few milliseconds, alternating between the two libraries for
+            # about 0.6 s, each timed on its own; the round keeps each library's median, so a
+            # time slice lost to another process moves one sample, and a change of load
+            # between the two libraries cannot bias the ratio.
+            calls = {"sklearn": [], "layerwise": []}
+            while sum(map(sum, calls.values())) < 0.6 or len(calls["sklearn"]) < 5:
+                for label, _ in order:
+                    start = time.perf_counter()
+                    fitted[label].predict(x)
+                    calls[label].append(time.perf_counter() - start)
+            for label, samples in calls.items():
+                predict_times[label].append(statistics.median(samples))
         row = {"data": name, "samples": int(x.shape[0]), "features": int(x.shape[1]),
                "fit_s": {k: statistics.median(v) for k, v in fit_times.items()},
                "predict_s": {k: statistics.median(v) for k, v in predict_times.items()},
