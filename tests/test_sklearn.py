@@ -365,3 +365,32 @@ def test_zero_dimensional_array_is_one_hidden_layer():
     x, y = iris()
     est = quiet_fit(NeuralNetClassifier(hidden_layer_sizes=np.array(7), max_iter=2), x, y)
     assert [c.shape for c in est.coefs_] == [(4, 7), (7, 3)]
+
+
+def test_small_products_train_on_one_blas_thread_and_the_setting_comes_back(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    from layerwise.sklearn._engine import Network
+    from layerwise.sklearn._threads import blas_threads
+
+    seen = []
+    original = Network.loss_and_gradient
+
+    def spy(self, *args, **kwargs):
+        seen.append(blas_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_and_gradient", spy)
+    x, y = iris()
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        quiet_fit(NeuralNetClassifier(max_iter=3), x, y)
+        assert blas_threads() == before
+        assert set(seen) == {1}
+        seen.clear()
+        # 150 x 4 x 20,000 = 12M multiply-adds per batch: the user's threads are kept.
+        quiet_fit(NeuralNetClassifier((20000,), max_iter=1), x, y)
+        assert set(seen) == {before}
+        with pytest.raises(ValueError):
+            NeuralNetClassifier(max_iter=3).fit(x, np.full(len(x), np.nan))
+        assert blas_threads() == before

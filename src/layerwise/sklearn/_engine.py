@@ -19,13 +19,11 @@ The mathematics is scikit-learn's, operation for operation where it decides the 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy.special import expit, xlogy
-from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
 from .. import activations as lw_activations
+from ._threads import blas_threads
 
 # scikit-learn's four hidden activations, applied in place on the layer's output.
 SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
@@ -112,10 +110,13 @@ class Network:
         self.dropout, self.rng = float(dropout), rng
         self._custom = None if activation in SKLEARN_ACTIVATIONS else lw_activations.get(activation)
         self._rows = 0
-        # Column sums as ones @ delta (one BLAS call, 3x faster than sum(axis=0)) only with one
-        # BLAS thread: OpenBLAS threads that product above ~9,000 elements, and on a busy
-        # machine a threaded call of a few microseconds waits for a free core.
-        self._gemv_sums = _blas_threads() == 1
+        self.check_threads()
+
+    def check_threads(self) -> None:
+        """Choose the column sums for the BLAS threads now in force: ``ones @ delta`` (one BLAS
+        call, 3x faster than ``sum(axis=0)``) only with one thread, since OpenBLAS threads that
+        product above ~9,000 elements and on a busy machine a threaded call waits for a core."""
+        self._gemv_sums = blas_threads() == 1
 
     # ------------------------------------------------------------- buffers
     def _buffers(self, n: int) -> None:
@@ -272,27 +273,6 @@ class Network:
         return float(np.dot(sample_weight, terms.sum(axis=1))) / float(sample_weight.sum())
 
 
-_blas_controllers = None
-
-
-def _blas_threads() -> int:
-    """Threads of the BLAS that NumPy uses (threadpoolctl comes with scikit-learn); 0 if unknown.
-
-    The controllers are found once (about 10 ms); each query after that costs about a
-    microsecond and sees changes made with ``threadpool_limits``."""
-    global _blas_controllers
-    try:
-        if _blas_controllers is None:
-            with warnings.catch_warnings():  # e.g. its note on two OpenMP runtimes loaded
-                warnings.simplefilter("ignore")
-                controller = ThreadpoolController()
-            _blas_controllers = [c for c in controller.lib_controllers if c.user_api == "blas"]
-        return max((c.get_num_threads() for c in _blas_controllers), default=0)
-    except Exception:  # noqa: BLE001 - an optimisation only: never fail a prediction for it
-        _blas_controllers = []
-        return 0
-
-
 def predict_output(coefs, intercepts, x, activation: str, out_activation: str,
                    chunk: int | None = None) -> np.ndarray:
     """The network's output for ``x`` from ``coefs`` / ``intercepts`` (inference, no dropout).
@@ -304,7 +284,7 @@ def predict_output(coefs, intercepts, x, activation: str, out_activation: str,
     cost more than the cache saves.
     """
     if chunk is None:
-        chunk = 2048 if _blas_threads() == 1 else max(x.shape[0], 1)
+        chunk = 2048 if blas_threads() == 1 else max(x.shape[0], 1)
     # Products are np.matmul, not np.dot: for these shapes OpenBLAS runs them 5-40% faster
     # (measured with 1 and 2 threads), and as fast at one thread.
     n = x.shape[0]

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ._optimizers import AdamOptimizer, SGDOptimizer
+from ._threads import SMALL_PRODUCT, one_blas_thread
 
 
 def _permute(sample_idx: np.ndarray, random_state) -> np.ndarray:
@@ -78,7 +79,6 @@ class TrainingMixin:
         targets = np.asarray(y_train, dtype=params.dtype)
 
         n_samples = X_train.shape[0]
-        sample_idx = np.arange(n_samples, dtype=int)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
@@ -89,11 +89,25 @@ class TrainingMixin:
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         dense = isinstance(X_train, np.ndarray)
-        if dense:
+        units = network.layout.units
+        small = batch_size * max(a * b for a, b in zip(units[:-1], units[1:])) < SMALL_PRODUCT
+        with one_blas_thread(small):
+            network.check_threads()
+            self._run_epochs(network, X_train, targets, sw_train, X_val, y_val, sw_val,
+                             batch_size, incremental, dense and self.shuffle)
+        if early_stopping:
+            np.copyto(params, self._best_params)
+
+    def _run_epochs(self, network, X_train, targets, sw_train, X_val, y_val, sw_val,
+                    batch_size, incremental, gather) -> None:
+        params, optimizer = network.params, self._optimizer
+        early_stopping = X_val is not None
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        starts = range(0, n_samples, batch_size)
+        if gather:
             x_buffer = np.empty((batch_size, X_train.shape[1]), X_train.dtype)
             y_buffer = np.empty((batch_size, targets.shape[1]), targets.dtype)
-        optimizer = self._optimizer
-        starts = range(0, n_samples, batch_size)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -104,7 +118,7 @@ class TrainingMixin:
                     stop = min(start + batch_size, n_samples)
                     if self.shuffle:
                         batch_idx = sample_idx[start:stop]
-                        if dense:  # gathered into reused buffers: no allocation per batch
+                        if gather:  # into reused buffers: no allocation per batch
                             x_batch = X_train.take(batch_idx, axis=0,
                                                    out=x_buffer[: stop - start])
                             y_batch = targets.take(batch_idx, axis=0,
@@ -148,13 +162,10 @@ class TrainingMixin:
                     warnings.warn(
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter:d}) reached "
                         "and the optimization hasn't converged yet.",
-                        ConvergenceWarning, stacklevel=3,
+                        ConvergenceWarning, stacklevel=4,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
-
-        if early_stopping:
-            np.copyto(params, self._best_params)
+            warnings.warn("Training interrupted by user.", stacklevel=4)
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val) -> None:
         if early_stopping:
