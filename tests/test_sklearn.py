@@ -394,3 +394,21 @@ def test_small_products_train_on_one_blas_thread_and_the_setting_comes_back(monk
         with pytest.raises(ValueError):
             NeuralNetClassifier(max_iter=3).fit(x, np.full(len(x), np.nan))
         assert blas_threads() == before
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fits_in_parallel_python_threads_leave_the_blas_threads_as_they_were():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    from layerwise.sklearn._threads import blas_threads
+
+    x, y = iris()
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with ThreadPoolExecutor(4) as pool:
+            fits = list(pool.map(lambda seed: NeuralNetClassifier(
+                max_iter=20, random_state=seed).fit(x, y), range(8)))
+        assert blas_threads() == before
+    assert all(f.n_iter_ == 20 for f in fits)

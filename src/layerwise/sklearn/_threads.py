@@ -11,6 +11,7 @@ restore the setting afterwards. threadpoolctl comes with scikit-learn.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,20 +46,36 @@ def blas_threads() -> int:
         return 0
 
 
+_lock = threading.Lock()
+_active = 0  # blocks inside one_blas_thread now (fits running in several Python threads)
+_saved: list = []
+
+
 @contextmanager
 def one_blas_thread(active: bool) -> Iterator[None]:
-    """With ``active``, BLAS runs on one thread inside the block; the previous setting is
-    restored on the way out, also after an exception."""
-    saved = []
-    if active:
-        for library in _blas_libraries():
-            try:
-                saved.append((library, library.get_num_threads()))
-                library.set_num_threads(1)
-            except Exception:  # noqa: BLE001
-                continue
+    """With ``active``, BLAS runs on one thread inside the block; the setting found by the first
+    of the blocks open at a time is restored when the last one closes (also after an
+    exception), so fits running in parallel Python threads cannot leave it at one."""
+    global _active, _saved
+    if not active:
+        yield
+        return
+    with _lock:
+        if _active == 0:
+            _saved = []
+            for library in _blas_libraries():
+                try:
+                    _saved.append((library, library.get_num_threads()))
+                    library.set_num_threads(1)
+                except Exception:  # noqa: BLE001
+                    continue
+        _active += 1
     try:
         yield
     finally:
-        for library, threads in saved:
-            library.set_num_threads(threads)
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for library, threads in _saved:
+                    library.set_num_threads(threads)
+                _saved = []
