@@ -368,7 +368,7 @@ class Trainer:
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
             return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
-        if isinstance(validation_data, (str, bytes, np.ndarray)) or not hasattr(
+        if isinstance(validation_data, (str, bytes, np.ndarray, dict, set)) or not hasattr(
             validation_data, "__iter__"
         ):
             raise TypeError(
@@ -632,7 +632,8 @@ class Trainer:
                 batch_loss = sum(w * v for w, v in zip(self.loss_weights, batch_losses))
                 hooks.call("on_test_batch_end", step, {"loss": batch_loss})
         if count == 0:
-            raise ValueError("The evaluation data yielded no batches.")
+            source = getattr(batches, "argument", "the evaluation data")
+            raise ValueError(f"Argument '{source}' yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)
         means = [t / count for t in totals]
         result = {"loss": sum(w * m for w, m in zip(self.loss_weights, means)) + penalty}
