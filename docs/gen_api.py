@@ -91,7 +91,32 @@ def page(title: str, package: str | None, extra: list[str]) -> str:
     return "\n".join(lines)
 
 
+def public_modules() -> list[str]:
+    import pkgutil
+
+    import layerwise
+
+    return [
+        info.name
+        for info in pkgutil.walk_packages(layerwise.__path__, "layerwise.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    ]
+
+
+def other_modules() -> list[str]:
+    """Public modules no page above covers (new ones land here until given a page)."""
+    covered = set()
+    for _, package, extra in PAGES.values():
+        covered |= set(extra)
+        if package is not None:
+            covered |= {package, *submodules(package)}
+    return [m for m in public_modules() if m not in covered]
+
+
 if __name__ == "__main__":
     for name, (title, package, extra) in PAGES.items():
         (ROOT / "docs" / "api" / f"{name}.md").write_text(page(title, package, extra))
-    print("written:", ", ".join(PAGES))
+    others = other_modules()
+    text = page("Other modules", None, others) if others else "# Other modules\n\nNone yet.\n"
+    (ROOT / "docs" / "api" / "other.md").write_text(text)
+    print("written:", ", ".join(PAGES), "and other:", ", ".join(others) or "none")
