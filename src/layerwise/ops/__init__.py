@@ -1,0 +1,1 @@
+"""Numerical kernels the layers share (plain functions on NumPy arrays)."""
