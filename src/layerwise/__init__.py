@@ -27,20 +27,27 @@ from . import (
 )
 from ._version import __version__
 from .layers import (
+    GRU,
+    LSTM,
     Activation,
     Add,
     Average,
     BatchNormalization,
+    Bidirectional,
     Concatenate,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Input,
     Layer,
+    LayerNormalization,
+    Masking,
     Maximum,
     Minimum,
     Multiply,
     Reshape,
+    SimpleRNN,
     Subtract,
 )
 from .losses import Loss
@@ -76,6 +83,13 @@ def __dir__():
 
 
 __all__ = [
+    "Embedding",
+    "Masking",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "LayerNormalization",
     "Layer",
     "Input",
     "Dense",

@@ -40,6 +40,7 @@ __all__ = [
     "XavierUniform",
     "HeNormal",
     "HeUniform",
+    "Orthogonal",
     "get",
     "compute_fans",
 ]
@@ -246,6 +247,46 @@ class HeUniform(_Uniform):
 
     def bound(self, shape):
         return math.sqrt(6.0 / compute_fans(shape)[0])
+
+
+@register("orthogonal")
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix times ``gain``, as Keras draws it: the Q of the QR
+    decomposition of a standard-normal ``(max(r, c), min(r, c))`` matrix, signs fixed by R's
+    diagonal, transposed when the (flattened) shape ``(r, c)`` is wide. Keras' default for
+    recurrent kernels.
+
+    Args:
+        gain: scale of the matrix.
+        seed: as for every initializer.
+
+    Example::
+
+        q = Orthogonal()((64, 256))          # q @ q.T == I (64 x 64)
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        if isinstance(gain, bool) or not isinstance(gain, (int, float, np.floating)):
+            raise TypeError(f"Argument 'gain' must be a number; received {gain!r}.")
+        self.gain = float(gain)
+
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(
+                f"The orthogonal initializer needs a shape of at least two dimensions; received "
+                f"{shape}."
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return np.ascontiguousarray(self.gain * q.reshape(shape))  # q.T is F-ordered
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
 
 
 def get(identifier, argument: str = "initializer") -> Initializer:

@@ -91,9 +91,10 @@ class Trainer:
     def _input_arrays(self, x, argument: str) -> list[np.ndarray]:
         """The model's inputs as arrays in its dtype, checked (shape, NaN, sample counts)."""
         items, names = self._structured(x, self.input_names, argument, "input")
+        dtypes = [getattr(layer, "input_dtype", None) for layer in self.input_layers]
         arrays = [
-            as_features(item, shape, self.dtype, name)
-            for item, shape, name in zip(items, self.input_shapes, names)
+            as_features(item, shape, self.dtype if dtype is None else dtype, name)
+            for item, shape, name, dtype in zip(items, self.input_shapes, names, dtypes)
         ]
         _same_length(arrays, names)
         return arrays

@@ -2,8 +2,10 @@
 
 from .base import Layer
 from .core import Activation, Dense, Input
+from .embedding import Embedding, Masking
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
@@ -23,4 +25,11 @@ __all__ = [
     "Concatenate",
     "Flatten",
     "Reshape",
+    "Embedding",
+    "Masking",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "LayerNormalization",
 ]

@@ -29,6 +29,14 @@ class Workspace:
         self.arrays: dict[str, np.ndarray] = {}
         self.plans: dict = {}
 
+    # Prepared calls hold raw addresses of these arrays: a copy must start empty, never share
+    # (or point into) the original's buffers.
+    def __deepcopy__(self, memo) -> Workspace:
+        return Workspace()
+
+    def __getstate__(self) -> dict:
+        return {"arrays": {}, "plans": {}}
+
     def array(self, key: str, shape: tuple[int, ...], dtype, fill: float | None = None):
         """The cached array ``key`` of this shape and dtype (filled with ``fill`` when new)."""
         array = self.arrays.get(key)
