@@ -352,12 +352,14 @@ class Trainer:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
-        if len(outputs) == 1:
+        masks = [_sequence_mask(m, o) for m, o in zip(self._graph.output_masks, outputs)]
+        if len(outputs) == 1 and masks[0] is None:
             loss = losses_list[0].value(ys[0], outputs[0])
             self._output_losses = (loss,)
             loss *= weights[0]
         else:
-            self._output_losses = tuple(f.value(y, o) for f, y, o in zip(losses_list, ys, outputs))
+            self._output_losses = tuple(_masked_value(f, y, o, m)
+                                        for f, y, o, m in zip(losses_list, ys, outputs, masks))
             loss = sum(w * v for w, v in zip(weights, self._output_losses))
         for layer in self._regularized:
             loss += layer.regularization_loss()
@@ -366,8 +368,11 @@ class Trainer:
         for k, group in enumerate(self._output_metrics):
             if group:  # logits become probabilities once per batch, not once per metric
                 probabilities = losses_list[k].probabilities(outputs[k])
+                y, mask = ys[k], masks[k]
+                if mask is not None:  # masked steps count for nothing (Keras)
+                    y, probabilities = y[mask], probabilities[mask]
                 for metric in group:
-                    metric.update(ys[k], probabilities)
+                    metric.update(y, probabilities)
         buffers = self._error_buffers
         if buffers is None:
             buffers = self._error_buffers = [None] * len(outputs)
@@ -380,7 +385,18 @@ class Trainer:
                 or buffer.shape[1:] != output.shape[1:]
             ):
                 buffer = buffers[k] = np.empty_like(output)
-            error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)], k)
+            if masks[k] is None:
+                error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)],
+                                                            k)
+            else:  # the gradient of the mean over the unmasked positions, zero elsewhere
+                error = buffer[: len(output)]
+                error[...] = 0.0
+                mask = masks[k]
+                if mask.any():
+                    part, pre_activation = self._loss_gradient(ys[k][mask], output[mask], None, k)
+                    error[mask] = part
+                else:
+                    pre_activation = self._fused_outputs[k]
             if weights[k] != 1.0:
                 error *= weights[k]
             errors.append(error)
@@ -426,21 +442,27 @@ class Trainer:
             for group, loss, shape in zip(self._output_metrics, self.losses, self.output_shapes)
         ]
         totals = [0.0] * len(self.losses)
+        counts = [0] * len(self.losses)
         count = 0
         for xs, ys in batches:
             outputs = self._graph.forward(xs)
             n = len(xs[0])
             count += n
             for k, (loss, y, output) in enumerate(zip(self.losses, ys, outputs)):
-                totals[k] += loss.value(y, output) * n
+                mask = _sequence_mask(self._graph.output_masks[k], output)
+                weight = n if mask is None else int(mask.sum())  # masked: by unmasked steps
+                totals[k] += _masked_value(loss, y, output, mask) * weight
+                counts[k] += weight
                 if metric_lists[k]:
                     probabilities = loss.probabilities(output)
+                    if mask is not None:
+                        y, probabilities = y[mask], probabilities[mask]
                     for metric in metric_lists[k]:
                         metric.update(y, probabilities)
         if count == 0:
             raise ValueError("The evaluation data yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)
-        means = [t / count for t in totals]
+        means = [t / c if c else 0.0 for t, c in zip(totals, counts)]
         result = {"loss": sum(w * m for w, m in zip(self.loss_weights, means)) + penalty}
         if len(means) > 1:
             for name, value in zip(self.output_names, means):
@@ -496,6 +518,23 @@ class Trainer:
                 logs[f"{name}_loss"] = value
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+
+def _sequence_mask(mask, output):
+    """The output's mask when it marks the steps of a sequence output ``(n, steps, ...)``
+    (Keras: losses and metrics then leave masked steps out), else None."""
+    if mask is None or output.ndim < 3 or mask.shape != output.shape[:2]:
+        return None
+    return mask
+
+
+def _masked_value(loss, y, output, mask) -> float:
+    """The loss over the unmasked positions only (their mean; 0 when none is left)."""
+    if mask is None:
+        return loss.value(y, output)
+    if not mask.any():
+        return 0.0
+    return loss.value(y[mask], output[mask])
 
 
 def _same_length(arrays: list, names: list[str]) -> None:

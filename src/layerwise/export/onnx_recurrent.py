@@ -207,7 +207,9 @@ def _layer_normalization(graph, layer, inputs):
         f"{scope}/epsilon", layer.epsilon)], scope)], scope)
     y = graph.node("Div", [centered, std], scope)
     if layer.scale:
-        y = graph.node("Mul", [y, graph.constant(f"{scope}/gamma", layer.gamma)], scope)
+        y = graph.node("Mul", [y, graph.constant(f"{scope}/gamma",
+                                                 layer.gamma.reshape(layer._broadcast))], scope)
     if layer.center:
-        y = graph.node("Add", [y, graph.constant(f"{scope}/beta", layer.beta)], scope)
+        y = graph.node("Add", [y, graph.constant(f"{scope}/beta",
+                                                 layer.beta.reshape(layer._broadcast))], scope)
     return y

@@ -213,8 +213,9 @@ class LayerNormalization(Layer):
             raise ValueError(f"Argument 'axis' of {self.name!r} must name axes of a sample "
                              f"{input_shape} (not the batch axis); received {self.axis!r}.")
         self._norm_axes = tuple(axes)
-        self._param_shape = tuple(input_shape[a - 1] if a in axes else 1
-                                  for a in range(1, rank))
+        # Keras' weight shape: the normalized axes' sizes; broadcast over the others.
+        self._param_shape = tuple(input_shape[a - 1] for a in axes)
+        self._broadcast = (1, *(input_shape[a - 1] if a in axes else 1 for a in range(1, rank)))
         self.input_shape = self.output_shape = input_shape
         if self.scale:
             self.add_weight("gamma", self._param_shape, "ones")
@@ -229,16 +230,15 @@ class LayerNormalization(Layer):
         var = np.mean(centered * centered, axis=self._norm_axes, keepdims=True)
         self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
         self.x_hat = centered * self.inv_std
-        out = self.x_hat * self.gamma if self.scale else self.x_hat.copy()
+        out = self.x_hat * self.gamma.reshape(self._broadcast) if self.scale else self.x_hat.copy()
         if self.center:
-            out += self.beta
+            out += self.beta.reshape(self._broadcast)
         self.output = out
         return out
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """Gradients of ``gamma``, ``beta`` and the input (the exact Jacobian product)."""
-        batch_axes = (0,) + tuple(a for a in range(1, output_error.ndim)
-                                  if self._param_shape[a - 1] == 1)
+        batch_axes = tuple(a for a in range(output_error.ndim) if a not in self._norm_axes)
         if self.scale:
             self.grad_gamma[...] = np.sum(output_error * self.x_hat, axis=batch_axes,
                                           keepdims=True).reshape(self._param_shape)
@@ -247,7 +247,7 @@ class LayerNormalization(Layer):
                                          keepdims=True).reshape(self._param_shape)
         if not input_gradient:
             return None
-        g = output_error * self.gamma if self.scale else output_error
+        g = output_error * self.gamma.reshape(self._broadcast) if self.scale else output_error
         axes = self._norm_axes
         mean_g = np.mean(g, axis=axes, keepdims=True)
         mean_gx = np.mean(g * self.x_hat, axis=axes, keepdims=True)

@@ -248,7 +248,7 @@ class LSTM(_Recurrent):
 
         class _ForgetOne(initializers.Initializer):
             def sample(self, shape, rng):
-                values = np.asarray(base((4 * units,), np.float64, rng), np.float64)
+                values = np.array(base.sample((4 * units,), rng), np.float64)
                 values[units:2 * units] = 1.0
                 return values
 
