@@ -16,6 +16,7 @@ switched on for every size here; the tests show that they equal the NumPy path.
 from __future__ import annotations
 
 import numpy as np
+import parity_recurrent
 import torch
 
 import layerwise
@@ -102,6 +103,10 @@ def main() -> None:
     for name in OPTIMIZERS:
         cells = [f"{run(name, head):.1e}" for head in HEADS]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nSequence models (benchmarks/parity_recurrent.py), same measure:\n")
+    print("| network | largest relative difference |\n|---|---|")
+    for name, worst in parity_recurrent.rows():
+        print(f"| {name} | {worst:.1e} |")
 
 
 if __name__ == "__main__":
