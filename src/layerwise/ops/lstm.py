@@ -10,7 +10,8 @@ Internally the gates are reordered ``i, o, f, g`` so that the three sigmoid gate
 block, and ``sigma(z) = (1 + tanh(z / 2)) / 2``: one ``tanh`` pass over all four gates (the
 sigmoid columns of the weights halved) and one affine pass give every activation. The bias rides
 in the recurrent product as a row of ones under the state. The derivative factors backward needs
-are formed while a step is in cache, so that a backward step is one product and five passes.
+are formed a few steps at a time during backward, so that a backward step is one product and
+five passes.
 """
 
 from __future__ import annotations
@@ -116,7 +117,6 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         r_aug[:units] = recurrent_dropout_mask.T
     c_last = ws.array("c_last", (units, n), dtype)
     tmp = ws.array("tmp", (units, n), dtype)
-    p_all = ws.array("p", (steps, 5 * units, n), dtype) if training else None
     plan = _forward_plan(ws, ("lstm-forward", hr is None), xw, s, ht, hr, h, uaug)
     run = plan.calls.run
     s[0, 5 * units:] = 0.0
@@ -148,16 +148,6 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         if masked is not None:
             np.copyto(ht[p + 1, :units], ht[p, :units], where=masked[p])
         run(out_of_state)
-        if training:  # derivative factors: [g, tc, c_prev] * sigma' ; [i, o] * act'([g, tc])
-            pt = p_all[p]
-            p3, k2 = pt[:g3], pt[g3:]
-            derivative_into(rec, sig, p3)
-            p3 *= st[g3:]
-            derivative_into(act, st[g3:5 * units], k2)
-            k2 *= st[: 2 * units]
-            if masked is not None:  # a masked step passes gradients through untouched
-                np.copyto(pt, 0.0, where=masked[p])
-                np.copyto(f, 1.0, where=masked[p])
     if return_sequences:
         output = h
         if zero_output_for_mask and masked is not None:
@@ -166,12 +156,35 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         output = h[:, -1, :]
     if not training:
         return np.array(output, copy=True), None
-    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=units, steps=steps, n=n,
+    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=units, steps=steps, n=n, act=act,
+                            rec=rec,
                             return_sequences=return_sequences, go_backwards=go_backwards,
                             zero_output=zero_output_for_mask, cols=cols,
                             input_dropout_mask=input_dropout_mask,
                             recurrent_dropout_mask=recurrent_dropout_mask)
     return output, cache
+
+
+# Steps whose derivative factors are formed together: few enough to stay in cache between
+# the forward's data and the backward steps that use them, enough to make NumPy calls count.
+_CHUNK = 8
+
+
+def _factors(cache, st, pt, start: int, end: int) -> None:
+    """The derivative factors of steps ``start..end-1`` (``st`` their slice of the per-step
+    buffer, ``pt`` the factors' buffer): ``[P_i, P_o, P_f] = [g, tc, c_prev] * sigma'`` and
+    ``[P_g, R] = [i, o] * act'([g, tc])``; a masked step gets zeros and ``f = 1``, so that its
+    gradients pass through untouched."""
+    u = cache.units
+    p3, k2 = pt[:, : 3 * u], pt[:, 3 * u:]
+    derivative_into(cache.rec, st[:, : 3 * u], p3)
+    p3 *= st[:, 3 * u:]
+    derivative_into(cache.act, st[:, 3 * u:5 * u], k2)
+    k2 *= st[:, : 2 * u]
+    if cache.masked is not None:
+        where = cache.masked[start:end][:, None, :]
+        np.copyto(pt, 0.0, where=where)
+        np.copyto(st[:, 2 * u:3 * u], 1.0, where=where)
 
 
 def _backward_plan(ws: Workspace, key, dt, d, u_int, dh, units):
@@ -202,7 +215,8 @@ def lstm_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_
     ws, units, steps, n = cache.ws, cache.units, cache.steps, cache.n
     dtype = grad_kernel.dtype
     g4 = 4 * units
-    s, p_all, h = ws.arrays["s"], ws.arrays["p"], ws.arrays["h"]
+    s, h = ws.arrays["s"], ws.arrays["h"]
+    p_chunk = ws.array("p", (_CHUNK, 5 * units, n), dtype)
     u_int, w = ws.arrays["u"], ws.arrays["w"]
     masked = cache.masked
     dt = ws.array("dt", (2, g4, n), dtype)
@@ -219,7 +233,10 @@ def lstm_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_
     r_t = None if cache.recurrent_dropout_mask is None else cache.recurrent_dropout_mask.T
     dc[...] = 0.0
     for p in range(steps - 1, -1, -1):
-        pt, dtp = p_all[p], dt[p % 2]
+        if p == steps - 1 or (p + 1) % _CHUNK == 0:  # a new chunk of steps begins (backwards)
+            start = (p // _CHUNK) * _CHUNK
+            _factors(cache, s[start:p + 1], p_chunk[:p + 1 - start], start, p + 1)
+        pt, dtp = p_chunk[p % _CHUNK], dt[p % 2]
         if p == steps - 1:
             last = output_error[:, -1, :] if cache.return_sequences else output_error
             sb.transpose_into(last, dh)
