@@ -3,6 +3,7 @@ lists or dicts, per-output losses and metrics, saving, summary, ONNX and Sequent
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import numpy as np
@@ -385,3 +386,15 @@ def test_get_weights_follow_the_running_order_and_set_weights_checks_all_first()
         model.set_weights(bad)
     for a, b in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_file_saved_before_graphs_still_loads_and_predicts_the_same():
+    # Written by layerwise at commit a0b27e7 (a chain: Input, Dense, BatchNormalization,
+    # Dropout, Dense softmax; Adam; inputs x = default_rng(0).normal(size=(32, 4))).
+    folder = pathlib.Path(__file__).parent / "data"
+    model = layerwise.load_model(folder / "chain_before_graphs.safetensors")
+    x = np.random.default_rng(0).normal(size=(32, 4))
+    expected = np.load(folder / "chain_before_graphs_predictions.npy")
+    np.testing.assert_array_equal(model.predict(x), expected)
+    assert model.input_names == [model.layers[0].name]
+    model.fit(x, np.eye(3)[np.zeros(32, int)], epochs=1, print_loss=False)
