@@ -295,3 +295,16 @@ def test_summary_generators_and_two_sequence_inputs(capsys):
     assert np.isfinite(history)
     out = model.predict({"words": np.ones((2, 6), int), "signal": np.zeros((2, 4, 2))})
     assert out.shape == (2, 1) and out.dtype == np.float32
+
+
+def test_the_readme_sequence_example_runs_as_written():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if "Embedding(10000, 64, mask_zero=True)" in b]
+    namespace: dict = {}
+    exec(block, namespace)
+    assert namespace["probabilities"].shape == (4, 1)
+    assert type(namespace["model"].layers[2]).__name__ == "Bidirectional"
