@@ -140,8 +140,8 @@ class Model(Trainer):
         argument = "loss" if loss is not None else "loss_fn"
         spec = loss if loss is not None else ("mse" if loss_fn is None else loss_fn)
         try:
-            dtype_name = np.dtype(dtype).name
-        except TypeError:
+            dtype_name = np.dtype(dtype).name if isinstance(dtype, (str, type, np.dtype)) else None
+        except Exception:  # NumPy's parser raises TypeError, ValueError, even SyntaxError
             dtype_name = None
         if dtype_name not in _DTYPES:
             raise ValueError(f"Argument 'dtype' must be one of {_DTYPES}; received {dtype!r}.")
