@@ -93,7 +93,6 @@ def gru_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         r_aug = np.ones((u + 1, n), dtype)
         r_aug[:u] = recurrent_dropout_mask.T
     tmp = ws.array("tmp", (u, n), dtype)
-    p_all = ws.array("p", (steps, 4 * u, n), dtype) if training else None
 
     def build():
         calls = sb.Calls()
@@ -152,30 +151,11 @@ def gru_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
             a_h += st[6 * u + 1:]
         act.forward(a_h, out=a_h)
         np.subtract(h_prev, a_h, out=tmp)  # h = hh + z * (h_prev - hh)
-        if training:
-            pt = p_all[p]
-            derivative_into(rec, z, pt[:u])
-            pt[:u] *= tmp  # P_z = (h_prev - hh) sigma'(z)
         np.multiply(tmp, z, out=h_new)
         h_new += a_h
         if masked is not None:
             np.copyto(h_new, h_prev, where=masked[p])
         run(out_of_state)
-        if training:  # P_h = (1 - z) act'(hh)
-            p_r, p_m, p_h = pt[u:2 * u], pt[2 * u:3 * u], pt[3 * u:]
-            derivative_into(act, a_h, p_h)
-            np.subtract(1, z, out=tmp)
-            p_h *= tmp
-            derivative_into(rec, r, p_r)
-            if reset_after:  # P_r = P_h m_h sigma'(r);  the recurrent h block sees P_h r
-                p_r *= m_h
-                p_r *= p_h
-                np.multiply(p_h, r, out=p_m)
-            else:  # P_r = h_fed sigma'(r), applied to U_h's gradient of r * h_fed
-                p_r *= h_fed
-            if masked is not None:
-                np.copyto(pt, 0.0, where=masked[p])
-                np.copyto(z, 1.0, where=masked[p])
     if return_sequences:
         output = h
         if zero_output_for_mask and masked is not None:
@@ -184,13 +164,47 @@ def gru_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         output = h[:, -1, :]
     if not training:
         return np.array(output, copy=True), None
-    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=u, steps=steps, n=n,
-                            reset_after=reset_after, return_sequences=return_sequences,
+    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=u, steps=steps, n=n, act=act,
+                            rec=rec, reset_after=reset_after, return_sequences=return_sequences,
                             go_backwards=go_backwards, zero_output=zero_output_for_mask,
                             input_dropout_mask=input_dropout_mask, kernel=kernel,
                             recurrent_kernel=recurrent_kernel,
                             recurrent_dropout_mask=recurrent_dropout_mask)
     return output, cache
+
+
+_CHUNK = 8  # steps whose derivative factors are formed together (see ops/lstm.py)
+
+
+def _factors(cache, st, ht, pt, scratch, start: int, end: int) -> None:
+    """The derivative factors ``[P_z, P_r, P_m, P_h]`` of steps ``start..end-1``:
+    ``P_z = (h_prev - hh) sigma'(z)``, ``P_h = (1 - z) act'(hh)``, with ``reset_after``
+    ``P_r = P_h m_h sigma'(r)`` and ``P_m = P_h r`` (what the recurrent h block sees), else
+    ``P_r = h_fed sigma'(r)``; a masked step gets zeros and ``z = 1`` (its gradient passes
+    through the carry ``dh * z`` alone)."""
+    u = cache.units
+    z, r, hh = st[:, :u], st[:, u:2 * u], st[:, 2 * u:3 * u]
+    h_prev = ht[:, :u]
+    p_z, p_r, p_m, p_h = pt[:, :u], pt[:, u:2 * u], pt[:, 2 * u:3 * u], pt[:, 3 * u:]
+    derivative_into(cache.rec, z, p_z)
+    np.subtract(h_prev, hh, out=scratch)
+    p_z *= scratch
+    derivative_into(cache.act, hh, p_h)
+    np.subtract(1, z, out=scratch)
+    p_h *= scratch
+    derivative_into(cache.rec, r, p_r)
+    if cache.reset_after:
+        p_r *= st[:, 5 * u:6 * u]
+        p_r *= p_h
+        np.multiply(p_h, r, out=p_m)
+    else:
+        p_r *= h_prev
+        if cache.recurrent_dropout_mask is not None:
+            p_r *= cache.recurrent_dropout_mask.T
+    if cache.masked is not None:
+        where = cache.masked[start:end][:, None, :]
+        np.copyto(pt, 0.0, where=where)
+        np.copyto(z, 1.0, where=where)
 
 
 def _backward_plan(ws: Workspace, reset_after: bool, dt, d, u_rec, dh, tmp, units):
@@ -229,7 +243,9 @@ def gru_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_b
     ws, u, steps, n = cache.ws, cache.units, cache.steps, cache.n
     dtype = grad_kernel.dtype
     reset_after = cache.reset_after
-    s, p_all, h = ws.arrays["s"], ws.arrays["p"], ws.arrays["h"]
+    s, h, ht = ws.arrays["s"], ws.arrays["h"], ws.arrays["ht"]
+    p_chunk = ws.array("p", (_CHUNK, 4 * u, n), dtype)
+    scratch = ws.array("factor_scratch", (_CHUNK, u, n), dtype)
     masked = cache.masked
     dt = ws.array("dt", (2, 4 * u, n), dtype)
     d = ws.array("d", (n, steps, 4 * u), dtype)
@@ -245,7 +261,12 @@ def gru_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_b
         output_error = output_error * ~masked.T[:, :, None]
     r_t = None if cache.recurrent_dropout_mask is None else cache.recurrent_dropout_mask.T
     for p in range(steps - 1, -1, -1):
-        pt, dtp = p_all[p], dt[p % 2]
+        if p == steps - 1 or (p + 1) % _CHUNK == 0:  # a new chunk of steps begins (backwards)
+            start = (p // _CHUNK) * _CHUNK
+            k = p + 1 - start
+            _factors(cache, s[start:p + 1], ht[start:p + 1], p_chunk[:k], scratch[:k], start,
+                     p + 1)
+        pt, dtp = p_chunk[p % _CHUNK], dt[p % 2]
         into_state, h_block, out_of_gradient = plan.steps[p]
         if p == steps - 1:
             last = output_error[:, -1, :] if cache.return_sequences else output_error
