@@ -1,11 +1,12 @@
 """Layers: the base class, core layers, merge and shape layers, dropout and normalization."""
 
 from .base import Layer
+from .bidirectional import Bidirectional
 from .core import Activation, Dense, Input
 from .embedding import Embedding, Masking
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
