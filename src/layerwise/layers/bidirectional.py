@@ -47,7 +47,7 @@ class Bidirectional(Layer):
         if not isinstance(layer, _Recurrent):
             raise TypeError(f"Argument 'layer' of Bidirectional must be a SimpleRNN, LSTM or GRU; "
                             f"received {layer!r:.80}.")
-        if merge_mode not in _MERGE_MODES:
+        if not isinstance(merge_mode, str) or merge_mode not in _MERGE_MODES:
             raise ValueError(f"Argument 'merge_mode' must be one of {list(_MERGE_MODES)}; "
                              f"received {merge_mode!r}.")
         self.merge_mode = merge_mode
