@@ -91,17 +91,60 @@ def test_sequence_models_export_and_run_like_predict(name, tmp_path):
     np.testing.assert_allclose(result, model.predict(x_test), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("producer", ["embedding", "masking"])
-def test_a_masked_recurrent_layer_is_refused_with_the_reason(producer, tmp_path):
+def _masked_model(producer, make_layer):
+    layerwise.set_seed(3)
     if producer == "embedding":
         inputs = Input((6,), dtype="int32")
         hidden = Embedding(9, 4, mask_zero=True)(inputs)
     else:
         inputs = Input((6, 2))
         hidden = Masking(0.0)(inputs)
+    layer = make_layer()
+    out = layer(hidden)
+    out = Dense(2)(Flatten()(out) if layer.return_sequences else out)
+    model = Model(inputs, out)
+    model.compile(loss_fn="mse")
+    return model
+
+
+def _right_padded(producer, rng, n=7):
+    lengths = np.array([6, 1, 3, 5, 2, 6, 4])[:n]
+    keep = np.arange(6)[None, :] < lengths[:, None]
+    if producer == "embedding":
+        return np.where(keep, rng.integers(1, 9, size=(n, 6)), 0).astype(np.int32)
+    return np.where(keep[:, :, None], rng.normal(size=(n, 6, 2)), 0.0)
+
+
+MASKED = {
+    "lstm": lambda: LSTM(3),
+    "gru_seq": lambda: GRU(3, return_sequences=True),
+    "rnn_backwards": lambda: SimpleRNN(3, go_backwards=True),
+    "lstm_seq_backwards": lambda: LSTM(3, return_sequences=True, go_backwards=True),
+    "gru_reset_before_seq": lambda: GRU(2, reset_after=False, return_sequences=True),
+    "bidirectional_lstm": lambda: Bidirectional(LSTM(3)),
+    "bidirectional_gru_seq": lambda: Bidirectional(GRU(2, return_sequences=True)),
+}
+
+
+@pytest.mark.parametrize("producer", ["embedding", "masking"])
+@pytest.mark.parametrize("name", list(MASKED))
+def test_masked_models_export_with_sequence_lengths_for_right_padded_input(producer, name,
+                                                                          tmp_path):
+    model = _masked_model(producer, MASKED[name])
+    x = _right_padded(producer, np.random.default_rng(4))
+    session = onnxruntime.InferenceSession(str(export_onnx(model, tmp_path / "m.onnx")),
+                                           providers=["CPUExecutionProvider"])
+    feed = x if x.dtype.kind == "i" else x.astype(np.float32)
+    (result,) = session.run(None, {"input": feed})
+    np.testing.assert_allclose(result, model.predict(x), rtol=0, atol=1e-5)
+
+
+def test_a_mask_on_a_mask_is_refused_with_the_reason(tmp_path):
+    inputs = Input((6,), dtype="int32")
+    hidden = Masking(0.0)(Embedding(9, 4, mask_zero=True)(inputs))
     model = Model(inputs, Dense(1)(LSTM(3)(hidden)))
     model.compile(loss_fn="mse")
-    with pytest.raises(OnnxExportError, match="mask.*sequence lengths"):
+    with pytest.raises(OnnxExportError, match="sequence lengths"):
         export_onnx(model, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 

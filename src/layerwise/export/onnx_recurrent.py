@@ -5,8 +5,9 @@ Gate orders differ: Keras keeps LSTM gates ``i, f, c, o`` and ONNX wants ``i, o,
 gates are ``z, r, h`` in both, and Keras' ``reset_after=True`` is ONNX's
 ``linear_before_reset=1``. ONNX's recurrent operators are time-major, so the converters
 transpose in and out. A recurrent layer that receives a mask (from ``Embedding(mask_zero=True)``
-or ``Masking``) is refused: ONNX's ``sequence_lens`` describes right-padded batches only, while
-a mask may skip any step, and the exporter cannot know which one the data will hold.
+or ``Masking``) is written with ``sequence_lens`` = the number of unmasked steps of each
+sample: exact for right-padded batches (Keras' ``pad_sequences(padding='post')``), which is
+what the exported graph assumes; a mask with gaps inside a sequence gives other results there.
 """
 
 from __future__ import annotations
@@ -50,15 +51,27 @@ def _mask_source(layer):
     return None
 
 
-def _check_exportable(graph, layer) -> None:
+def _lengths(graph, layer):
+    """``(sequence_lens (n,) int32, kept (n, T, 1) bool)`` of the mask reaching ``layer``, or
+    ``(None, None)`` without one."""
     source = _mask_source(layer)
-    if source is not None:
+    if source is None:
+        return None, None
+    kept = getattr(graph, "sequence_masks", {}).get(source.name)
+    if kept is None or (isinstance(source, Masking) and _mask_source(source) is not None):
         raise OnnxExportError(
-            f"Cannot export {type(layer).__name__} {layer.name!r}: it receives the mask of "
-            f"{source.name!r}. A mask may skip any step, while ONNX's recurrent operators only "
-            "take sequence lengths (right-padded batches); export a model without the mask "
-            "(mask_zero=False, no Masking) instead."
-        )
+            f"Cannot export {type(layer).__name__} {layer.name!r}: the mask of "
+            f"{source.name!r} is not one ONNX sequence lengths can describe.")
+    scope = layer.name
+    counts = graph.node("Cast", [kept], scope, to=graph.onnx.TensorProto.INT32)
+    if graph.opset < 13:  # pragma: no cover (MIN_OPSET is 13)
+        raise OnnxExportError("sequence lengths need opset 13")
+    lengths = graph.node("ReduceSum", [counts, _int64(graph, f"{scope}/axes12", [1, 2])], scope,
+                         keepdims=0)
+    return lengths, kept
+
+
+def _check_exportable(graph, layer) -> None:
     if graph.dtype != np.float32:
         raise OnnxExportError(
             f"Cannot export {type(layer).__name__} {layer.name!r} in {graph.dtype}: onnxruntime "
@@ -98,13 +111,15 @@ def _weights(layer):
     return "RNN", w, r, b, {"activations": [_activation_name(layer, layer.activation)]}
 
 
-def _run(graph, layer, x_time_major: str):
+def _run(graph, layer, x_time_major: str, lengths=None):
     """One direction of ``layer`` on a time-major input: ``(Y (T, 1, n, u), Y_h (1, n, u))``,
-    ``Y`` in the input's time order."""
+    ``Y`` in the input's time order (zero beyond each sequence's length)."""
     op, w, r, b, attributes = _weights(layer)
     scope = layer.name
     inputs = [x_time_major, graph.constant(f"{scope}/W", w[None]),
               graph.constant(f"{scope}/R", r[None]), graph.constant(f"{scope}/B", b[None])]
+    if lengths is not None:
+        inputs.append(lengths)
     y_name = graph.unique_name(f"{scope}/Y")
     h_name = graph.unique_name(f"{scope}/Y_h")
     outputs = [y_name, h_name] + ([graph.unique_name(f"{scope}/Y_c")] if op == "LSTM" else [])
@@ -136,27 +151,39 @@ def _sequence(graph, layer, y: str, processing_order: bool) -> str:
     return y
 
 
-def _direction(graph, layer, x_time_major: str, processing_order: bool) -> str:
-    y, y_h = _run(graph, layer, x_time_major)
-    if layer.return_sequences:
-        return _sequence(graph, layer, y, processing_order)
-    return graph.node("Squeeze", [y_h, _int64(graph, f"{layer.name}/axis0", [0])], layer.name)
+def _direction(graph, layer, x_time_major: str, processing_order: bool, lengths=None,
+               kept=None) -> str:
+    y, y_h = _run(graph, layer, x_time_major, lengths)
+    last = graph.node("Squeeze", [y_h, _int64(graph, f"{layer.name}/axis0", [0])], layer.name)
+    if not layer.return_sequences:
+        return last
+    sequence = _sequence(graph, layer, y, processing_order)
+    if kept is not None and not layer.zero_output_for_mask and not layer.go_backwards:
+        # Keras repeats the last output on masked steps, where ONNX writes zeros; reading
+        # backwards, the masked (trailing) steps come first and their outputs are zeros in both.
+        last = graph.node("Unsqueeze", [last, _int64(graph, f"{layer.name}/axis1", [1])],
+                          layer.name)
+        sequence = graph.node("Where", [kept, sequence, last], layer.name)
+    return sequence
 
 
 @register_layer_converter(SimpleRNN, LSTM, GRU)
 def _recurrent(graph, layer, inputs):
     _check_exportable(graph, layer)
+    lengths, kept = _lengths(graph, layer)
     x = graph.node("Transpose", [inputs[0]], layer.name, perm=[1, 0, 2])
-    return _direction(graph, layer, x, processing_order=True)
+    return _direction(graph, layer, x, processing_order=True, lengths=lengths, kept=kept)
 
 
 @register_layer_converter(Bidirectional)
 def _bidirectional(graph, layer, inputs):
     _check_exportable(graph, layer)
+    lengths, kept = _lengths(graph, layer)
     x = graph.node("Transpose", [inputs[0]], layer.name, perm=[1, 0, 2])
-    # Both directions' sequences in the input's time order (Keras flips the backward one back).
-    y_f = _direction(graph, layer.forward_layer, x, processing_order=False)
-    y_b = _direction(graph, layer.backward_layer, x, processing_order=False)
+    # Both directions' sequences in the input's time order (Keras flips the backward one back);
+    # masked steps output zeros in both (Keras' zero_output_for_mask), as ONNX writes them.
+    y_f = _direction(graph, layer.forward_layer, x, False, lengths, kept)
+    y_b = _direction(graph, layer.backward_layer, x, False, lengths, kept)
     if layer.merge_mode == "concat":
         return graph.node("Concat", [y_f, y_b], layer.name, axis=-1)
     if layer.merge_mode == "sum":
@@ -171,7 +198,19 @@ def _bidirectional(graph, layer, inputs):
 def _embedding(graph, layer, inputs):
     table = graph.constant(f"{layer.name}/embeddings", layer.embeddings)
     ids = graph.node("Cast", [inputs[0]], layer.name, to=graph.onnx.TensorProto.INT64)
+    if layer.mask_zero:  # kept steps (n, T, 1), for the recurrent layers' sequence lengths
+        zero = _int64(graph, f"{layer.name}/zero", 0)
+        kept = graph.node("Not", [graph.node("Equal", [ids, zero], layer.name)], layer.name)
+        kept = graph.node("Unsqueeze", [kept, _int64(graph, f"{layer.name}/axis2", [2])],
+                          layer.name)
+        _record_mask(graph, layer, kept)
     return graph.node("Gather", [table, ids], layer.name, axis=0)
+
+
+def _record_mask(graph, layer, kept: str) -> None:
+    if not hasattr(graph, "sequence_masks"):
+        graph.sequence_masks = {}
+    graph.sequence_masks[layer.name] = kept
 
 
 @register_layer_converter(Masking)
@@ -186,6 +225,9 @@ def _masking(graph, layer, inputs):
     keep = graph.node("ReduceMax", [kept], scope, axes=axes, keepdims=1) if graph.opset < 18 \
         else graph.node("ReduceMax", [kept, _int64(graph, f"{scope}/axes", axes)], scope,
                         keepdims=1)
+    if len(layer.input_shape) == 2:  # (n, T, 1): what the recurrent layers' lengths read
+        _record_mask(graph, layer, graph.node("Cast", [keep], scope,
+                                              to=graph.onnx.TensorProto.BOOL))
     return graph.node("Mul", [x, keep], scope)
 
 
