@@ -42,7 +42,10 @@ def scatter_add(grad_table: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> No
     """``grad_table[ids[k]] += rows[k]`` for every position (repeated ids add up): the
     embedding gradient, without a dense one-hot product. ``grad_table`` is zeroed first."""
     width = grad_table.shape[1]
-    grad_table[...] = 0.0
-    # ufunc.at on a flat array with flat indices is NumPy's fast path: 4x faster than on rows.
-    flat = (ids.reshape(-1, 1) * width + np.arange(width)).reshape(-1)
-    np.add.at(grad_table.reshape(-1), flat, rows.reshape(-1))
+    grad_table.fill(0.0)
+    # ufunc.at on a flat array with flat indices is NumPy's fast path: 3x faster than on rows
+    # (int32 indices when they fit: half the index traffic).
+    index = np.int32 if grad_table.size < 2**31 else np.int64
+    flat = np.multiply(ids.reshape(-1, 1), width, dtype=index)
+    flat = np.add(flat, np.arange(width, dtype=index), out=np.empty((flat.shape[0], width), index))
+    np.add.at(grad_table.reshape(-1), flat.reshape(-1), rows.reshape(-1))

@@ -145,7 +145,10 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         c += tmp
         if masked is not None:
             np.copyto(c, c_prev, where=masked[p])
-        act.forward(c, out=tc)
+        if fast:
+            np.tanh(c, out=tc)
+        else:
+            act.forward(c, out=tc)
         np.multiply(o, tc, out=h_new)
         if masked is not None:
             np.copyto(h_new, h_prev, where=masked[p])
