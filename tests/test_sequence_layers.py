@@ -308,3 +308,23 @@ def test_the_readme_sequence_example_runs_as_written():
     exec(block, namespace)
     assert namespace["probabilities"].shape == (4, 1)
     assert type(namespace["model"].layers[2]).__name__ == "Bidirectional"
+
+
+def test_manual_forward_backward_honours_the_mask_like_fit():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3, 5, 2))
+    x[1, 2:] = 0.0
+    y = rng.integers(0, 2, size=(3, 5))
+    model = _tagger(True)
+    model.forward(x)
+    model.backward(y)
+    manual = [g.copy() for layer in model.layers for g in layer.gradients().values()]
+    twin = _tagger(True)
+    other = y.copy()
+    other[1, 2:] = 1 - other[1, 2:]  # padded targets must not matter
+    twin.forward(x)
+    twin.backward(other)
+    again = [g for layer in twin.layers for g in layer.gradients().values()]
+    assert len(again) == len(manual) == 5
+    for a, b in zip(again, manual):
+        np.testing.assert_array_equal(a, b)

@@ -18,7 +18,7 @@ from .layers.base import Layer, check_positive_int
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
 from .summary import summary_text
-from .training import Trainer
+from .training import Trainer, _sequence_mask
 
 __all__ = ["Model"]
 
@@ -478,7 +478,14 @@ class Model(Trainer):
         targets = self._target_arrays(y, "y", len(outputs[0]))
         errors, fused = [], []
         for k, (target, output) in enumerate(zip(targets, outputs)):
-            error, pre = self._loss_gradient(target, output, k=k)
+            mask = _sequence_mask(self._graph.output_masks[k], output)
+            if mask is not None:  # only the unmasked steps of a sequence output count (Keras)
+                error = np.zeros_like(output)
+                pre = self._fused_outputs[k]
+                if mask.any():
+                    error[mask], pre = self._loss_gradient(target[mask], output[mask], k=k)
+            else:
+                error, pre = self._loss_gradient(target, output, k=k)
             if self.loss_weights[k] != 1.0:
                 error = error * self.loss_weights[k]
             errors.append(error)

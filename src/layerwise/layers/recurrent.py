@@ -137,16 +137,19 @@ class _Recurrent(Layer):
         output, self._cache = self._forward_op(
             input_data, self.kernel, self.recurrent_kernel, getattr(self, "bias", None),
             go_backwards=self.go_backwards, return_sequences=self.return_sequences, mask=mask,
-            zero_output_for_mask=self.zero_output_for_mask, training=self.training,
+            zero_output_for_mask=self.zero_output_for_mask, training=True,
             input_dropout_mask=drop_in, recurrent_dropout_mask=drop_rec,
             workspace=self._workspace, **self._options())
-        self.output = output
-        return output
+        # The cache is kept in inference too (the spec's model.forward then model.backward);
+        # costs nothing, as the derivative factors are formed in backward. Outside training the
+        # output is a copy: the workspace is overwritten by the next call.
+        self.output = output if self.training else output.copy()
+        return self.output
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """Backpropagation through time of the last training ``forward``."""
         if self._cache is None:
-            raise RuntimeError(f"{self.name}: backward needs a forward pass in training mode.")
+            raise RuntimeError(f"{self.name}: backward needs a forward pass first.")
         return self._backward_op(self._cache, output_error, self.grad_kernel,
                                  self.grad_recurrent_kernel, getattr(self, "grad_bias", None),
                                  input_gradient=input_gradient)
