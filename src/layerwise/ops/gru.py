@@ -301,36 +301,37 @@ def gru_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_b
         run(out_of_gradient)
     d2 = d.reshape(n * steps, 4 * u)
     x2 = cache.x.reshape(n * steps, -1)
-    d_in = np.concatenate([d2[:, : 2 * u], d2[:, 3 * u:]], axis=1)  # z, r, h (input side)
-    d_rec = d2[:, : 3 * u]
-    np.dot(x2.T, d_in, out=grad_kernel)
-    if reset_after:
-        h_prev = h if r_t is None else h * cache.recurrent_dropout_mask[:, None, :]
-        h2 = h_prev.reshape(n * steps, u)
-        # Row k of h2 fed row k + 1 of d, except at each sample's first step (a zero state).
-        grad_u = np.dot(h2[:-1].T, d_rec[1:])
-        if n > 1:
-            grad_u -= np.dot(h_prev[:-1, -1, :].T, d[1:, 0, : 3 * u])
-    else:
-        h_prev = h if r_t is None else h * cache.recurrent_dropout_mask[:, None, :]
-        h2 = h_prev.reshape(n * steps, u)
-        grad_u = np.empty((u, 3 * u), dtype)
-        grad_u[:, : 2 * u] = np.dot(h2[:-1].T, d_rec[1:, : 2 * u])
-        if n > 1:
-            grad_u[:, : 2 * u] -= np.dot(h_prev[:-1, -1, :].T, d[1:, 0, : 2 * u])
+    # The input side's gradient is d2's columns z, r and h (input side): products on the two
+    # column blocks as they lie (strided views), no gathered copy.
+    d_zr, d_hx, d_rec = d2[:, : 2 * u], d2[:, 3 * u:], d2[:, : 3 * u]
+    sb.matmul(x2.T, d_zr, grad_kernel[:, : 2 * u])
+    sb.matmul(x2.T, d_hx, grad_kernel[:, 2 * u:])
+    h_prev = h if r_t is None else h * cache.recurrent_dropout_mask[:, None, :]
+    h2 = h_prev.reshape(n * steps, u)
+    grad_u = np.empty((u, 3 * u), dtype)
+    # Row k of h2 fed row k + 1 of d, except at each sample's first step (a zero state).
+    width = 3 * u if reset_after else 2 * u
+    sb.matmul(h2[:-1].T, d_rec[1:, :width], grad_u[:, :width])
+    if n > 1:
+        grad_u[:, :width] -= np.dot(h_prev[:-1, -1, :].T, d[1:, 0, :width])
+    if not reset_after:
         rh2 = ws.arrays["rh_rows"].reshape(n * steps, u)
-        grad_u[:, 2 * u:] = np.dot(rh2.T, d2[:, 3 * u:])
+        sb.matmul(rh2.T, d_hx, grad_u[:, 2 * u:])
     np.copyto(grad_recurrent_kernel, grad_u)
     if grad_bias is not None:
-        ones = np.ones(n * steps, dtype)
+        sums = np.dot(np.ones(n * steps, dtype), d2)  # z, r, h (recurrent), h (input)
+        b_in = np.concatenate([sums[: 2 * u], sums[3 * u:]])
         if reset_after:
-            grad_bias[0] = np.dot(ones, d_in)
-            grad_bias[1] = np.dot(ones, d_rec)
+            grad_bias[0] = b_in
+            grad_bias[1] = sums[: 3 * u]
         else:
-            grad_bias[...] = np.dot(ones, d_in)
+            grad_bias[...] = b_in
     if not input_gradient:
         return None
-    dx = np.dot(d_in, cache.kernel.T).reshape(n, steps, -1)
+    dx = ws.array("dx", (n, steps, x2.shape[1]), dtype)
+    dx2 = dx.reshape(n * steps, -1)
+    sb.matmul(d_zr, cache.kernel[:, : 2 * u].T, dx2)
+    sb.matmul(d_hx, cache.kernel[:, 2 * u:].T, dx2, beta=1.0)
     if cache.input_dropout_mask is not None:
         dx *= cache.input_dropout_mask[:, None, :]
     return dx[:, ::-1] if cache.go_backwards else dx

@@ -295,7 +295,8 @@ def lstm_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_
         grad_bias[cols] = np.dot(np.ones(n * steps, dtype), d2)
     if not input_gradient:
         return None
-    dx = np.dot(d2, w.T).reshape(n, steps, -1)
+    dx = ws.array("dx", (n, steps, w.shape[0]), dtype)  # reused: no fresh pages a batch
+    np.dot(d2, w.T, out=dx.reshape(n * steps, -1))
     if cache.input_dropout_mask is not None:
         dx *= cache.input_dropout_mask[:, None, :]
     return dx[:, ::-1] if cache.go_backwards else dx

@@ -157,7 +157,8 @@ def simple_rnn_backward(cache, output_error, grad_kernel, grad_recurrent_kernel,
         np.dot(np.ones(n * steps, dtype), d2, out=grad_bias)
     if not input_gradient:
         return None
-    dx = np.dot(d2, cache.kernel.T).reshape(n, steps, -1)
+    dx = ws.array("dx", (n, steps, cache.kernel.shape[0]), dtype)  # reused, no fresh pages
+    np.dot(d2, cache.kernel.T, out=dx.reshape(n * steps, -1))
     if cache.input_dropout_mask is not None:
         dx *= cache.input_dropout_mask[:, None, :]
     return dx[:, ::-1] if cache.go_backwards else dx
