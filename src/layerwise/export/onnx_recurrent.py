@@ -64,8 +64,6 @@ def _lengths(graph, layer):
             f"{source.name!r} is not one ONNX sequence lengths can describe.")
     scope = layer.name
     counts = graph.node("Cast", [kept], scope, to=graph.onnx.TensorProto.INT32)
-    if graph.opset < 13:  # pragma: no cover (MIN_OPSET is 13)
-        raise OnnxExportError("sequence lengths need opset 13")
     lengths = graph.node("ReduceSum", [counts, _int64(graph, f"{scope}/axes12", [1, 2])], scope,
                          keepdims=0)
     return lengths, kept

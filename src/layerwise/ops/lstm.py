@@ -39,7 +39,6 @@ def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last):
     if plan is not None:
         return plan
     steps, u = s.shape[0], h.shape[2]
-    units = u
     calls = sb.Calls()
     # The step's views are made once: slicing costs ~2 us a step, a tenth of the step.
     plan = SimpleNamespace(calls=calls, steps=[], views=[
@@ -50,10 +49,10 @@ def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last):
     for p in range(steps):
         state = ht[p] if hr is None else hr
         plan.steps.append((
-            calls.add(sb.transpose_into(xw[:, p, :], s[p, : 4 * units], call=False), xw, s),
-            calls.add(sb.matmul(uaug.T, state, s[p, : 4 * units], beta=1.0, call=False), uaug,
+            calls.add(sb.transpose_into(xw[:, p, :], s[p, : 4 * u], call=False), xw, s),
+            calls.add(sb.matmul(uaug.T, state, s[p, : 4 * u], beta=1.0, call=False), uaug,
                       state),
-            calls.add(sb.transpose_into(ht[p + 1, :units], h[:, p, :], call=False), ht, h),
+            calls.add(sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
         ))
     ws.plans[key] = plan
     return plan
