@@ -123,7 +123,18 @@ MASKED = {
     "gru_reset_before_seq": lambda: GRU(2, reset_after=False, return_sequences=True),
     "bidirectional_lstm": lambda: Bidirectional(LSTM(3)),
     "bidirectional_gru_seq": lambda: Bidirectional(GRU(2, return_sequences=True)),
+    "stacked_gru_layernorm_lstm": lambda: _Stack(),
 }
+
+
+class _Stack:
+    """GRU sequences -> LayerNormalization -> LSTM: the mask reaches the second layer through
+    the first and the normalization."""
+
+    return_sequences = False
+
+    def __call__(self, x):
+        return LSTM(3)(LayerNormalization()(GRU(2, return_sequences=True)(x)))
 
 
 @pytest.mark.parametrize("producer", ["embedding", "masking"])

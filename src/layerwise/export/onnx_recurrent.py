@@ -46,7 +46,11 @@ def _mask_source(layer):
         parent = stack.pop()
         if isinstance(parent, Masking) or (isinstance(parent, Embedding) and parent.mask_zero):
             return parent
-        if parent.supports_masking:
+        # Layers that hand their input's mask on: pass-through ones, and recurrent layers
+        # returning sequences.
+        passes_mask = parent.supports_masking or (
+            isinstance(parent, (SimpleRNN, LSTM, GRU, Bidirectional)) and parent.return_sequences)
+        if passes_mask:
             stack.extend(parent.inbound)
     return None
 
