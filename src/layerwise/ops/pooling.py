@@ -1,0 +1,257 @@
+"""Max and average pooling on channels-last arrays ``(n, height, width, channels)``.
+
+Windows are read through strided views and reduced one window offset at a time (a loop over
+the ``pool_h * pool_w`` offsets, never over samples or pixels). When the stride equals the pool
+size and no padding is needed (the common ``MaxPooling2D(2)``), the rows of a window are reduced
+first, on views whose inner loop runs along a whole image row.
+
+Gradient rules: max pooling sends a window's gradient to one element, its first maximum in
+row-major order (as PyTorch); average pooling divides by the number of real (unpadded) elements
+of the window, as Keras with ``'same'`` padding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .conv import ConvGeometry
+from .workspace import Workspace
+
+__all__ = [
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+    "global_pool_forward",
+    "global_pool_backward",
+]
+
+
+def _offset_view(array: np.ndarray, geometry: ConvGeometry, i: int, j: int) -> np.ndarray:
+    """``(n, out_h, out_w, channels)`` view of element ``(i, j)`` of every window of the
+    (padded) ``array``."""
+    (stride_h, stride_w), (out_h, out_w) = geometry.strides, geometry.output_size
+    return array[
+        :,
+        i : i + (out_h - 1) * stride_h + 1 : stride_h,
+        j : j + (out_w - 1) * stride_w + 1 : stride_w,
+    ]
+
+
+def _tiles(geometry: ConvGeometry) -> bool:
+    """Whether the windows tile the input without padding or overlap (stride == pool)."""
+    return geometry.strides == geometry.kernel_size and not geometry.padded
+
+
+def _rows_contiguous(x: np.ndarray) -> np.ndarray:
+    """``x``, or a copy of it whose rows (width and channels) are contiguous."""
+    item = x.dtype.itemsize
+    if x.strides[3] == item and x.strides[2] == x.shape[3] * item:
+        return x
+    return np.ascontiguousarray(x)
+
+
+def _padded(x, geometry: ConvGeometry, workspace: Workspace, fill: float, key: str):
+    if not geometry.padded:
+        return x
+    (top, _), (left, _) = geometry.padding
+    height, width = geometry.input_size
+
+    def border(array):  # set once: only the inside is ever written
+        array[...] = fill
+
+    padded = workspace.get(key, (len(x), *geometry.padded_size, x.shape[3]), x.dtype,
+                           prepare=border)
+    padded[:, top : top + height, left : left + width] = x
+    return padded
+
+
+def max_pool2d_forward(
+    x: np.ndarray, geometry: ConvGeometry, workspace: Workspace, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Maximum of each window: ``(n, height, width, channels) -> (n, out_h, out_w, channels)``;
+    ``'same'`` padding pads with ``-inf`` (padded positions never win).
+
+    Example:
+        >>> from layerwise.ops import conv_geometry
+        >>> g = conv_geometry((4, 4), 1, (2, 2), strides=(2, 2))
+        >>> max_pool2d_forward(np.arange(16.0).reshape(1, 4, 4, 1), g, Workspace())[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+    n, channels = len(x), x.shape[3]
+    out_h, out_w = geometry.output_size
+    pool_h, pool_w = geometry.kernel_size
+    if out is None:
+        out = np.empty((n, out_h, out_w, channels), dtype=x.dtype)
+    if _tiles(geometry):
+        x = _rows_contiguous(x)
+        # Rows of each window first: views (n, out_h, out_w * pool_w * channels) whose inner
+        # loop runs along a whole row; then the columns, on a pool_h times smaller array.
+        rows = as_strided(
+            x,
+            (n, out_h, pool_h, out_w * pool_w * channels),
+            (x.strides[0], x.strides[1] * pool_h, x.strides[1], x.strides[3]),
+            writeable=False,
+        )
+        row_max = workspace.get("row_max", (n, out_h, out_w * pool_w * channels), x.dtype)
+        np.copyto(row_max, rows[:, :, 0])
+        for i in range(1, pool_h):
+            np.maximum(row_max, rows[:, :, i], out=row_max)
+        columns = row_max.reshape(n, out_h, out_w, pool_w, channels)
+        np.copyto(out, columns[:, :, :, 0])
+        for j in range(1, pool_w):
+            np.maximum(out, columns[:, :, :, j], out=out)
+        return out
+    padded = _padded(x, geometry, workspace, -np.inf, "padded_max")
+    np.copyto(out, _offset_view(padded, geometry, 0, 0))
+    for i in range(pool_h):
+        for j in range(pool_w):
+            if i or j:
+                np.maximum(out, _offset_view(padded, geometry, i, j), out=out)
+    return out
+
+
+def max_pool2d_backward(
+    output_error: np.ndarray,
+    x: np.ndarray,
+    output: np.ndarray,
+    geometry: ConvGeometry,
+    workspace: Workspace,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Gradient w.r.t. the input of :func:`max_pool2d_forward`: each window's output error goes
+    to its first maximum in row-major order; ``x`` and ``output`` are the forward pass's input
+    and result. May overwrite ``output_error``.
+
+    Returns:
+        ``(n, height, width, channels)``, in ``out`` if given.
+    """
+    n, channels = len(x), x.shape[3]
+    pool_h, pool_w = geometry.kernel_size
+    tiles = _tiles(geometry)
+    padded = _padded(x, geometry, workspace, -np.inf, "padded_max")
+    if tiles:
+        gradient = out if out is not None else np.empty_like(x)
+        height, width = geometry.input_size
+        covered = (geometry.output_size[0] * pool_h, geometry.output_size[1] * pool_w)
+        if covered != (height, width):
+            gradient[:, covered[0] :] = 0  # rows and columns no window reaches
+            gradient[:, :, covered[1] :] = 0
+    else:
+        gradient = workspace.get("max_gradient", (n, *geometry.padded_size, channels), x.dtype)
+        gradient[...] = 0
+    hit = workspace.get("hit", output.shape, np.bool_)
+    remaining = output_error  # the error not yet given to an earlier maximum of its window
+    last = (pool_h - 1, pool_w - 1)
+    for i in range(pool_h):
+        for j in range(pool_w):
+            np.equal(_offset_view(padded, geometry, i, j), output, out=hit)
+            target = _offset_view(gradient, geometry, i, j)
+            if tiles:  # each input element is in one window: assign
+                np.multiply(remaining, hit, out=target)
+            else:
+                target += remaining * hit
+            if (i, j) != last:
+                np.copyto(remaining, 0, where=hit)
+    if tiles:
+        return gradient
+    (top, _), (left, _) = geometry.padding
+    height, width = geometry.input_size
+    inside = gradient[:, top : top + height, left : left + width]
+    if out is None:
+        return inside.copy()
+    out[...] = inside
+    return out
+
+
+def _window_counts(geometry: ConvGeometry, dtype) -> np.ndarray:
+    """``(out_h, out_w, 1)``: the real (unpadded) elements of each window."""
+    counts = []
+    for length, window, stride, (before, _), size in zip(
+        geometry.input_size, geometry.kernel_size, geometry.strides, geometry.padding,
+        geometry.output_size,
+    ):
+        starts = np.arange(size) * stride - before
+        counts.append(np.minimum(starts + window, length) - np.maximum(starts, 0))
+    return np.multiply.outer(counts[0], counts[1]).astype(dtype)[:, :, None]
+
+
+def avg_pool2d_forward(
+    x: np.ndarray, geometry: ConvGeometry, workspace: Workspace, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean of each window over its real elements (``'same'`` padding is not counted)."""
+    n, channels = len(x), x.shape[3]
+    pool_h, pool_w = geometry.kernel_size
+    if out is None:
+        out = np.empty((n, *geometry.output_size, channels), dtype=x.dtype)
+    padded = _padded(x, geometry, workspace, 0.0, "padded_sum")
+    np.copyto(out, _offset_view(padded, geometry, 0, 0))
+    for i in range(pool_h):
+        for j in range(pool_w):
+            if i or j:
+                out += _offset_view(padded, geometry, i, j)
+    if geometry.padded:
+        out /= _window_counts(geometry, x.dtype)
+    else:
+        out *= x.dtype.type(1.0 / (pool_h * pool_w))
+    return out
+
+
+def avg_pool2d_backward(
+    output_error: np.ndarray,
+    geometry: ConvGeometry,
+    workspace: Workspace,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Gradient w.r.t. the input of :func:`avg_pool2d_forward`; may overwrite
+    ``output_error``."""
+    n, channels = len(output_error), output_error.shape[3]
+    pool_h, pool_w = geometry.kernel_size
+    if geometry.padded:
+        output_error /= _window_counts(geometry, output_error.dtype)
+    else:
+        output_error *= output_error.dtype.type(1.0 / (pool_h * pool_w))
+    gradient = workspace.get(
+        "avg_gradient", (n, *geometry.padded_size, channels), output_error.dtype
+    )
+    gradient[...] = 0
+    for i in range(pool_h):
+        for j in range(pool_w):
+            _offset_view(gradient, geometry, i, j)[...] += output_error
+    (top, _), (left, _) = geometry.padding
+    height, width = geometry.input_size
+    inside = gradient[:, top : top + height, left : left + width]
+    if out is None:
+        return inside.copy()
+    out[...] = inside
+    return out
+
+
+def global_pool_forward(x: np.ndarray, mode: str) -> np.ndarray:
+    """``'avg'`` or ``'max'`` over every axis but the first and the last (the channels):
+    ``(n, *spatial, channels) -> (n, channels)``.
+
+    Example:
+        >>> global_pool_forward(np.arange(8.0).reshape(1, 2, 2, 2), "max")
+        array([[6., 7.]])
+    """
+    axes = tuple(range(1, x.ndim - 1))
+    return x.mean(axis=axes) if mode == "avg" else x.max(axis=axes)
+
+
+def global_pool_backward(output_error: np.ndarray, x: np.ndarray, mode: str) -> np.ndarray:
+    """Gradient w.r.t. ``x`` of :func:`global_pool_forward`: the mean spreads it evenly, the
+    maximum gives it to the first maximum (row-major) of each channel."""
+    n, channels = len(x), x.shape[-1]
+    positions = int(np.prod(x.shape[1:-1]))
+    if mode == "avg":
+        gradient = np.empty_like(x)
+        gradient.reshape(n, positions, channels)[...] = (output_error / positions)[:, None, :]
+        return gradient
+    flat = x.reshape(n, positions, channels)
+    first = flat.argmax(axis=1)  # argmax returns the first of equal maxima
+    gradient = np.zeros_like(flat)
+    np.put_along_axis(gradient, first[:, None, :], output_error[:, None, :], axis=1)
+    return gradient.reshape(x.shape)
