@@ -151,27 +151,39 @@ def _gather(padded: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> Non
                 target[:, :, :, i, j] = windows[:, :, :, i, j]
 
 
-def _weight_matrix(kernel, bias, workspace: Workspace) -> np.ndarray:
-    """``[kernel as (patch, filters); bias]``, the right factor of the forward product."""
+def _column_width(patch: int, with_bias: bool, dtype) -> int:
+    """Columns of the gathered matrix: the patch, a ones column for the bias, and, when that
+    costs under 5% more, zero columns up to a multiple of 32 bytes, the row length OpenBLAS
+    multiplies fastest (a few percent: 296 float32 columns against 289)."""
+    width = patch + int(with_bias)
+    per_32_bytes = max(1, 32 // np.dtype(dtype).itemsize)
+    rounded = -(-width // per_32_bytes) * per_32_bytes
+    return rounded if (rounded - width) * 20 <= width else width
+
+
+def _weight_matrix(kernel, bias, width: int, workspace: Workspace) -> np.ndarray:
+    """``[kernel as (patch, filters); bias; zeros]`` (``width`` rows), the right factor of
+    the forward product."""
     patch = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
     filters = kernel.shape[3]
-    if bias is None:
-        return np.ascontiguousarray(kernel.reshape(patch, filters))
-    matrix = workspace.get("weights", (patch + 1, filters), kernel.dtype)
+    matrix = workspace.get("weights", (width, filters), kernel.dtype, zeros=True)
     matrix[:patch] = kernel.reshape(patch, filters)
-    matrix[patch] = bias
+    if bias is not None:
+        matrix[patch] = bias
     return matrix
 
 
-def _columns(n: int, geometry: ConvGeometry, dtype, with_bias: bool, workspace, key: str):
-    """The workspace's gathered-column matrix for ``n`` samples (its ones column set)."""
+def _columns(n: int, geometry: ConvGeometry, dtype, width: int, with_bias: bool, workspace):
+    """The workspace's gathered-column matrix for ``n`` samples, its constant columns set."""
     rows = n * geometry.output_size[0] * geometry.output_size[1]
-    width = geometry.patch_size + int(with_bias)
+    patch = geometry.patch_size
 
-    def ones_column(array):  # set once: the gathers only ever write the other columns
-        array[:, -1] = 1
+    def constant_columns(array):  # set once: the gathers only ever write the patch columns
+        array[:, patch:] = 0
+        if with_bias:
+            array[:, patch] = 1
 
-    return workspace.get(key, (rows, width), dtype, prepare=ones_column if with_bias else None)
+    return workspace.get("cols", (rows, width), dtype, prepare=constant_columns)
 
 
 def conv2d_forward(
@@ -211,14 +223,15 @@ def conv2d_forward(
     filters = kernel.shape[3]
     if out is None:
         out = np.empty((n, out_h, out_w, filters), dtype=x.dtype)
-    weights = _weight_matrix(kernel, bias, workspace)
-    per_sample = out_h * out_w * weights.shape[0]
+    width = _column_width(geometry.patch_size, bias is not None, x.dtype)
+    weights = _weight_matrix(kernel, bias, width, workspace)
+    per_sample = out_h * out_w * width
     block = n if keep_columns else max(1, min(n, _INFERENCE_BLOCK_VALUES // per_sample))
     out_rows = out.reshape(n * out_h * out_w, filters)
     cols = None
     for start in range(0, n, block):  # one block when training: a loop over blocks, not samples
         stop = min(n, start + block)
-        cols = _columns(stop - start, geometry, x.dtype, bias is not None, workspace, "cols")
+        cols = _columns(stop - start, geometry, x.dtype, width, bias is not None, workspace)
         _gather(_padded_input(x[start:stop], geometry, workspace), geometry, cols)
         rows = slice(start * out_h * out_w, stop * out_h * out_w)
         np.matmul(cols, weights, out=out_rows[rows])
@@ -249,13 +262,14 @@ def conv2d_backward(
         out: optional ``(n, height, width, channels)`` array for the input gradient.
 
     Returns:
-        The gradient w.r.t. the input ``(n, height, width, channels)``, or None.
+        The gradient w.r.t. the input ``(n, height, width, channels)``, or None. Without
+        ``out`` and padding it is an array of ``workspace``, valid until its next use.
     """
     n = len(output_error)
     filters = kernel.shape[3]
     patch = geometry.patch_size
     error_rows = output_error.reshape(-1, filters)
-    if grad_bias is None and grad_kernel.flags.c_contiguous:
+    if columns.shape[1] == patch and grad_kernel.flags.c_contiguous:
         np.matmul(columns.T, error_rows, out=grad_kernel.reshape(patch, filters))
     else:
         both = workspace.get("weight_gradients", (columns.shape[1], filters), kernel.dtype)
@@ -271,9 +285,11 @@ def conv2d_backward(
         padded = _col2im_input_gradient(error_rows, n, kernel, geometry, workspace)
     (top, _), (left, _) = geometry.padding
     height, width = geometry.input_size
+    if out is None and not geometry.padded:
+        return padded  # the workspace's array: valid until the next call
     inside = padded[:, top : top + height, left : left + width]
     if out is None:
-        return inside.copy() if geometry.padded else padded.copy()
+        return inside.copy()
     out[...] = inside
     return out
 

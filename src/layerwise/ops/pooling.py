@@ -44,14 +44,6 @@ def _tiles(geometry: ConvGeometry) -> bool:
     return geometry.strides == geometry.kernel_size and not geometry.padded
 
 
-def _rows_contiguous(x: np.ndarray) -> np.ndarray:
-    """``x``, or a copy of it whose rows (width and channels) are contiguous."""
-    item = x.dtype.itemsize
-    if x.strides[3] == item and x.strides[2] == x.shape[3] * item:
-        return x
-    return np.ascontiguousarray(x)
-
-
 def _padded(x, geometry: ConvGeometry, workspace: Workspace, fill: float, key: str):
     if not geometry.padded:
         return x
@@ -67,11 +59,38 @@ def _padded(x, geometry: ConvGeometry, workspace: Workspace, fill: float, key: s
     return padded
 
 
+def _tiled_view(x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
+    """``(n, out_h * pool_h, out_w, pool_w, channels)`` view of the part of ``x`` that the
+    tiling windows cover (rows and columns past the last whole window are left out)."""
+    (out_h, out_w), (pool_h, pool_w) = geometry.output_size, geometry.kernel_size
+    s_n, s_h, s_w, s_c = x.strides
+    return as_strided(
+        x, (len(x), out_h * pool_h, out_w, pool_w, x.shape[3]),
+        (s_n, s_h, s_w * pool_w, s_w, s_c), writeable=x.flags.writeable,
+    )
+
+
+def _first_maximum_split(remaining, maxima, candidates, targets, hit) -> None:
+    """Give ``remaining`` (error per reduced element) to the first of ``candidates`` (views
+    whose maximum is ``maxima``) equal to it: ``targets[k] = remaining`` where candidate ``k``
+    is the first equal one, else 0. Overwrites ``remaining``; the last candidate needs no
+    comparison (when no earlier one is the maximum, it is)."""
+    last = len(candidates) - 1
+    if last == 0:
+        np.copyto(targets[0], remaining)
+        return
+    for k in range(last):
+        np.equal(candidates[k], maxima, out=hit)  # into a float array: a float product next
+        np.multiply(remaining, hit, out=targets[k])
+        np.subtract(remaining, targets[k], out=targets[last] if k == last - 1 else remaining)
+
+
 def max_pool2d_forward(
     x: np.ndarray, geometry: ConvGeometry, workspace: Workspace, out: np.ndarray | None = None
 ) -> np.ndarray:
     """Maximum of each window: ``(n, height, width, channels) -> (n, out_h, out_w, channels)``;
-    ``'same'`` padding pads with ``-inf`` (padded positions never win).
+    ``'same'`` padding pads with ``-inf`` (padded positions never win). Keeps in ``workspace``
+    what :func:`max_pool2d_backward` reads.
 
     Example:
         >>> from layerwise.ops import conv_geometry
@@ -86,23 +105,17 @@ def max_pool2d_forward(
     if out is None:
         out = np.empty((n, out_h, out_w, channels), dtype=x.dtype)
     if _tiles(geometry):
-        x = _rows_contiguous(x)
-        # Rows of each window first: views (n, out_h, out_w * pool_w * channels) whose inner
-        # loop runs along a whole row; then the columns, on a pool_h times smaller array.
-        rows = as_strided(
-            x,
-            (n, out_h, pool_h, out_w * pool_w * channels),
-            (x.strides[0], x.strides[1] * pool_h, x.strides[1], x.strides[3]),
-            writeable=False,
-        )
-        row_max = workspace.get("row_max", (n, out_h, out_w * pool_w * channels), x.dtype)
-        np.copyto(row_max, rows[:, :, 0])
-        for i in range(1, pool_h):
-            np.maximum(row_max, rows[:, :, i], out=row_max)
-        columns = row_max.reshape(n, out_h, out_w, pool_w, channels)
-        np.copyto(out, columns[:, :, :, 0])
+        # Maxima along each row's windows first (kept: the backward pass needs them), then
+        # across rows, where the inner loop runs along a whole row of contiguous values.
+        tiled = _tiled_view(x, geometry)
+        row_max = workspace.get("row_max", (n, out_h * pool_h, out_w, channels), x.dtype)
+        np.copyto(row_max, tiled[:, :, :, 0])
         for j in range(1, pool_w):
-            np.maximum(out, columns[:, :, :, j], out=out)
+            np.maximum(row_max, tiled[:, :, :, j], out=row_max)
+        rows = row_max.reshape(n, out_h, pool_h, out_w, channels)
+        np.copyto(out, rows[:, :, 0])
+        for i in range(1, pool_h):
+            np.maximum(out, rows[:, :, i], out=out)
         return out
     padded = _padded(x, geometry, workspace, -np.inf, "padded_max")
     np.copyto(out, _offset_view(padded, geometry, 0, 0))
@@ -123,40 +136,54 @@ def max_pool2d_backward(
 ) -> np.ndarray:
     """Gradient w.r.t. the input of :func:`max_pool2d_forward`: each window's output error goes
     to its first maximum in row-major order; ``x`` and ``output`` are the forward pass's input
-    and result. May overwrite ``output_error``.
+    and result, ``workspace`` the one it used. May overwrite ``output_error``.
 
     Returns:
         ``(n, height, width, channels)``, in ``out`` if given.
     """
     n, channels = len(x), x.shape[3]
     pool_h, pool_w = geometry.kernel_size
-    tiles = _tiles(geometry)
-    padded = _padded(x, geometry, workspace, -np.inf, "padded_max")
-    if tiles:
+    out_h, out_w = geometry.output_size
+    if _tiles(geometry):
         gradient = out if out is not None else np.empty_like(x)
         height, width = geometry.input_size
-        covered = (geometry.output_size[0] * pool_h, geometry.output_size[1] * pool_w)
-        if covered != (height, width):
-            gradient[:, covered[0] :] = 0  # rows and columns no window reaches
-            gradient[:, :, covered[1] :] = 0
-    else:
-        gradient = workspace.get("max_gradient", (n, *geometry.padded_size, channels), x.dtype)
-        gradient[...] = 0
-    hit = workspace.get("hit", output.shape, np.bool_)
+        gradient[:, out_h * pool_h :] = 0  # rows and columns that no window reaches
+        gradient[:, :, out_w * pool_w :] = 0
+        # Which row of its window holds the first maximum, from the kept row maxima; then
+        # which element of that row: first along rows, as row-major order says.
+        rows = workspace.get("row_max", (n, out_h * pool_h, out_w, channels), x.dtype)
+        row_error = workspace.get("row_error", rows.shape, x.dtype)
+        hit = workspace.get("hit", output.shape, x.dtype)
+        split_rows = row_error.reshape(n, out_h, pool_h, out_w, channels)
+        row_max = rows.reshape(split_rows.shape)
+        _first_maximum_split(
+            output_error, output, [row_max[:, :, i] for i in range(pool_h)],
+            [split_rows[:, :, i] for i in range(pool_h)], hit,
+        )
+        tiled_x, tiled_gradient = _tiled_view(x, geometry), _tiled_view(gradient, geometry)
+        hit = workspace.get("row_hit", rows.shape, x.dtype)
+        _first_maximum_split(
+            row_error, rows, [tiled_x[:, :, :, j] for j in range(pool_w)],
+            [tiled_gradient[:, :, :, j] for j in range(pool_w)], hit,
+        )
+        return gradient
+    padded = _padded(x, geometry, workspace, -np.inf, "padded_max")
+    gradient = workspace.get("max_gradient", (n, *geometry.padded_size, channels), x.dtype)
+    gradient[...] = 0
+    hit = workspace.get("hit", output.shape, x.dtype)
+    share = workspace.get("share", output.shape, x.dtype)
     remaining = output_error  # the error not yet given to an earlier maximum of its window
     last = (pool_h - 1, pool_w - 1)
     for i in range(pool_h):
         for j in range(pool_w):
-            np.equal(_offset_view(padded, geometry, i, j), output, out=hit)
             target = _offset_view(gradient, geometry, i, j)
-            if tiles:  # each input element is in one window: assign
-                np.multiply(remaining, hit, out=target)
-            else:
-                target += remaining * hit
-            if (i, j) != last:
-                np.copyto(remaining, 0, where=hit)
-    if tiles:
-        return gradient
+            if (i, j) == last:  # no earlier element was the maximum: this one is
+                target += remaining
+                break
+            np.equal(_offset_view(padded, geometry, i, j), output, out=hit)
+            np.multiply(remaining, hit, out=share)
+            target += share
+            remaining -= share
     (top, _), (left, _) = geometry.padding
     height, width = geometry.input_size
     inside = gradient[:, top : top + height, left : left + width]

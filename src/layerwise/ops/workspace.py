@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "aligned_empty"]
+
+ALIGNMENT = 64  # bytes: a cache line, and what AVX-512 loads like
+
+
+def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` whose first element starts on a 64-byte boundary (NumPy
+    only promises 16): BLAS runs its products markedly faster on aligned rows."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(size * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + size * dtype.itemsize].view(dtype).reshape(shape)
 
 
 class Workspace:
@@ -44,7 +56,9 @@ class Workspace:
             or array.shape[1:] != tuple(shape[1:])
             or array.shape[0] < shape[0]
         ):
-            array = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+            array = aligned_empty(shape, dtype)
+            if zeros:
+                array[...] = 0
             if prepare is not None:
                 prepare(array)
             self._arrays[key] = array
