@@ -25,13 +25,29 @@ from . import (
     regularizers,
     schedules,
 )
-from .layers import Activation, BatchNormalization, Dense, Dropout, Input, Layer
+from ._version import __version__
+from .layers import (
+    Activation,
+    Add,
+    Average,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Layer,
+    Maximum,
+    Minimum,
+    Multiply,
+    Reshape,
+    Subtract,
+)
 from .losses import Loss
 from .model import Model
 from .registry import register_serializable
 from .seeding import set_seed
-
-__version__ = "0.1.0"
+from .sequential import Sequential
 
 # Optional and heavier parts are imported on first use, so `import layerwise` stays light.
 _LAZY = {
@@ -66,7 +82,17 @@ __all__ = [
     "Activation",
     "Dropout",
     "BatchNormalization",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Flatten",
+    "Reshape",
     "Model",
+    "Sequential",
     "Loss",
     "set_seed",
     "register_serializable",
