@@ -45,7 +45,7 @@ import numpy as np
 from .._version import __version__
 from ..model import Model
 from ..model_file import atomic_write
-from . import onnx_converters  # noqa: F401  (registers the built-in converters)
+from . import onnx_conv, onnx_converters  # noqa: F401  (register the built-in converters)
 from .onnx_graph import (
     ACTIVATION_CONVERTERS,
     INPUT_NAME,

@@ -1,9 +1,20 @@
 """Layers: the base class, core layers, merge and shape layers, dropout and normalization."""
 
 from .base import Layer
+from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Input
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
@@ -23,4 +34,14 @@ __all__ = [
     "Concatenate",
     "Flatten",
     "Reshape",
+    "Conv1D",
+    "Conv2D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
 ]
