@@ -3,7 +3,8 @@ channels-first, layerwise (like Keras) channels-last: each operator is wrapped i
 Transposes, ``(n, *spatial, c) -> (n, c, *spatial)`` before and back after, so that every
 tensor between layers keeps the layerwise layout (a following Flatten or Dense then reads the
 values in the model's order). Padding is written out explicitly (``pads``), with the odd
-padded pixel at the end, as the layers compute ``'same'``."""
+padded pixel at the end, as the layers compute ``'same'``. Global pooling is a ReduceMean or
+ReduceMax over the spatial axes, which needs no transposes."""
 
 from __future__ import annotations
 
@@ -79,10 +80,14 @@ def _pool(graph, layer, inputs):
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D
 )
 def _global_pool(graph, layer, inputs):
-    rank = layer.rank
-    x = _to_channels_first(graph, inputs[0], rank, layer.name)
-    op_type = "GlobalAveragePool" if layer.mode == "avg" else "GlobalMaxPool"
-    pooled = graph.node(op_type, [x], layer.name)  # (n, c, 1, ...)
-    if layer.keepdims:
-        return _to_channels_last(graph, pooled, rank, layer.name)  # (n, 1, ..., c)
-    return graph.node("Flatten", [pooled], layer.name, axis=1)  # (n, c)
+    # A reduction over the spatial axes of the channels-last tensor needs no transposes.
+    axes = list(range(1, layer.rank + 1))
+    op_type = "ReduceMean" if layer.mode == "avg" else "ReduceMax"
+    keepdims = int(layer.keepdims)
+    if graph.opset >= 18:  # the axes became an input in opset 18
+        name = graph.unique_name(f"{layer.name}/axes")
+        graph.initializers.append(
+            graph.onnx.numpy_helper.from_array(np.array(axes, dtype=np.int64), name)
+        )
+        return graph.node(op_type, [inputs[0], name], layer.name, keepdims=keepdims)
+    return graph.node(op_type, [inputs[0]], layer.name, axes=axes, keepdims=keepdims)
