@@ -159,7 +159,6 @@ def main(argv=None) -> None:
     skip = set(filter(None, args.skip.split(",")))
     limits = limit_threads(args.threads)
     import layerwise
-    from layerwise import model as model_module
 
     results = {"threads": args.threads, "threadpools": limits.get_original_num_threads()}
     print(f"threads {args.threads}; layerwise {layerwise.__version__}", flush=True)
@@ -187,9 +186,9 @@ def main(argv=None) -> None:
         model, peer = layerwise_model(), TorchCNN(x[:1], labels[:1])
         test = make_data(args.predict_samples, seed=1)[0]
         test_t = peer.torch.from_numpy(np.ascontiguousarray(test.transpose(0, 3, 1, 2)))
-        size = args.predict_batch or model_module._PREDICT_BATCH
+        size = args.predict_batch or model._predict_batch()  # what predict(test) would take
         timings = interleaved(
-            {"layerwise": lambda: model.predict(test, batch_size=size),
+            {"layerwise": lambda: model.predict(test, batch_size=args.predict_batch),
              "torch": lambda: peer.predict(test_t, size)},
             args.predict_rounds, log=print,
         )
