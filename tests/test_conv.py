@@ -304,3 +304,37 @@ def test_twenty_adam_steps_equal_pytorch():
 
     for head in parity_cnn.HEADS:
         assert parity_cnn.largest_difference(head) < 1e-10
+
+
+# ------------------------------------------------------------------- predict and ONNX
+def test_predict_passes_stay_small_for_cnns_and_give_the_same_results():
+    model = mnist_convnet()
+    model.compile(loss_fn="categorical_crossentropy")
+    # At most 2**21 values in any layer's output per pass: 26 * 26 * 32 per image here.
+    assert model._predict_batch() == 2**21 // (26 * 26 * 32)
+    layerwise.set_seed(0)
+    inputs = Input((784,))
+    mlp = Model(inputs, Dense(10)(Dense(256, activation="relu")(inputs)))
+    assert mlp._predict_batch() == 4096
+    x = np.random.default_rng(0).normal(size=(250, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x), model.predict(x, batch_size=250),
+                               rtol=1e-5, atol=1e-6)  # float32: BLAS blocks differ
+
+
+@pytest.mark.parametrize("opset", [13, 17, 20])
+def test_a_cnn_exports_to_onnx_and_runs_like_predict(opset, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    layerwise.set_seed(3)
+    inputs = Input((12, 10, 3))
+    x = Conv2D(6, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = MaxPooling2D(2, padding="same")(x)
+    x = Conv2D(4, (2, 3), dilation_rate=(2, 1), activation="tanh")(x)
+    pooled = GlobalMaxPooling2D()(x)
+    model = Model(inputs, Dense(5, activation="softmax")(pooled))
+    model.compile(loss_fn="categorical_crossentropy", optimizer="adam")
+    data = np.random.default_rng(1).normal(size=(40, 12, 10, 3)).astype(np.float32)
+    model.fit(data, np.eye(5)[np.arange(40) % 5], epochs=2, batch_size=8, verbose=0)
+    path = layerwise.export_onnx(model, tmp_path / "cnn.onnx", opset=opset)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (result,) = session.run(None, {session.get_inputs()[0].name: data})
+    np.testing.assert_allclose(result, model.predict(data), rtol=1e-5, atol=1e-5)
