@@ -498,8 +498,8 @@ class Model(Trainer):
         inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
         batches of ``batch_size`` (default 4096, fewer for models with large activations, such
         as CNNs: at most 2**21 values in any layer's output per batch). Dropout and batch
-        normalization run in inference mode for this call only (a ``predict`` inside ``fit``'s callbacks does not
-        change the training mode of the rest of the epoch)."""
+        normalization run in inference mode for this call only (a ``predict`` inside ``fit``'s
+        callbacks does not change the training mode of the rest of the epoch)."""
         xs = self._input_arrays(x, "x")
         size = (self._predict_batch() if batch_size is None
                 else check_positive_int(batch_size, "batch_size"))
