@@ -338,3 +338,16 @@ def test_a_cnn_exports_to_onnx_and_runs_like_predict(opset, tmp_path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (result,) = session.run(None, {session.get_inputs()[0].name: data})
     np.testing.assert_allclose(result, model.predict(data), rtol=1e-5, atol=1e-5)
+
+
+def test_the_readme_cnn_example_runs_and_has_the_shapes_it_shows():
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+                 if "Conv2D(32, 3" in b)
+    namespace: dict = {}
+    exec(block, namespace)
+    shapes = re.findall(r"# \(None, ([\d, ]+)\)", block)
+    wired = [", ".join(map(str, layer.output_shape)) for layer in namespace["cnn"].layers]
+    assert shapes and all(shape in wired for shape in shapes)
