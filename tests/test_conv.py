@@ -351,3 +351,40 @@ def test_the_readme_cnn_example_runs_and_has_the_shapes_it_shows():
     shapes = re.findall(r"# \(None, ([\d, ]+)\)", block)
     wired = [", ".join(map(str, layer.output_shape)) for layer in namespace["cnn"].layers]
     assert shapes and all(shape in wired for shape in shapes)
+
+
+# ------------------------------------------------- the ReLU derivative applied by the pool
+def _gradients_after_one_step(model, x, y):
+    model.compile(loss_fn="categorical_crossentropy", optimizer="sgd", dtype="float64")
+    model.train_on_batch(x, y)
+    return [np.concatenate([g.ravel() for g in layer.gradients().values()])
+            for layer in model.layers if layer.parameters()]
+
+
+@pytest.mark.parametrize("fan_out", [False, True])
+def test_max_pooling_applying_the_relu_derivative_equals_the_plain_path(monkeypatch, fan_out):
+    from layerwise import Concatenate
+    from layerwise.layers import pooling
+
+    def build():
+        layerwise.set_seed(11)
+        inputs = Input((6, 6, 2))
+        conv = Conv2D(3, 3, padding="same", activation="relu")(inputs)
+        pooled = Flatten()(MaxPooling2D(2)(conv))
+        if fan_out:  # the conv's error is then a sum: the pool's shortcut must not apply
+            pooled = Concatenate()([pooled, Flatten()(conv)])
+        return Model(inputs, Dense(3, activation="softmax")(pooled))
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 6, 6, 2)), np.eye(3)[rng.integers(0, 3, 5)]
+    calls = []
+    relu_backward = layerwise.activations.ReLU.backward
+    monkeypatch.setattr(layerwise.activations.ReLU, "backward",
+                        lambda self, *a: calls.append(1) or relu_backward(self, *a))
+    fast = _gradients_after_one_step(build(), x, y)
+    assert len(calls) == int(fan_out)  # the shortcut was taken exactly where it may be
+    monkeypatch.setattr(pooling._Pooling, "_relu_parent", lambda self: None)
+    plain = _gradients_after_one_step(build(), x, y)
+    for a, b in zip(fast, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert np.abs(fast[0]).max() > 0

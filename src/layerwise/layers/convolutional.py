@@ -70,7 +70,7 @@ class _Conv(Layer):
     """N-D convolution (cross-correlation, as Keras), channels-last; see Conv1D/Conv2D."""
 
     rank = 2
-    _transient = ("pre_activation", "columns", "_workspace")
+    _transient = ("pre_activation", "columns", "_workspace", "_relu_applied_to")
 
     def __init__(
         self,
@@ -122,6 +122,9 @@ class _Conv(Layer):
         self.geometry = None
         self.columns = self.pre_activation = None
         self._workspace = None
+        # The error array that a MaxPooling consumer already multiplied by this layer's ReLU
+        # derivative (see MaxPooling's _backward); None otherwise.
+        self._relu_applied_to = None
 
     @property
     def output_activation(self):
@@ -190,7 +193,9 @@ class _Conv(Layer):
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """Fills ``grad_kernel`` and ``grad_bias``; returns the input gradient or None."""
         n = len(output_error)
-        if not pre_activation:
+        relu_applied = output_error is self._relu_applied_to
+        self._relu_applied_to = None
+        if not (pre_activation or relu_applied):
             output_error = self.activation.backward(
                 self.pre_activation, self.output, output_error
             )

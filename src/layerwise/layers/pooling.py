@@ -108,13 +108,38 @@ class _Pooling(Layer):
         error = self._as_2d(output_error.reshape(n, *self.output_shape))
         out = self._buffer("dx", (n, *self.geometry.input_size, self.input_shape[-1]))
         if self.mode == "max":  # reads what the last forward pass kept in the workspace
+            parent = self._relu_parent()
+            if parent is not None:
+                # A window's error goes to its maximum, which is the pooled value: the
+                # parent's ReLU derivative there is (pooled > 0). Applied on the pooled error,
+                # a pool_size times smaller array, it spares the parent its own pass.
+                np.multiply(error, self.output.reshape(error.shape) > 0, out=error)
             gradient = max_pool2d_backward(
                 error, self._as_2d(self.input), self._as_2d(self.output), self.geometry,
                 self._workspace, out=out,
             )
+            if parent is not None:
+                gradient = gradient.reshape(n, *self.input_shape)
+                parent._relu_applied_to = gradient  # the parent skips its ReLU backward
+                return gradient
         else:
             gradient = avg_pool2d_backward(error, self.geometry, self._workspace, out=out)
         return gradient.reshape(n, *self.input_shape)
+
+    def _relu_parent(self):
+        """The parent whose ReLU output this layer pools, when it can take the error with the
+        ReLU derivative already applied (a Conv1D/Conv2D; the error array it receives is then
+        checked to be the very one returned here, so a fan-out sum never skips its ReLU)."""
+        parent = self.inbound[0] if len(self.inbound) == 1 else None
+        if (
+            parent is not None
+            and hasattr(parent, "_relu_applied_to")
+            and getattr(parent.activation, "name", None) == "relu"
+            and parent.output is self.input
+            and self.training
+        ):
+            return parent
+        return None
 
     def set_dtype(self, dtype) -> None:
         """Change the dtype; the workspace of the old one is dropped."""
