@@ -3,6 +3,7 @@ lists or dicts, per-output losses and metrics, saving, summary, ONNX and Sequent
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import numpy as np
@@ -341,3 +342,59 @@ def test_flatten_and_reshape_layers():
         Reshape((4, -1))(flat)
     with pytest.raises(ValueError, match="one -1"):
         Reshape((-1, -1))
+
+
+def test_a_graph_with_dropout_resumes_bit_for_bit_from_a_checkpoint(tmp_path):
+    from layerwise.callbacks import ModelCheckpoint
+
+    xs, ys = data(40)
+
+    def graph():
+        layerwise.set_seed(5)
+        a, b = Input((6,), name="text"), Input((3,), name="table")
+        h = Dropout(0.3, seed=11)(Dense(8, activation="relu")(a))
+        merged = Concatenate()([h, Dense(4)(b)])
+        model = Model([a, b], [Dense(3, activation="softmax", name="label")(merged),
+                               Dense(2, name="box")(merged)])
+        model.compile(loss=["categorical_crossentropy", "mse"], optimizer="adam",
+                      dtype="float64")
+        return model
+
+    whole = graph()
+    whole.fit(xs, ys, epochs=4, batch_size=8, print_loss=False)
+    first = graph()
+    path = tmp_path / "ckpt.safetensors"
+    first.fit(xs, ys, epochs=2, batch_size=8, print_loss=False, callbacks=[ModelCheckpoint(path)])
+    resumed = graph()
+    resumed.fit(xs, ys, epochs=4, batch_size=8, print_loss=False, resume_from=path)
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history["loss"] == whole.history["loss"]
+
+
+def test_get_weights_follow_the_running_order_and_set_weights_checks_all_first():
+    model = two_headed()
+    names = [f"{layer.name}/{n}" for layer in model.layers
+             for n in (*layer.parameters(), *layer.state())]
+    weights = model.get_weights()
+    assert [w.shape for w in weights] == [
+        model.get_layer(n.split("/")[0]).__dict__[n.split("/")[1]].shape for n in names
+    ]
+    bad = [w + 1 for w in weights]
+    bad[-1] = np.zeros((7, 7))
+    with pytest.raises(ShapeMismatchError):
+        model.set_weights(bad)
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_file_saved_before_graphs_still_loads_and_predicts_the_same():
+    # Written by layerwise at commit a0b27e7 (a chain: Input, Dense, BatchNormalization,
+    # Dropout, Dense softmax; Adam; inputs x = default_rng(0).normal(size=(32, 4))).
+    folder = pathlib.Path(__file__).parent / "data"
+    model = layerwise.load_model(folder / "chain_before_graphs.safetensors")
+    x = np.random.default_rng(0).normal(size=(32, 4))
+    expected = np.load(folder / "chain_before_graphs_predictions.npy")
+    np.testing.assert_array_equal(model.predict(x), expected)
+    assert model.input_names == [model.layers[0].name]
+    model.fit(x, np.eye(3)[np.zeros(32, int)], epochs=1, print_loss=False)

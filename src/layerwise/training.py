@@ -14,12 +14,13 @@ import numpy as np
 from . import metrics as metrics_module
 from . import packing
 from .callbacks import CallbackList
-from .checkpoints import restore_checkpoint
+from .checkpoints import read_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
 from .optimizers import check_learning_rate
 from .progress import format_logs, make_reporter
+from .snapshot import Snapshot, non_finite
 
 __all__ = ["History", "Trainer"]
 
@@ -47,8 +48,12 @@ def _check_verbose(verbose, print_loss) -> int | str:
         raise TypeError(f"Argument 'print_loss' must be True or False; received {print_loss!r}.")
     if verbose is None:
         return "auto" if print_loss else 0
-    if verbose not in (0, 1, 2, "auto") or isinstance(verbose, bool):
-        raise ValueError(f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+    if not isinstance(verbose, (int, str)) or isinstance(verbose, bool) or verbose not in (
+        0, 1, 2, "auto"
+    ):
+        raise ValueError(
+            f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r:.60}."
+        )
     return verbose
 
 
@@ -137,12 +142,13 @@ class Trainer:
             ) from None
         return xs, ys
 
-    def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name):
+    def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name,
+                 steps_argument="steps_per_epoch"):
         if y is None:
             if isinstance(x, np.ndarray):
                 raise TypeError(f"Argument '{y_name}' is required when '{x_name}' is an array.")
             convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
-            return PairBatches(x, steps_per_epoch, convert, x_name), None
+            return PairBatches(x, steps_per_epoch, convert, x_name, steps_argument), None
         if steps_per_epoch is not None:
             raise ValueError(
                 "Argument 'steps_per_epoch' is for generators of (x_batch, y_batch) pairs; with "
@@ -169,6 +175,7 @@ class Trainer:
         verbose=None,
         steps_per_epoch: int | None = None,
         resume_from=None,
+        validation_steps: int | None = None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -192,6 +199,8 @@ class Trainer:
             callbacks: list of :class:`~layerwise.callbacks.Callback`.
             verbose: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' (overrides print_loss).
             steps_per_epoch: batches per epoch when ``x_train`` is a generator.
+            validation_steps: batches of each validation pass when ``validation_data`` is a
+                generator (a re-iterable is read to its end each time).
             resume_from: path of a checkpoint written by
                 :class:`~layerwise.callbacks.ModelCheckpoint`: weights, optimizer state, history
                 and random generators are restored and training continues after its epoch up to
@@ -206,6 +215,15 @@ class Trainer:
         """
         self._require_compiled("fit")
         epochs = check_positive_int(epochs, "epochs")
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
+        if validation_steps is not None:
+            validation_steps = check_positive_int(validation_steps, "validation_steps")
+            if validation_data is None:
+                raise ValueError(
+                    "Argument 'validation_steps' is for generators given as 'validation_data'; "
+                    "received no validation_data."
+                )
         batch_size = check_positive_int(batch_size, "batch_size")
         rate = None if learning_rate is None else check_learning_rate(learning_rate)
         verbose = _check_verbose(verbose, print_loss)
@@ -215,26 +233,36 @@ class Trainer:
             x_train, y_train, batch_size, shuffle, steps_per_epoch, "x_train", "y_train"
         )
         validation = self._validation_batches(
-            train, arrays, validation_data, validation_split, batch_size, shuffle
+            train, arrays, validation_data, validation_split, batch_size, shuffle,
+            validation_steps,
         )
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
-        start, history = 0, {}
+        callback_list.check_before_fit(self._log_names(validation is not None),
+                                       validation is not None)
+        resume = None
         if resume_from is not None:  # checks the whole checkpoint before changing anything
-            start, history = restore_checkpoint(self, resume_from)
+            resume = read_checkpoint(self, resume_from, callback_list.callbacks)
 
         # Everything is checked: from here on, weights change.
+        start, history, callback_states = resume() if resume else (0, {}, None)
         if rate is not None:
             self.optimizer.learning_rate = rate
         self._prepare_training()
+        self._fit_start = Snapshot(self)
+        self._training_arrays = arrays if isinstance(arrays, ArrayBatches) else None
         self.history = History(history)
         self.history.epoch = list(range(start))
         self.stop_training = False
         reporter = make_reporter(verbose, epochs, len(train) or None)
         self._inside_fit = True
+        self._fit_callbacks = callback_list.callbacks
         try:
             callback_list.call("on_train_begin", {})
+            for callback, state in zip(callback_list.callbacks, callback_states or []):
+                if state is not None:
+                    callback.set_state(state)
             for epoch in range(start, epochs):
                 self._set_training(True)
                 callback_list.call("on_epoch_begin", epoch, {})
@@ -253,11 +281,14 @@ class Trainer:
             callback_list.call("on_train_end", {})
         finally:
             self._inside_fit = False
+            self._fit_callbacks = []
             self._set_training(False)
             reporter.close()
         return float(self.history["loss"][-1])
 
-    def _validation_batches(self, train, arrays, validation_data, split, batch_size, shuffle):
+    def _validation_batches(
+        self, train, arrays, validation_data, split, batch_size, shuffle, steps=None
+    ):
         if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 1:
             raise ValueError(
                 f"Argument 'validation_split' must be a number in [0, 1); received {split!r}."
@@ -281,8 +312,20 @@ class Trainer:
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
             return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
+        if isinstance(validation_data, (str, bytes, np.ndarray)) or not hasattr(
+            validation_data, "__iter__"
+        ):
+            raise TypeError(
+                "Argument 'validation_data' must be a tuple (x_val, y_val) or an iterable of "
+                f"(x_batch, y_batch) pairs; received {type(validation_data).__name__}."
+            )
         convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
-        return PairBatches(validation_data, None, convert, "validation_data")
+        if isinstance(validation_data, (list, tuple)):  # in memory: check every batch now
+            batches = list(PairBatches(validation_data, None, convert, "validation_data"))
+            if not batches:
+                raise ValueError("Argument 'validation_data' holds no batches.")
+            return batches
+        return PairBatches(validation_data, steps, convert, "validation_data", "validation_steps")
 
     def _prepare_training(self) -> None:
         flat = self._pack_parameters()
@@ -298,22 +341,12 @@ class Trainer:
         self._packed = packing.pack(self.layers, getattr(self, "_packed", None))
         return None if self._packed is None else self._packed.flat
 
-    def _snapshot(self) -> list[np.ndarray]:
-        return [p.copy() for p in self._params] + [
-            a.copy() for layer in self.layers for a in layer.state().values()
-        ]
-
-    def _restore(self, snapshot) -> None:
-        arrays = self._params + [a for layer in self.layers for a in layer.state().values()]
-        for array, saved in zip(arrays, snapshot):
-            np.copyto(array, saved)
-
     # ------------------------------------------------------------ the loop
     def _train_epoch(self, batches, epoch, callback_list, reporter) -> dict:
         for metric in self.metrics:
             metric.reset()
-        # Fallback for divergence inside an update that already wrote non-finite weights.
-        self._epoch_start = self._snapshot()
+        # What divergence falls back on: every parameter, layer state and optimizer slot.
+        self._epoch_start = Snapshot(self)
         several = len(self.losses) > 1
         total, count = 0.0, 0
         output_totals = [0.0] * len(self.losses)
@@ -335,6 +368,10 @@ class Trainer:
                     callback.on_batch_end(step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
+        bad = non_finite(self)
+        if bad:  # the loss was finite, but an update (the last, say) wrote NaN or infinity
+            self._diverged(f"finite, but the updates wrote NaN or infinity into {bad[:3]}",
+                           epoch, step)
         logs = {"loss": total / count}
         if several:
             for name, value in zip(self.output_names, output_totals):
@@ -342,12 +379,21 @@ class Trainer:
         self._add_metric_logs(logs, self._output_metrics)
         return logs
 
+    def _log_names(self, validation: bool) -> set[str]:
+        """The names ``fit`` logs each epoch (callbacks may add more, e.g. learning_rate)."""
+        names = {"loss", *(name for group in self._metric_names for name in group)}
+        if len(self.losses) > 1:
+            names |= {f"{name}_loss" for name in self.output_names}
+        if validation:
+            names |= {f"val_{name}" for name in names}
+        return names | {"learning_rate"}
+
     def _add_metric_logs(self, logs: dict, metric_lists) -> None:
         for names, group in zip(self._metric_names, metric_lists):
             for name, metric in zip(names, group):
                 logs[name] = metric.result()
 
-    def _train_step(self, xs, ys, epoch: int = 0, step: int = 0) -> float:
+    def _train_step(self, xs, ys, epoch: int = 0, step: int = 0, batch_only=False) -> float:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
@@ -361,7 +407,7 @@ class Trainer:
         for layer in self._regularized:
             loss += layer.regularization_loss()
         if not math.isfinite(loss):
-            self._diverged(loss, epoch, step)
+            self._diverged(loss, epoch, step, batch_only)
         for k, group in enumerate(self._output_metrics):
             if group:  # logits become probabilities once per batch, not once per metric
                 probabilities = losses_list[k].probabilities(outputs[k])
@@ -403,20 +449,43 @@ class Trainer:
         self.optimizer.apply(self._params, self._grads, prescaled=scale is not None)
         return loss
 
-    def _diverged(self, loss: float, epoch: int, step: int) -> None:
-        # The failing step has not changed anything yet, so the weights are those after the last
-        # finite step, unless that step itself wrote non-finite values: then the epoch's start.
-        where = "the weights after the last step with a finite loss were kept"
-        if not all(np.isfinite(p).all() for p in self._params):
-            self._restore(self._epoch_start)
+    def _diverged(self, loss, epoch: int, step: int, batch_only: bool = False) -> None:
+        """Put back the state of the epoch's start (or, if that predicts NaN on the training
+        data, of fit's start) and raise TrainingDivergedError."""
+        self._epoch_start.restore()
+        where = "the weights, layer state and optimizer state of the start of this epoch"
+        if batch_only:
+            where = "the weights, layer state and optimizer state from before this batch"
+        fallback = getattr(self, "_fit_start", None)
+        if fallback is not None and not self._predicts_finite():
+            fallback.restore()
             where = (
-                "the last finite step wrote non-finite weights, so the weights from the start of "
-                "this epoch were restored"
+                "the weights, layer state and optimizer state from before this fit (those of "
+                "the epoch's start predicted NaN or infinity on the training data)"
             )
+        if isinstance(loss, float):
+            loss = f"{loss}"
         raise TrainingDivergedError(
-            f"Training diverged at epoch {epoch + 1}, step {step + 1}: the loss became {loss}; "
-            f"{where}. Lower the learning rate, scale the inputs, or check the labels."
+            f"Training diverged at epoch {epoch + 1}, step {step + 1}: the loss was {loss}; "
+            f"{where} were restored. Lower the learning rate, scale the inputs, or check the "
+            "labels."
         )
+
+    def _predicts_finite(self) -> bool:
+        """True when the model's outputs on the training arrays (if any) are all finite."""
+        data = getattr(self, "_training_arrays", None)
+        if data is None:
+            return True
+        training = self._training
+        self._set_training(False)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                for xs, _ in data.subset(0, data.samples, _EVALUATE_BATCH, False):
+                    if not all(np.isfinite(out).all() for out in self._graph.forward(xs)):
+                        return False
+        finally:
+            self._set_training(training)
+        return True
 
     # ------------------------------------------------------------- evaluate
     def _evaluate_batches(self, batches) -> dict:
@@ -447,18 +516,27 @@ class Trainer:
         self._add_metric_logs(result, metric_lists)
         return result
 
-    def evaluate(self, x, y=None, batch_size: int | None = None, verbose: int = 0) -> dict:
+    def evaluate(
+        self, x, y=None, batch_size: int | None = None, verbose: int = 0, steps: int | None = None
+    ) -> dict:
         """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
 
         ``x`` and ``y`` are arrays (lists or dicts for several inputs or outputs), or ``x`` is
-        an iterable of ``(x_batch, y_batch)`` pairs. Inside ``fit`` (from a callback) the
-        training mode of the rest of the epoch is left as it was.
+        an iterable of ``(x_batch, y_batch)`` pairs (a generator needs ``steps``, the number of
+        batches to read). Inside ``fit`` (from a callback) the training mode of the rest of the
+        epoch is left as it was.
         """
         self._require_compiled("evaluate")
         size = (
             _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
-        batches, _ = self._batches(x, y, size, False, None, "x", "y")
+        if not isinstance(verbose, int) or isinstance(verbose, bool) or verbose not in (0, 1, 2):
+            raise ValueError(f"Argument 'verbose' must be 0, 1 or 2; received {verbose!r:.40}.")
+        if steps is not None:
+            steps = check_positive_int(steps, "steps")
+            if y is not None:
+                raise ValueError("Argument 'steps' is for generators of (x, y) pairs, not arrays.")
+        batches, _ = self._batches(x, y, size, False, steps, "x", "y", "steps")
         was_training = self._training
         self._set_training(False)
         try:
@@ -476,15 +554,24 @@ class Trainer:
         Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.
         """
         self._require_compiled("train_on_batch")
+        if not isinstance(return_dict, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument 'return_dict' must be True or False; received {return_dict!r:.60}."
+            )
         xs, ys = self._convert_xy(x, y, "x", "y")
         self._prepare_training()
         for metric in self.metrics:
             metric.reset()
         self._set_training(True)
         try:
-            self._epoch_start = self._snapshot()
+            self._epoch_start = Snapshot(self)
+            self._fit_start, self._training_arrays = None, None
             with np.errstate(over="ignore", invalid="ignore"):
-                loss = self._train_step(xs, ys)
+                loss = self._train_step(xs, ys, batch_only=True)
+                bad = non_finite(self)
+                if bad:
+                    self._diverged(f"{loss}, but the update wrote NaN or infinity into {bad[:3]}",
+                                   0, 0, batch_only=True)
         finally:
             self._set_training(False)
         if not return_dict:

@@ -8,6 +8,8 @@ packing, pickling, regularization, saving order) is derived from the declaration
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import re
 from collections import defaultdict
 
@@ -43,6 +45,26 @@ def check_positive_int(value, argument: str) -> int:
     if value <= 0:
         raise ValueError(f"Argument '{argument}' must be a positive integer; received {value!r}.")
     return int(value)
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 2**62
+
+
+def _check_fits_in_memory(layer, name: str, shape: tuple[int, ...]) -> None:
+    """A weight (and its gradient) larger than the machine's memory is refused with a
+    ValueError that names the layer, rather than a MemoryError or the kernel's OOM killer."""
+    size = math.prod(shape)
+    needed = 2 * size * layer.dtype.itemsize
+    if needed > _physical_memory():
+        raise ValueError(
+            f"Layer {layer.name!r}: the weight {name!r} of shape {shape} ({size:,} values, "
+            f"{needed / 2**30:,.1f} GiB with its gradient) does not fit in this machine's "
+            "memory; check the layer's size arguments."
+        )
 
 
 class Layer(Serializable):
@@ -152,6 +174,7 @@ class Layer(Serializable):
         *,
         trainable: bool = True,
         regularizer=None,
+        non_negative: bool = False,
     ) -> np.ndarray:
         """Declare a weight: create ``self.<name>`` of ``shape`` in the layer's dtype, drawn
         by ``initializer`` from the layer's generator, and, if ``trainable``, its gradient
@@ -159,15 +182,21 @@ class Layer(Serializable):
 
         Declared weights are what :meth:`parameters` (trainable) and :meth:`state` (the rest)
         list, in declaration order, and what saving, packing, dtype casting and regularization
-        act on.
+        act on. ``non_negative`` weights (a variance) refuse negative values from files and
+        ``set_weights``.
         """
         init = initializers.get(initializer, argument=f"{name}_initializer")
+        shape = tuple(int(s) for s in shape)
+        if initializers._allocation_budget is None:  # loading a file has a stricter budget
+            _check_fits_in_memory(self, name, shape)
         rng = getattr(self, "_rng", None)
         if rng is None:
             rng = self._rng = make_rng(getattr(self, "seed", None))
-        array = init(tuple(int(s) for s in shape), self.dtype, rng)
+        array = init(shape, self.dtype, rng)
         setattr(self, name, array)
         self._weights[name] = bool(trainable)
+        if non_negative:
+            self._non_negative = {*getattr(self, "_non_negative", ()), name}
         if trainable:
             setattr(self, f"grad_{name}", np.zeros_like(array))
         reg = regularizers.get(regularizer, f"{name}_regularizer")
@@ -176,6 +205,12 @@ class Layer(Serializable):
         else:
             self._regularizers.pop(name, None)
         return array
+
+    def check_weight(self, name: str, value: np.ndarray) -> str | None:
+        """Why ``value`` cannot be the weight ``name`` (a problem to report), or None."""
+        if name in getattr(self, "_non_negative", ()) and (value < 0).any():
+            return "holds negative values, but it is a variance"
+        return None
 
     def parameters(self) -> dict[str, np.ndarray]:
         """Trainable arrays by name, in declaration order (updated in place by optimizers)."""
