@@ -252,7 +252,10 @@ def test_pooling_matches_torch(mode, pool, strides, padding, size):
     np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=TOLERANCE)
 
 
-@pytest.mark.parametrize("pool,strides", [((2, 2), None), ((3, 3), (1, 1)), ((2, 2), (2, 1))])
+@pytest.mark.parametrize(
+    "pool,strides",
+    [((2, 2), None), ((3, 3), None), ((2, 3), None), ((3, 3), (1, 1)), ((2, 2), (2, 1))],
+)
 def test_max_pool_gradient_goes_to_the_first_maximum_like_torch(pool, strides):
     # Ties everywhere: integers 0-2, so most windows hold several equal maxima.
     rng = np.random.default_rng(9)
@@ -315,3 +318,19 @@ def test_global_max_gradient_goes_to_the_first_maximum():
     x = np.array([[[1.0], [3.0], [3.0], [2.0]]])  # (1, 4 steps, 1 channel)
     grad = global_pool_backward(np.array([[5.0]]), x, "max")
     assert grad[0, :, 0].tolist() == [0.0, 5.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2)])
+def test_max_pool_backward_after_an_inference_forward_still_matches_torch(pool):
+    # Without kept choices (an inference-mode forward), the backward pass works them out.
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 7, 6, 2))
+    geometry = pool_geometry((7, 6), pool, None, "valid", channels=2)
+    error = rng.standard_normal((3, *geometry.output_size, 2))
+    workspace = Workspace()
+    max_pool2d_forward(x, geometry, workspace)  # keeps choices ...
+    y = max_pool2d_forward(x[::-1].copy(), geometry, workspace, keep_choices=False)  # ... gone
+    y = max_pool2d_forward(x, geometry, workspace, keep_choices=False)
+    dx = max_pool2d_backward(error.copy(), x, y, geometry, workspace)
+    _, dx_ref = reference_pool("max", x, pool, None, "valid", error)
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=TOLERANCE)

@@ -95,8 +95,12 @@ class _Pooling(Layer):
         n = len(inputs)
         self.input = inputs
         out = self._buffer("y", (n, *self.geometry.output_size, inputs.shape[-1]))
-        pool = max_pool2d_forward if self.mode == "max" else avg_pool2d_forward
-        pooled = pool(self._as_2d(inputs), self.geometry, self._workspace, out=out)
+        if self.mode == "max":  # the windows' choices are kept for a training step only
+            pooled = max_pool2d_forward(self._as_2d(inputs), self.geometry, self._workspace,
+                                        out=out, keep_choices=self.training)
+        else:
+            pooled = avg_pool2d_forward(self._as_2d(inputs), self.geometry, self._workspace,
+                                        out=out)
         self.output = pooled.reshape(n, *self.output_shape)
         return self.output
 

@@ -70,27 +70,49 @@ def _tiled_view(x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     )
 
 
-def _first_maximum_split(remaining, maxima, candidates, targets, hit) -> None:
-    """Give ``remaining`` (error per reduced element) to the first of ``candidates`` (views
-    whose maximum is ``maxima``) equal to it: ``targets[k] = remaining`` where candidate ``k``
-    is the first equal one, else 0. Overwrites ``remaining``; the last candidate needs no
-    comparison (when no earlier one is the maximum, it is)."""
-    last = len(candidates) - 1
+def _running_maximum(candidates, maxima, choice, greater) -> None:
+    """``maxima`` = the element-wise maximum of ``candidates``; with ``choice`` (a float
+    array), also the index of the first maximum: a later candidate takes over only when
+    strictly greater. Both are computed while the candidates are still in the caches."""
+    np.copyto(maxima, candidates[0])
+    for k in range(1, len(candidates)):
+        if choice is not None:
+            if k == 1:
+                np.greater(candidates[1], maxima, out=choice)  # 0 or 1
+            else:  # indices only grow: max(choice, k * greater) moves to k where greater
+                np.greater(candidates[k], maxima, out=greater)
+                greater *= k
+                np.maximum(choice, greater, out=choice)
+        np.maximum(maxima, candidates[k], out=maxima)
+
+
+def _split_by_choice(remaining, choice, targets, hit) -> None:
+    """``targets[k] = remaining`` where ``choice == k``, else 0; overwrites ``remaining``."""
+    last = len(targets) - 1
     if last == 0:
         np.copyto(targets[0], remaining)
         return
+    if last == 1:  # choice is 0 or 1: a product and a difference
+        np.multiply(remaining, choice, out=targets[1])
+        np.subtract(remaining, targets[1], out=targets[0])
+        return
     for k in range(last):
-        np.equal(candidates[k], maxima, out=hit)  # into a float array: a float product next
+        np.equal(choice, k, out=hit)
         np.multiply(remaining, hit, out=targets[k])
         np.subtract(remaining, targets[k], out=targets[last] if k == last - 1 else remaining)
 
 
 def max_pool2d_forward(
-    x: np.ndarray, geometry: ConvGeometry, workspace: Workspace, out: np.ndarray | None = None
+    x: np.ndarray,
+    geometry: ConvGeometry,
+    workspace: Workspace,
+    out: np.ndarray | None = None,
+    keep_choices: bool = True,
 ) -> np.ndarray:
     """Maximum of each window: ``(n, height, width, channels) -> (n, out_h, out_w, channels)``;
-    ``'same'`` padding pads with ``-inf`` (padded positions never win). Keeps in ``workspace``
-    what :func:`max_pool2d_backward` reads.
+    ``'same'`` padding pads with ``-inf`` (padded positions never win). With ``keep_choices``
+    (training) the position of each window's first maximum is kept in ``workspace`` for
+    :func:`max_pool2d_backward` (windows that tile the input; others compare again there).
 
     Example:
         >>> from layerwise.ops import conv_geometry
@@ -105,17 +127,21 @@ def max_pool2d_forward(
     if out is None:
         out = np.empty((n, out_h, out_w, channels), dtype=x.dtype)
     if _tiles(geometry):
-        # Maxima along each row's windows first (kept: the backward pass needs them), then
-        # across rows, where the inner loop runs along a whole row of contiguous values.
+        # Maxima along each row's windows first, then across rows, where the inner loop runs
+        # along a whole row of contiguous values; the choices are made on the way.
         tiled = _tiled_view(x, geometry)
-        row_max = workspace.get("row_max", (n, out_h * pool_h, out_w, channels), x.dtype)
-        np.copyto(row_max, tiled[:, :, :, 0])
-        for j in range(1, pool_w):
-            np.maximum(row_max, tiled[:, :, :, j], out=row_max)
+        row_shape = (n, out_h * pool_h, out_w, channels)
+        row_max = workspace.get("row_max", row_shape, x.dtype)
+        column_choice = workspace.get("column_choice", row_shape, x.dtype) if keep_choices \
+            else None
+        row_choice = workspace.get("row_choice", out.shape, x.dtype) if keep_choices else None
+        _running_maximum([tiled[:, :, :, j] for j in range(pool_w)], row_max, column_choice,
+                         workspace.get("greater", row_shape, x.dtype) if pool_w > 2 else None)
         rows = row_max.reshape(n, out_h, pool_h, out_w, channels)
-        np.copyto(out, rows[:, :, 0])
-        for i in range(1, pool_h):
-            np.maximum(out, rows[:, :, i], out=out)
+        _running_maximum([rows[:, :, i] for i in range(pool_h)], out, row_choice,
+                         workspace.get("greater_rows", out.shape, x.dtype) if pool_h > 2
+                         else None)
+        workspace.holds["max_choices"] = x.shape if keep_choices else None
         return out
     padded = _padded(x, geometry, workspace, -np.inf, "padded_max")
     np.copyto(out, _offset_view(padded, geometry, 0, 0))
@@ -149,22 +175,23 @@ def max_pool2d_backward(
         height, width = geometry.input_size
         gradient[:, out_h * pool_h :] = 0  # rows and columns that no window reaches
         gradient[:, :, out_w * pool_w :] = 0
-        # Which row of its window holds the first maximum, from the kept row maxima; then
-        # which element of that row: first along rows, as row-major order says.
-        rows = workspace.get("row_max", (n, out_h * pool_h, out_w, channels), x.dtype)
-        row_error = workspace.get("row_error", rows.shape, x.dtype)
-        hit = workspace.get("hit", output.shape, x.dtype)
+        if workspace.holds.get("max_choices") != x.shape:  # not kept by the forward pass
+            max_pool2d_forward(x, geometry, workspace, np.empty_like(output), True)
+        # The row of its window that holds the first maximum, then the element of that row,
+        # as the forward pass chose them: neither x nor the row maxima are read again.
+        row_shape = (n, out_h * pool_h, out_w, channels)
+        row_error = workspace.get("row_error", row_shape, x.dtype)
         split_rows = row_error.reshape(n, out_h, pool_h, out_w, channels)
-        row_max = rows.reshape(split_rows.shape)
-        _first_maximum_split(
-            output_error, output, [row_max[:, :, i] for i in range(pool_h)],
-            [split_rows[:, :, i] for i in range(pool_h)], hit,
+        _split_by_choice(
+            output_error, workspace.get("row_choice", output.shape, x.dtype),
+            [split_rows[:, :, i] for i in range(pool_h)],
+            workspace.get("hit", output.shape, x.dtype),
         )
-        tiled_x, tiled_gradient = _tiled_view(x, geometry), _tiled_view(gradient, geometry)
-        hit = workspace.get("row_hit", rows.shape, x.dtype)
-        _first_maximum_split(
-            row_error, rows, [tiled_x[:, :, :, j] for j in range(pool_w)],
-            [tiled_gradient[:, :, :, j] for j in range(pool_w)], hit,
+        tiled_gradient = _tiled_view(gradient, geometry)
+        _split_by_choice(
+            row_error, workspace.get("column_choice", row_shape, x.dtype),
+            [tiled_gradient[:, :, :, j] for j in range(pool_w)],
+            workspace.get("row_hit", row_shape, x.dtype),
         )
         return gradient
     padded = _padded(x, geometry, workspace, -np.inf, "padded_max")

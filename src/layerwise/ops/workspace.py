@@ -34,6 +34,9 @@ class Workspace:
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        # What the arrays currently hold, for callers that keep results between two calls
+        # (e.g. max pooling's choices for its backward pass): key -> a description.
+        self.holds: dict[str, object] = {}
 
     def get(
         self, key: str, shape: tuple[int, ...], dtype, zeros: bool = False, prepare=None
@@ -71,6 +74,7 @@ class Workspace:
     def clear(self) -> None:
         """Forget every array (their memory is freed once nothing else refers to it)."""
         self._arrays.clear()
+        self.holds.clear()
 
     @property
     def nbytes(self) -> int:
