@@ -40,6 +40,8 @@ CASES = [
               [(3, 3, 4)]),
     LayerCase("conv1d_valid_tanh", lambda: Conv1D(3, 3, activation="tanh"), [(7, 2)]),
     LayerCase("conv1d_same_strided", lambda: Conv1D(2, 4, strides=2, padding="same"), [(9, 3)]),
+    LayerCase("conv1d_causal_dilated", lambda: Conv1D(2, 3, padding="causal", dilation_rate=2),
+              [(7, 2)]),
     LayerCase("conv1d_dilated_l1_bias",
               lambda: Conv1D(2, 2, dilation_rate=3, bias_regularizer="l1"), [(8, 2)]),
     LayerCase("max_pooling2d", lambda: MaxPooling2D(2), [(5, 6, 2)], sample=_distinct),

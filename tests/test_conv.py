@@ -388,3 +388,27 @@ def test_max_pooling_applying_the_relu_derivative_equals_the_plain_path(monkeypa
     for a, b in zip(fast, plain):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert np.abs(fast[0]).max() > 0
+
+
+@pytest.mark.parametrize("kernel, strides, dilation", [(3, 1, 1), (2, 1, 3), (4, 2, 1)])
+def test_causal_conv1d_matches_torch_with_left_padding(kernel, strides, dilation):
+    layer = Conv1D(3, kernel, strides=strides, dilation_rate=dilation, padding="causal",
+                   bias_initializer="random_normal")
+    layer(Input((9, 2)))
+    layer.set_dtype("float64")
+    assert layer.output_shape == ((9 - 1) // strides + 1, 3)
+    x = np.random.default_rng(0).normal(size=(4, 9, 2))
+    xt = torch.from_numpy(x).transpose(1, 2)
+    weight = torch.from_numpy(layer.kernel.transpose(2, 1, 0).copy())
+    expected = torch.nn.functional.conv1d(
+        torch.nn.functional.pad(xt, ((kernel - 1) * dilation, 0)), weight,
+        torch.from_numpy(layer.bias), stride=strides, dilation=dilation,
+    ).transpose(1, 2).numpy()
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=0, atol=1e-12)
+    # An output step never depends on later input steps.
+    later = x.copy()
+    later[:, 5:] += 1.0
+    np.testing.assert_array_equal(layer.forward(later)[:, : 5 // strides + (5 % strides > 0)],
+                                  layer.forward(x)[:, : 5 // strides + (5 % strides > 0)])
+    with pytest.raises(ValueError, match="padding"):
+        Conv2D(3, 3, padding="causal")

@@ -98,7 +98,10 @@ class _Conv(Layer):
                 "Arguments 'strides' > 1 and 'dilation_rate' > 1 cannot be combined; received "
                 f"strides={strides!r} and dilation_rate={dilation_rate!r}."
             )
-        self.padding = normalize_padding(padding)
+        # 'causal' as Keras: Conv1D only (pads the dilated kernel less one before).
+        self.padding = normalize_padding(
+            padding, ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        )
         check_data_format(data_format)
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"Argument 'use_bias' must be True or False; received {use_bias!r}.")
@@ -278,7 +281,8 @@ class Conv1D(_Conv):
     """1-D convolution over sequences ``(n, steps, channels)`` (channels-last, as Keras).
 
     Arguments as :class:`Conv2D`, with ints (or 1-tuples) for ``kernel_size``, ``strides`` and
-    ``dilation_rate``.
+    ``dilation_rate``; ``padding`` may also be ``'causal'`` (as Keras: ``(kernel_size - 1) *
+    dilation_rate`` zeros before the sequence, so an output never sees later steps).
 
     Shapes:
         input ``(n, steps, channels)``, output ``(n, out_steps, filters)``; ``kernel``

@@ -9,7 +9,8 @@ def conv_output_length(length: int, window: int, stride: int, dilation: int, pad
     """Positions of a window sliding over ``length`` elements.
 
     ``'valid'``: ``floor((length - effective_window) / stride) + 1`` (0 or less when the window
-    does not fit); ``'same'``: ``ceil(length / stride)``, whatever the window. The effective
+    does not fit); ``'same'``: ``ceil(length / stride)``, whatever the window; ``'causal'``
+    (1-D): ``'valid'`` after padding ``effective_window - 1`` before. The effective
     window of a dilated kernel is ``(window - 1) * dilation + 1``.
 
     Example:
@@ -18,6 +19,8 @@ def conv_output_length(length: int, window: int, stride: int, dilation: int, pad
     """
     if padding == "same":
         return -(-length // stride)
+    if padding == "causal":  # padded before by the dilated window less one: 'valid' on that
+        return (length - 1) // stride + 1
     effective = (window - 1) * dilation + 1
     return (length - effective) // stride + 1
 
@@ -32,6 +35,8 @@ def padding_amounts(
         >>> padding_amounts(5, 2, 2, 1, "same"), padding_amounts(28, 3, 1, 1, "same")
         ((0, 1), (1, 1))
     """
+    if padding == "causal":  # Keras' Conv1D: every output sees only the present and the past
+        return ((window - 1) * dilation, 0)
     if padding != "same":
         return (0, 0)
     output = conv_output_length(length, window, stride, dilation, "same")
