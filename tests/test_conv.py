@@ -316,6 +316,8 @@ def test_predict_passes_stay_small_for_cnns_and_give_the_same_results():
     inputs = Input((784,))
     mlp = Model(inputs, Dense(10)(Dense(256, activation="relu")(inputs)))
     assert mlp._predict_batch() == 4096
+    # evaluate and fit's validation follow the same rule (1024 rows for the MLP, as before)
+    assert model._evaluate_batch() == model._predict_batch() and mlp._evaluate_batch() == 1024
     x = np.random.default_rng(0).normal(size=(250, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(model.predict(x), model.predict(x, batch_size=250),
                                rtol=1e-5, atol=1e-6)  # float32: BLAS blocks differ
