@@ -2,8 +2,10 @@
 
 Windows are read through strided views and reduced one window offset at a time (a loop over
 the ``pool_h * pool_w`` offsets, never over samples or pixels). When the stride equals the pool
-size and no padding is needed (the common ``MaxPooling2D(2)``), the rows of a window are reduced
-first, on views whose inner loop runs along a whole image row.
+size and no padding is needed (the common ``MaxPooling2D(2)``), each row's windows are reduced
+first, then across rows on views whose inner loop runs along a whole image row; in training the
+position of each first maximum is recorded on the way (as float 0, 1, ...), so that the backward
+pass splits the error with a product and a difference per step and never rereads the input.
 
 Gradient rules: max pooling sends a window's gradient to one element, its first maximum in
 row-major order (as PyTorch); average pooling divides by the number of real (unpadded) elements
