@@ -49,13 +49,24 @@ __all__ = [
 def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight array: ``(rows, columns)``; a vector has both = size.
 
-    Each is at least 1, so that an empty shape never divides by zero (as in Keras).
+    A convolution kernel ``(*window, in_channels, filters)`` has the receptive field
+    ``prod(window)`` times each, as in Keras: ``fan_in = window * in_channels`` and
+    ``fan_out = window * filters``. Each is at least 1, so that an empty shape never divides
+    by zero (as in Keras).
+
+    Example:
+        >>> compute_fans((3, 3, 32, 64))
+        (288, 576)
     """
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
         return max(int(shape[0]), 1), max(int(shape[0]), 1)
-    return max(int(np.prod(shape[:-1])), 1), max(int(shape[-1]), 1)
+    receptive_field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return (
+        max(int(shape[-2]) * receptive_field, 1),
+        max(int(shape[-1]) * receptive_field, 1),
+    )
 
 
 def _positive(value, argument: str) -> float:

@@ -61,6 +61,12 @@ class Trainer:
     """The training half of ``Model``; see :class:`layerwise.Model` for the graph half."""
 
     # ------------------------------------------------------------------ data
+    def _evaluate_batch(self) -> int:
+        """Rows per evaluation pass: 1024, or fewer where predict's rule (at most 2**21
+        values in any layer's output per pass, see Model._predict_batch) asks for fewer."""
+        predict_batch = getattr(self, "_predict_batch", None)
+        return min(_EVALUATE_BATCH, predict_batch()) if predict_batch else _EVALUATE_BATCH
+
     def _structured(self, value, names: list[str], argument: str, what: str):
         """``value`` as one item per input (or output): a list/tuple in order, a dict by layer
         name, or (for one) the value itself. Returns ``(items, argument names)``."""
@@ -306,13 +312,13 @@ class Trainer:
                     f"validation_split={split} leaves no samples for training or validation "
                     f"out of {n}."
                 )
-            held_out = arrays.subset(cut, n, _EVALUATE_BATCH, False)
+            held_out = arrays.subset(cut, n, self._evaluate_batch(), False)
             return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
-            return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
+            return ArrayBatches(xs, ys, self._evaluate_batch(), False, self._rng)
         if isinstance(validation_data, (str, bytes, np.ndarray, dict, set)) or not hasattr(
             validation_data, "__iter__"
         ):
@@ -497,7 +503,7 @@ class Trainer:
         self._set_training(False)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                for xs, _ in data.subset(0, data.samples, _EVALUATE_BATCH, False):
+                for xs, _ in data.subset(0, data.samples, self._evaluate_batch(), False):
                     if not all(np.isfinite(out).all() for out in self._graph.forward(xs)):
                         return False
         finally:
@@ -552,7 +558,8 @@ class Trainer:
         """
         self._require_compiled("evaluate")
         size = (
-            _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
+            self._evaluate_batch() if batch_size is None
+            else check_positive_int(batch_size, "batch_size")
         )
         if not isinstance(verbose, int) or isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"Argument 'verbose' must be 0, 1 or 2; received {verbose!r:.40}.")

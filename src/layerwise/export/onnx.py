@@ -45,9 +45,10 @@ import numpy as np
 from .._version import __version__
 from ..model import Model
 from ..model_file import atomic_write
-from . import (
-    onnx_converters,  # noqa: F401  (registers the built-in converters)
-    onnx_recurrent,  # noqa: F401  (the sequence layers' converters)
+from . import (  # noqa: F401  (importing them registers the built-in converters)
+    onnx_conv,
+    onnx_converters,
+    onnx_recurrent,
 )
 from .onnx_graph import (
     ACTIVATION_CONVERTERS,

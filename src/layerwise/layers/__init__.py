@@ -2,10 +2,21 @@
 
 from .base import Layer
 from .bidirectional import Bidirectional
+from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Input
 from .embedding import Embedding, Masking
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
@@ -33,4 +44,14 @@ __all__ = [
     "GRU",
     "Bidirectional",
     "LayerNormalization",
+    "Conv1D",
+    "Conv2D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
 ]
