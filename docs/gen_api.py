@@ -35,6 +35,7 @@ PAGES = {
     ]),
     "export": ("Export", "layerwise.export", []),
     "sklearn": ("scikit-learn estimators", "layerwise.sklearn", []),
+    "ops": ("Numerical kernels", "layerwise.ops", []),
     "utilities": ("Utilities", None, [
         "layerwise.seeding", "layerwise.registry", "layerwise.exceptions", "layerwise.data",
         "layerwise.packing", "layerwise.snapshot", "layerwise.plotting",
@@ -61,13 +62,17 @@ def submodules(package: str) -> list[str]:
 
 
 def defined_names(module_name: str) -> set[str]:
+    """Names of ``__all__`` defined in the module, or in a private module it re-exports from
+    (such objects have no public page of their own)."""
     module = importlib.import_module(module_name)
-    return {
-        name
-        for name in getattr(module, "__all__", [])
-        if getattr(getattr(module, name), "__module__", None) == module_name
-        and not inspect.ismodule(getattr(module, name))
-    }
+    names = set()
+    for name in getattr(module, "__all__", []):
+        value = getattr(module, name)
+        home = getattr(value, "__module__", None) or ""
+        private = any(part.startswith("_") for part in home.split("."))
+        if not inspect.ismodule(value) and (home == module_name or private):
+            names.add(name)
+    return names
 
 
 def page(title: str, package: str | None, extra: list[str]) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _blas
 from ..registry import register
-from .base import LearningRate, Optimizer, _check_number
+from .base import Optimizer, _check_number
 
 __all__ = ["Adam", "AdamW", "RMSprop"]
 
@@ -36,12 +36,13 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: LearningRate = 0.001,
+        learning_rate: float = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
+        **clipping: Any,
     ):
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **clipping)
         self.beta_1 = _check_number(beta_1, "beta_1", 0.0, 1.0, closed=True)
         self.beta_2 = _check_number(beta_2, "beta_2", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
@@ -94,13 +95,14 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate: LearningRate = 0.001,
+        learning_rate: float = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
-        weight_decay: float = 0.004,
+        weight_decay: Any = 0.004,
+        **clipping: Any,
     ):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
         self.weight_decay = _check_number(weight_decay, "weight_decay", closed=True)
 
     def update_parameter(
@@ -136,9 +138,13 @@ class RMSprop(Optimizer):
     elementwise = True
 
     def __init__(
-        self, learning_rate: LearningRate = 0.001, rho: float = 0.9, epsilon: float = 1e-7
+        self,
+        learning_rate: float = 0.001,
+        rho: Any = 0.9,
+        epsilon: float = 1e-7,
+        **clipping: Any,
     ):
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **clipping)
         self.rho = _check_number(rho, "rho", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _blas
 from ..registry import register
-from .base import LearningRate, Optimizer, _check_number
+from .base import Optimizer, _check_number
 
 __all__ = ["SGD"]
 
@@ -24,14 +24,15 @@ class SGD(Optimizer):
         learning_rate: positive number or schedule.
         momentum: in [0, 1); 0 is plain gradient descent (no state is kept).
         nesterov: use Nesterov momentum (needs ``momentum > 0``).
+        clipping: ``clipnorm``, ``clipvalue`` or ``global_clipnorm``, by keyword: gradient
+            clipping (see :class:`Optimizer`).
     """
 
     elementwise = True
 
-    def __init__(
-        self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False
-    ):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **clipping: Any):
+        super().__init__(learning_rate, **clipping)
         self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise ValueError(f"Argument 'nesterov' must be True or False; received {nesterov!r}.")
@@ -41,8 +42,9 @@ class SGD(Optimizer):
         self.slot_names = ("velocity",) if self.momentum else ()
 
     def gradient_scale(self) -> float | None:
-        """Without momentum: the learning rate, so that ``fit`` can hand over ``lr * g``."""
-        return None if self.momentum else self.current_learning_rate
+        """Without momentum (and clipping): the learning rate, so that ``fit`` can hand over
+        ``lr * g``. Clipping must see the gradients themselves, so it turns this path off."""
+        return None if self.momentum or self.clipping else self.current_learning_rate
 
     def apply(
         self, params: list[np.ndarray], grads: list[np.ndarray], prescaled: bool = False
