@@ -99,7 +99,18 @@ def test_every_public_signature_has_type_hints():
             if inspect.isfunction(value):
                 missing += _missing_hints(value, f"{home}.{name}")
             elif inspect.isclass(value):
-                for attribute, member in vars(value).items():
+                # The class's own methods, and those it inherits from private layerwise bases
+                # (a public class's __init__ may live there).
+                private_bases = [
+                    base for base in value.__mro__[1:]
+                    if base.__name__.startswith("_")
+                    and getattr(base, "__module__", "").startswith("layerwise")
+                ]
+                members = {}
+                for owner in reversed(private_bases):
+                    members.update(vars(owner))
+                members.update(vars(value))
+                for attribute, member in members.items():
                     if attribute.startswith("_") and attribute not in ("__init__", "__call__"):
                         continue
                     if isinstance(member, (staticmethod, classmethod)):

@@ -26,7 +26,7 @@ class _Merge(Layer):
     min_inputs = 2
     max_inputs: int | None = None
 
-    def __call__(self, previous_layer):
+    def __call__(self, previous_layer: Layer | list[Layer]) -> Layer:
         """Attach after a list of layers; their output shapes are checked first."""
         parents = self._check_parents(previous_layer)
         count = len(parents)
