@@ -196,7 +196,7 @@ def _family_models():
     with torch.inference_mode():
         expected = network(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-6)
-    return [("Flatten, Dense, BatchNormalization, Dropout, Add, Concatenate", model, network, x)]
+    return [("Flatten, Dense, BatchNormalization, Dropout, Add, Concatenate", model, network, x, x)]
 
 
 def run_predict_families(args, peers, log, rows, raw, notes, row) -> None:
@@ -209,8 +209,8 @@ def run_predict_families(args, peers, log, rows, raw, notes, row) -> None:
     import torch
 
     calls = 300 if args.quick else 2000
-    for name, model, network, x in _family_models():
-        tensor = torch.from_numpy(x)
+    for name, model, network, x, torch_input in _family_models() + _conv_and_lstm_models():
+        tensor = torch.from_numpy(torch_input)
 
         def torch_calls(network=network, tensor=tensor):
             for _ in range(calls):
@@ -236,3 +236,76 @@ def run_predict_families(args, peers, log, rows, raw, notes, row) -> None:
                 f"PyTorch modules, inference_mode: {theirs:.1f} µs",
                 f"{ratio:.2f}x PyTorch's time", "≤ 1.0x", ratio <= 1.0)
         )
+
+
+def _conv_and_lstm_models():
+    """A small CNN and a small LSTM in layerwise and as torch.nn modules with the same weights."""
+    import torch
+
+    import layerwise
+    from layerwise import LSTM, Conv2D, Dense, GlobalAveragePooling2D, Input, MaxPooling2D, Model
+
+    layerwise.set_seed(0)
+    image = np.random.default_rng(0).standard_normal((1, 28, 28, 1)).astype(np.float32)
+    inputs = Input((28, 28, 1))
+    h = MaxPooling2D(2)(Conv2D(16, 3, activation="relu")(inputs))
+    h = GlobalAveragePooling2D()(Conv2D(32, 3, activation="relu")(h))
+    cnn = Model(inputs, Dense(10, activation="softmax")(h))
+    cnn.compile(loss="categorical_crossentropy")
+    k1, b1, k2, b2, w, b = (torch.from_numpy(a.copy()) for a in cnn.get_weights())
+
+    class TorchCNN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = torch.nn.Conv2d(1, 16, 3), torch.nn.Conv2d(16, 32, 3)
+            self.head = torch.nn.Linear(32, 10)
+            with torch.no_grad():
+                self.c1.weight.copy_(k1.permute(3, 2, 0, 1))
+                self.c1.bias.copy_(b1)
+                self.c2.weight.copy_(k2.permute(3, 2, 0, 1))
+                self.c2.bias.copy_(b2)
+                self.head.weight.copy_(w.T)
+                self.head.bias.copy_(b)
+
+        def forward(self, t):  # t: (n, 1, 28, 28), PyTorch's own layout
+            h = torch.max_pool2d(torch.relu(self.c1(t)), 2)
+            h = torch.relu(self.c2(h)).mean(dim=(2, 3))
+            return torch.softmax(self.head(h), dim=1)
+
+    torch_cnn = TorchCNN().eval()
+    nchw = np.ascontiguousarray(image.transpose(0, 3, 1, 2))
+    with torch.inference_mode():
+        np.testing.assert_allclose(torch_cnn(torch.from_numpy(nchw)).numpy(), cnn.predict(image),
+                                   rtol=1e-4, atol=1e-6)
+
+    sequence = np.random.default_rng(1).standard_normal((1, 20, 8)).astype(np.float32)
+    tokens = Input((20, 8))
+    lstm = Model(tokens, Dense(2, activation="softmax")(LSTM(32)(tokens)))
+    lstm.compile(loss="categorical_crossentropy")
+    kernel, recurrent, bias, w2, b2 = (torch.from_numpy(a.copy()) for a in lstm.get_weights())
+
+    class TorchLSTM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(8, 32, batch_first=True)
+            self.head = torch.nn.Linear(32, 2)
+            with torch.no_grad():  # Keras' gates i, f, c, o are PyTorch's i, f, g, o
+                self.lstm.weight_ih_l0.copy_(kernel.T)
+                self.lstm.weight_hh_l0.copy_(recurrent.T)
+                self.lstm.bias_ih_l0.copy_(bias)
+                self.lstm.bias_hh_l0.zero_()
+                self.head.weight.copy_(w2.T)
+                self.head.bias.copy_(b2)
+
+        def forward(self, t):
+            _, (h, _) = self.lstm(t)
+            return torch.softmax(self.head(h[-1]), dim=1)
+
+    torch_lstm = TorchLSTM().eval()
+    with torch.inference_mode():
+        np.testing.assert_allclose(torch_lstm(torch.from_numpy(sequence)).numpy(),
+                                   lstm.predict(sequence), rtol=1e-4, atol=1e-6)
+    return [
+        ("Conv2D, MaxPooling2D, GlobalAveragePooling2D", cnn, torch_cnn, image, nchw),
+        ("LSTM", lstm, torch_lstm, sequence, sequence),
+    ]
