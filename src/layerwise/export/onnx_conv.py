@@ -22,7 +22,8 @@ from ..layers import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from .onnx_graph import convert_activation, register_layer_converter
+from .onnx_graph import OnnxExportError, convert_activation, register_layer_converter
+from .onnx_recurrent import _mask_source
 
 # Nothing to import from here: the converters register themselves when the module loads.
 __all__: list[str] = []
@@ -84,6 +85,8 @@ def _pool(graph, layer, inputs):
 )
 
 def _global_pool(graph, layer, inputs):
+    if isinstance(layer, GlobalAveragePooling1D) and _mask_source(layer) is not None:
+        return _masked_average(graph, layer, inputs[0])
     # A reduction over the spatial axes of the channels-last tensor needs no transposes.
     axes = list(range(1, layer.rank + 1))
     op_type = "ReduceMean" if layer.mode == "avg" else "ReduceMax"
@@ -95,3 +98,25 @@ def _global_pool(graph, layer, inputs):
         )
         return graph.node(op_type, [inputs[0], name], layer.name, keepdims=keepdims)
     return graph.node(op_type, [inputs[0]], layer.name, axes=axes, keepdims=keepdims)
+
+
+def _masked_average(graph, layer, x: str) -> str:
+    """The mean over the unmasked steps: sum(x * kept) / max(sum(kept), 1), as the layer."""
+    source = _mask_source(layer)
+    kept = getattr(graph, "sequence_masks", {}).get(source.name)
+    if kept is None:
+        raise OnnxExportError(
+            f"Cannot export {layer.name!r}: the mask of {source.name!r} is not one this exporter "
+            "can describe."
+        )
+    scope = layer.name
+    weights = graph.node("Cast", [kept], scope, to=graph.element_type)  # (n, steps, 1)
+    axes = graph.onnx.numpy_helper.from_array(np.array([1], dtype=np.int64),
+                                              graph.unique_name(f"{scope}/axes"))
+    graph.initializers.append(axes)
+    keepdims = int(layer.keepdims)
+    total = graph.node("ReduceSum", [graph.node("Mul", [x, weights], scope), axes.name], scope,
+                       keepdims=keepdims)
+    count = graph.node("ReduceSum", [weights, axes.name], scope, keepdims=keepdims)
+    count = graph.node("Max", [count, graph.constant(f"{scope}/one", 1.0)], scope)
+    return graph.node("Div", [total, count], scope)

@@ -318,8 +318,34 @@ class GlobalAveragePooling2D(_GlobalPooling):
 
 @register("global_average_pooling1d")
 class GlobalAveragePooling1D(_GlobalPooling):
-    __doc__ = _global_doc("GlobalAveragePooling1D", 1)
+    __doc__ = _global_doc("GlobalAveragePooling1D", 1) + """
+    With a mask (``Embedding(mask_zero=True)``, ``Masking``), the mean is over the unmasked steps
+    only, as Keras computes it; a sequence with every step masked gives zeros (Keras: NaN).
+    """
     rank, mode = 1, "avg"
+    accepts_mask = True
+    _transient = ("step_weights",)
+
+    def forward(self, inputs, mask=None):
+        """The mean over the steps, or over the unmasked steps when a mask arrives."""
+        if mask is None:
+            self.step_weights = None
+            return super().forward(inputs)
+        self.input = inputs
+        kept = np.asarray(mask, dtype=inputs.dtype)
+        self.step_weights = kept / np.maximum(kept.sum(axis=1, keepdims=True), 1)
+        output = np.einsum("nt,ntc->nc", self.step_weights, inputs)
+        self.output = output.reshape(len(inputs), *self.output_shape)
+        return self.output
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """Each unmasked step receives the output error times its weight."""
+        if self.step_weights is None:
+            return super()._backward(output_error, pre_activation, input_gradient)
+        if not input_gradient:
+            return None
+        error = output_error.reshape(len(output_error), self.input_shape[-1])
+        return self.step_weights[:, :, None] * error[:, None, :]
 
 
 @register("global_max_pooling2d")
