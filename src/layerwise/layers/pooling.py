@@ -326,7 +326,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
     accepts_mask = True
     _transient = ("step_weights",)
 
-    def forward(self, inputs, mask=None):
+    def forward(self, inputs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """The mean over the steps, or over the unmasked steps when a mask arrives."""
         if mask is None:
             self.step_weights = None
