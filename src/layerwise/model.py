@@ -85,6 +85,7 @@ class Model(Trainer):
         self.stop_training = False
         self._training = True  # unknown until _set_training: the first predict sets it
         self._rng = make_rng(seed)  # shuffling
+        self.distribute = self._dist = None
 
     def _check_unique_names(self) -> None:
         seen: dict[str, Layer] = {}
@@ -99,7 +100,9 @@ class Model(Trainer):
             seen[layer.name] = layer
 
     # ------------------------------------------------------------------ compile
-    def compile(self, loss_fn="mse", optimizer="sgd", metrics=None, dtype="float32") -> None:
+    def compile(
+        self, loss_fn="mse", optimizer="sgd", metrics=None, dtype="float32", distribute=None
+    ) -> None:
         """Choose the loss, optimizer, metrics and floating-point type.
 
         Args:
@@ -110,6 +113,8 @@ class Model(Trainer):
             metrics: list of metric names or objects, e.g. ``['accuracy']``.
             dtype: ``'float32'`` (default) or ``'float64'``, for weights, activations and
                 predictions.
+            distribute: None, or a :class:`layerwise.distributed.MPIStrategy` (or ``'mpi'``
+                for a new one) to train data-parallel on the processes of ``mpiexec``.
 
         Raises:
             IncompatibleLayerError: a loss that cannot train this output (e.g. categorical
@@ -124,18 +129,23 @@ class Model(Trainer):
         loss = losses.get(loss_fn, argument="loss_fn")
         optimizer = optimizers.get(optimizer, argument="optimizer")
         self._check_loss_fits_output(loss)
+        metrics = metrics_module.get_list(metrics, loss, self.output_shape)
+        distribute = _check_distribute(distribute, metrics)
         self.dtype = np.dtype(dtype)
         for layer in self.layers:
             layer.set_dtype(self.dtype)
         self.loss = loss
         self.optimizer = optimizer
-        self.metrics = metrics_module.get_list(metrics, loss, self.output_shape)
+        self.metrics = metrics
         self._fused = (
             not loss.from_logits
             and loss.partner is not None
             and getattr(self._output_activation(), "name", None) == loss.partner
         )
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
+        self.distribute = distribute
+        # Several processes: fit, evaluate and saving take the distributed paths.
+        self._dist = distribute if distribute is not None and distribute.size > 1 else None
         self.compiled = True
 
     def _output_activation(self):
@@ -387,9 +397,35 @@ class Model(Trainer):
     def __getstate__(self) -> dict:
         # Buffers and snapshots of the training loop are rebuilt by the next fit.
         state = dict(self.__dict__)
-        for name in ("_error_buffer", "_epoch_start", "_params", "_grads", "_packed"):
+        state.update(distribute=None, _dist=None)  # a communicator belongs to its processes
+        for name in ("_error_buffer", "_epoch_start", "_params", "_grads", "_packed",
+                     "_allreduce_buffer"):
             state.pop(name, None)
         return state
 
     def __repr__(self) -> str:
         return f"<Model {self.name!r}: {' -> '.join(layer.name for layer in self.layers)}>"
+
+
+def _check_distribute(distribute, metrics):
+    """``compile``'s ``distribute``: None, ``'mpi'`` or a strategy whose metrics can merge."""
+    if distribute is None:
+        return None
+    if isinstance(distribute, str) and distribute == "mpi":
+        from .distributed import MPIStrategy
+
+        distribute = MPIStrategy()
+    from .distributed import MPIStrategy
+
+    if not isinstance(distribute, MPIStrategy):
+        raise TypeError(
+            "Argument 'distribute' must be None, 'mpi' or a layerwise.distributed.MPIStrategy; "
+            f"received {distribute!r:.80} of type {type(distribute).__name__}."
+        )
+    for metric in metrics:
+        if type(metric).merge_state is metrics_module.Metric.merge_state:
+            raise TypeError(
+                f"Argument 'metrics': {type(metric).__name__} has no merge_state(other), which "
+                "distributed training needs to combine the totals of the processes."
+            )
+    return distribute

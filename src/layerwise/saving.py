@@ -67,6 +67,12 @@ __all__ = [
 ]
 
 
+def _writes_files(model) -> bool:
+    """False on the processes of a distributed run other than rank 0 (which alone writes)."""
+    dist = getattr(model, "_dist", None)
+    return dist is None or dist.is_chief
+
+
 def model_config(model) -> dict[str, Any]:
     """The architecture: every layer's class and config, and the indices of its parents."""
     return {
@@ -93,6 +99,8 @@ def compile_config(model) -> dict[str, Any] | None:
 
 def save_model(model, path, include_optimizer: bool = True, training: dict | None = None) -> None:
     """Write the model (architecture, weights, compile settings, optimizer state) to ``path``."""
+    if not _writes_files(model):
+        return
     tensors = weight_tensors(model)
     if include_optimizer and model.compiled:
         for key, array in model.optimizer.get_state().items():
@@ -112,6 +120,8 @@ def save_model(model, path, include_optimizer: bool = True, training: dict | Non
 
 def save_weights(model, path) -> None:
     """Write only the weights and layer state (no architecture, no optimizer)."""
+    if not _writes_files(model):
+        return
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),

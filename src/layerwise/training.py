@@ -151,8 +151,13 @@ class Trainer:
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
+        dist = getattr(self, "_dist", None)  # a distribute= strategy of several processes
+        if dist is not None:  # each process trains on its share of every global batch
+            train = dist.split(train)
         start, history = 0, {}
-        if resume_from is not None:  # checks the whole checkpoint before changing anything
+        if resume_from is not None and dist is not None:  # rank 0 reads, setup broadcasts
+            start, history = dist.restore(self, resume_from)
+        elif resume_from is not None:  # checks the whole checkpoint before changing anything
             from .checkpoints import restore_checkpoint
 
             start, history = restore_checkpoint(self, resume_from)
@@ -161,9 +166,13 @@ class Trainer:
         if rate is not None:
             self.optimizer.learning_rate = rate
         self._prepare_training()
+        if dist is not None:
+            dist.setup(self)
         self.history = History(history)
         self.history.epoch = list(range(start))
         self.stop_training = False
+        if dist is not None and not dist.is_chief:
+            verbose = 0  # only rank 0 prints
         reporter = make_reporter(verbose, epochs, len(train) or None)
         try:
             callback_list.call("on_train_begin", {})
@@ -172,6 +181,8 @@ class Trainer:
                 callback_list.call("on_epoch_begin", epoch, {})
                 logs = self._train_epoch(train, epoch, callback_list, reporter)
                 self._set_training(False)
+                if dist is not None:
+                    dist.average_state(self)
                 if validation is not None:
                     for key, value in self._evaluate_batches(validation).items():
                         logs[f"val_{key}"] = value
@@ -180,9 +191,15 @@ class Trainer:
                 for key, value in logs.items():
                     self.history.setdefault(key, []).append(value)
                 reporter.epoch_end(epoch, logs)
+                if dist is not None:  # a callback that stops one process stops all of them
+                    self.stop_training = dist.any(self.stop_training)
                 if self.stop_training:
                     break
             callback_list.call("on_train_end", {})
+        except BaseException as error:
+            if dist is not None:  # raised on every process together, or the job is aborted
+                dist.on_error(error)
+            raise
         finally:
             self._set_training(False)
             reporter.close()
@@ -234,7 +251,9 @@ class Trainer:
     def _pack_parameters(self):
         """Pack the layers' parameters and gradients (see :mod:`layerwise.packing`); returns
         ``(flat_params, flat_grads)`` or None."""
-        self._packed = packing.pack(self.layers, getattr(self, "_packed", None))
+        dist = getattr(self, "_dist", None)
+        tail = 0 if dist is None else dist.TAIL  # room for what is reduced with the gradients
+        self._packed = packing.pack(self.layers, getattr(self, "_packed", None), tail)
         return None if self._packed is None else self._packed.flat
 
     def _snapshot(self) -> list[np.ndarray]:
@@ -254,6 +273,7 @@ class Trainer:
         # Fallback for divergence inside an update that already wrote non-finite weights.
         self._epoch_start = self._snapshot()
         total, count = 0.0, 0
+        dist = getattr(self, "_dist", None)
         reporter.epoch_begin(epoch)
         # Overflow while diverging is reported once, by TrainingDivergedError, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -261,20 +281,25 @@ class Trainer:
                 for callback in callback_list.batch_begin:
                     callback.on_batch_begin(step, {})
                 loss = self._train_step(x, y, epoch, step)
-                total += loss * len(x)
-                count += len(x)
+                size = len(x) if dist is None else dist.last_count  # the global batch's
+                total += loss * size
+                count += size
                 reporter.batch_end(step, total / count)
                 for callback in callback_list.batch_end:
                     callback.on_batch_end(step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
         logs = {"loss": total / count}
+        if dist is not None:
+            dist.reduce_metrics(self.metrics)
         for metric in self.metrics:
             logs[metric.name] = metric.result()
         return logs
 
     def _train_step(self, x, y, epoch: int = 0, step: int = 0) -> float:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
+        if getattr(self, "_dist", None) is not None:  # gradients averaged over processes
+            return self._dist.train_step(self, x, y, epoch, step)
         output = self._run_forward(x)
         loss = self.loss.value(y, output)
         for layer in self._regularized:
@@ -324,6 +349,8 @@ class Trainer:
 
     # ------------------------------------------------------------- evaluate
     def _evaluate_batches(self, batches) -> dict:
+        if getattr(self, "_dist", None) is not None:  # reduced over processes
+            return self._dist.evaluate(self, batches)
         metrics = [metrics_module.clone(m, self.loss, self.output_shape) for m in self.metrics]
         total, count = 0.0, 0
         for x, y in batches:
@@ -351,7 +378,7 @@ class Trainer:
         batches, _ = self._batches(x, y, size, False, None, "x", "y")
         self._set_training(False)
         result = self._evaluate_batches(batches)
-        if verbose:
+        if verbose and getattr(getattr(self, "_dist", None), "is_chief", True):
             from .progress import format_logs
 
             print(format_logs(result))

@@ -18,6 +18,10 @@ class _MeanOf(Metric):
     def result(self):
         return self.sum / self.count if self.count else 0.0
 
+    def merge_state(self, other):
+        self.sum += other.sum
+        self.count += other.count
+
 
 @register("mae", "mean_absolute_error")
 class MeanAbsoluteError(_MeanOf):
@@ -72,7 +76,16 @@ class R2Score(Metric):
         squares = (centered * centered).sum(axis=0)
         error = np.subtract(y_true, y_pred, dtype=np.float64)
         residual = (error * error).sum(axis=0)
+        self._add(n, mean, squares, residual)
+
+    def merge_state(self, other):
+        if other.count:
+            self._add(other.count, other.mean, other.squares, other.residual)
+
+    def _add(self, n, mean, squares, residual) -> None:
+        """Merge the totals of ``n`` more rows (Chan et al.'s update of the variance)."""
         if self.count == 0:
+            mean, squares, residual = mean.copy(), squares.copy(), residual.copy()
             self.mean, self.squares, self.residual = mean, squares, residual
         else:
             total = self.count + n

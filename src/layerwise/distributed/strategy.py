@@ -1,0 +1,245 @@
+"""``MPIStrategy``: the processes of an MPI job, and the collective calls that ``fit`` makes.
+
+The training loop calls a handful of methods (see :mod:`layerwise.training`): :meth:`split`
+the data, :meth:`setup` (broadcast from rank 0), the step of :mod:`.step` (one allreduce over
+the packed gradients), :meth:`average_state` and :meth:`any` at the end of each epoch, and
+:meth:`on_error` when something raised. Everything else in this file is how an error on one
+process becomes an error on all of them, so that no process is left waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import numpy as np
+
+from ..exceptions import DistributedError
+
+__all__ = ["MPIStrategy"]
+
+# Set by launchers (MPICH/Hydra, Open MPI/PRRTE, Slurm): a process started by mpiexec.
+_LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "SLURM_PROCID")
+
+
+def _import_mpi():
+    """``mpi4py.MPI``, or None for a single process started without mpiexec and without mpi4py."""
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        if any(name in os.environ for name in _LAUNCHER_VARIABLES):
+            raise ImportError(
+                "This process was started by mpiexec, but mpi4py is not installed: "
+                'pip install "layerwise[mpi]" (or mpi4py alone, to use the system\'s MPI).'
+            ) from error
+        return None
+    return MPI
+
+
+class MPIStrategy:
+    """Synchronous data-parallel training over the processes of an MPI communicator.
+
+    Give it to ``compile(..., distribute=strategy)``; then, on every process of
+    ``mpiexec -n N python train.py``:
+
+    - ``fit`` starts from rank 0's weights, optimizer state and shuffling generator;
+    - arrays given in full are split by rank from one shared shuffled order per epoch: each
+      process trains on ``batch_size`` samples per step, the global batch is ``batch_size * N``;
+      a generator (or list of batches) is taken as already this process's share;
+    - every step averages the gradients over all samples of the global batch with one allreduce
+      of the packed gradient array, before regularization and the optimizer;
+    - losses, metrics, validation and ``evaluate`` are reduced over all processes; layer state
+      (batch-norm moving averages) is averaged at the end of each epoch;
+    - only rank 0 prints progress and writes files (``save``, ``ModelCheckpoint``);
+    - a callback that stops training on any process stops all of them after that epoch;
+    - an error on one process is raised on all of them (:class:`DistributedError` on the
+      others) or, where they cannot agree, aborts the job with that error printed.
+
+    With one process (no ``mpiexec``) it changes nothing, so the same script runs unchanged.
+
+    Args:
+        comm: an ``mpi4py`` communicator (default ``MPI.COMM_WORLD``).
+        sync_batch_norm: compute batch-norm statistics over the global batch (two small
+            allreduces per batch-norm layer and step) instead of per process (the default, as
+            Horovod does).
+
+    Attributes:
+        rank: this process's index, from 0.
+        size: the number of processes.
+
+    Example::
+
+        strategy = MPIStrategy()
+        model.compile(loss_fn='mse', optimizer='adam', distribute=strategy)
+        model.fit(x, y, batch_size=32)      # global batch 32 * strategy.size
+    """
+
+    # Appended to the packed gradients and reduced with them: samples, loss sum, failed flag.
+    TAIL = 3
+
+    def __init__(self, comm=None, *, sync_batch_norm: bool = False) -> None:
+        if not isinstance(sync_batch_norm, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument 'sync_batch_norm' must be True or False; received {sync_batch_norm!r}."
+            )
+        self.MPI = _import_mpi()
+        if self.MPI is None:
+            if comm is not None:
+                raise ImportError('Argument \'comm\' needs mpi4py: pip install "layerwise[mpi]".')
+            self.comm, self.rank, self.size = None, 0, 1
+        else:
+            comm = self.MPI.COMM_WORLD if comm is None else comm
+            if not isinstance(comm, self.MPI.Comm):
+                raise TypeError(
+                    f"Argument 'comm' must be an mpi4py communicator; received {comm!r:.80}."
+                )
+            self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
+        self.sync_batch_norm = bool(sync_batch_norm)
+        self.expected_count = None  # samples of the current global batch, when known ahead
+        self.last_count = 0  # samples of the last global batch, after its allreduce
+        self._agreed: set[int] = set()  # ids of errors that every process raises together
+        if self.size > 1:
+            _install_excepthook(self)
+
+    @property
+    def is_chief(self) -> bool:
+        """True on rank 0, the process that prints and writes files."""
+        return self.rank == 0
+
+    def __repr__(self) -> str:
+        return f"MPIStrategy(rank={self.rank}, size={self.size})"
+
+    # ------------------------------------------------------------ collectives
+    def allreduce(self, array: np.ndarray) -> np.ndarray:
+        """Sum ``array`` (contiguous) over all processes, in place; returns it."""
+        self.comm.Allreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+        return array
+
+    def any(self, flag) -> bool:
+        """True on every process if ``flag`` is true on any (e.g. ``stop_training``)."""
+        return bool(self.comm.allreduce(bool(flag), op=self.MPI.LOR))
+
+    def agree(self, error: BaseException | None) -> None:
+        """Every process calls this; if ``error`` is set on any of them, all raise: the failing
+        process its own error, the others a :class:`DistributedError` naming it."""
+        if not self.comm.allreduce(error is not None, op=self.MPI.LOR):
+            return
+        self.raise_together(error)
+
+    def raise_together(self, error: BaseException | None):
+        """Called by every process once they know that one failed: raise on all of them."""
+        messages = self.comm.allgather(
+            None if error is None else f"{type(error).__name__}: {error}"
+        )
+        if error is not None:
+            self._agreed.add(id(error))
+            raise error
+        rank = next(r for r, message in enumerate(messages) if message is not None)
+        failure = DistributedError(
+            f"Process {rank} of {self.size} failed, so this one (rank {self.rank}) stops too: "
+            f"{messages[rank]}"
+        )
+        self._agreed.add(id(failure))
+        raise failure
+
+    def mark_agreed(self, error: BaseException) -> BaseException:
+        """Record that every process raises ``error`` at the same point (deterministic)."""
+        self._agreed.add(id(error))
+        return error
+
+    def on_error(self, error: BaseException) -> None:
+        """``fit`` raised ``error``: fine if every process raises it; otherwise the others would
+        wait forever in their next collective, so print it and abort the whole job."""
+        if id(error) in self._agreed or isinstance(error, DistributedError):
+            self._agreed.discard(id(error))
+            return
+        self.abort(error)
+
+    def abort(self, error: BaseException) -> None:
+        """Print ``error`` with its traceback and end every process of the job (exit code 1)."""
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        sys.stderr.write(
+            f"layerwise.distributed: rank {self.rank} of {self.size} raised an error that the "
+            f"other processes cannot see; aborting the job.\n{text}"
+        )
+        sys.stderr.flush()
+        self.comm.Abort(1)
+
+    # ------------------------------------------------------------ the hooks of fit
+    def split(self, batches):
+        """This process's share of ``fit``'s training batches (see :mod:`.data`)."""
+        from .data import AgreedBatches, ShardedBatches
+
+        if hasattr(batches, "x"):  # data.ArrayBatches: arrays given in full
+            return ShardedBatches(batches, self)
+        return AgreedBatches(batches, self)
+
+    def setup(self, model) -> None:
+        """Make every process start from rank 0's model (see :mod:`.broadcast`)."""
+        from .broadcast import broadcast_model
+
+        broadcast_model(model, self)
+
+    def restore(self, model, path):
+        """``fit(resume_from=path)``: rank 0 reads the checkpoint, :meth:`setup` broadcasts it;
+        returns ``(start_epoch, history)`` on every process."""
+        from ..checkpoints import restore_checkpoint
+
+        result, error = None, None
+        if self.is_chief:
+            try:
+                result = restore_checkpoint(model, path)
+            except Exception as caught:  # noqa: BLE001 - raised on every process below
+                error = caught
+        self.agree(error)
+        return self.comm.bcast(result, root=0)
+
+    def train_step(self, model, x, y, epoch: int, step: int) -> float:
+        """One step with gradients averaged over processes (see :mod:`.step`)."""
+        from .step import train_step
+
+        return train_step(model, self, x, y, epoch, step)
+
+    def evaluate(self, model, batches) -> dict:
+        """Loss and metrics reduced over processes (see :mod:`.step`)."""
+        from .step import evaluate
+
+        return evaluate(model, self, batches)
+
+    def reduce_metrics(self, metrics: list) -> None:
+        """Merge every process's metric totals into ``metrics`` (the same on every process)."""
+        from .step import reduce_metrics
+
+        reduce_metrics(metrics, self)
+
+    def average_state(self, model) -> None:
+        """Average the layers' non-trainable state (batch-norm moving averages) over processes,
+        so that every process holds the same model for validation and saving."""
+        arrays = [a for layer in model.layers for a in layer.state().values()]
+        if not arrays:
+            return
+        buffer = np.concatenate([a.reshape(-1) for a in arrays]).astype(np.float64)
+        self.allreduce(buffer)
+        buffer /= self.size
+        offset = 0
+        for array in arrays:
+            array[...] = buffer[offset : offset + array.size].reshape(array.shape)
+            offset += array.size
+
+
+def _install_excepthook(strategy: MPIStrategy) -> None:
+    """An uncaught error on one process aborts the job (as ``python -m mpi4py`` does) instead of
+    leaving the others in a collective until mpiexec is killed."""
+    previous = sys.excepthook
+    if getattr(previous, "_layerwise_abort", False):
+        return
+
+    def hook(kind, error, trace):
+        previous(kind, error, trace)
+        sys.stderr.flush()
+        if not isinstance(error, KeyboardInterrupt) and strategy.comm is not None:
+            strategy.comm.Abort(1)
+
+    hook._layerwise_abort = True
+    sys.excepthook = hook
