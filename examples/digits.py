@@ -16,7 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import layerwise
-from layerwise import Dense, Dropout, Input, Model
+from layerwise import Dense, Dropout, Flatten, Input, Model
 from layerwise.callbacks import EarlyStopping
 
 
@@ -29,7 +29,8 @@ def load_data(seed: int = 0):
 
 def build_model() -> Model:
     inputs = Input(shape=(8, 8))
-    x = Dense(256, activation="relu", weights_initializer="he_normal")(inputs)
+    x = Flatten()(inputs)  # Dense acts on the last axis: flatten each 8x8 image first
+    x = Dense(256, activation="relu", weights_initializer="he_normal")(x)
     x = Dropout(0.3)(x)
     x = Dense(128, activation="relu", weights_initializer="he_normal")(x)
     x = Dropout(0.3)(x)

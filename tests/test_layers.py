@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from helpers import numerical_gradient
-from layerwise import Activation, BatchNormalization, Dense, Dropout, Input, regularizers
+from layerwise import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    regularizers,
+)
 from layerwise.exceptions import IncompatibleLayerError, ShapeMismatchError
 from layerwise.registry import deserialize, serialize
 
@@ -74,31 +82,36 @@ def test_dense_forward_is_input_times_weights_plus_bias_then_activation(activati
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-15)
 
 
-def test_dense_flattens_each_sample_and_returns_the_input_error_in_the_input_shape():
+def test_dense_acts_on_the_last_axis_and_returns_the_input_error_in_the_input_shape():
     inputs = Input(shape=(4, 7))
     layer = Dense(5, activation="tanh")(inputs)
+    assert layer.weights.shape == (7, 5) and layer.output_shape == (4, 5)
     layer.set_dtype("float64")
     x = rng(1).normal(size=(3, 4, 7))
-    flat = x.reshape(3, 28)
-    z = flat @ layer.weights + layer.bias
+    z = np.einsum("ntf,fu->ntu", x, layer.weights) + layer.bias
     np.testing.assert_allclose(layer.forward(x), np.tanh(z), rtol=1e-12)
-    g = rng(2).normal(size=(3, 5))
+    g = rng(2).normal(size=(3, 4, 5))
     delta = g * (1 - np.tanh(z) ** 2)
     input_error = layer.backward(g)
     assert input_error.shape == (3, 4, 7)
-    np.testing.assert_allclose(input_error, (delta @ layer.weights.T).reshape(3, 4, 7), rtol=1e-10)
-    np.testing.assert_allclose(layer.grad_weights, flat.T @ delta, rtol=1e-10)
-    np.testing.assert_allclose(layer.grad_bias, delta.sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(input_error, delta @ layer.weights.T, rtol=1e-10)
+    np.testing.assert_allclose(
+        layer.grad_weights, np.einsum("ntf,ntu->fu", x, delta), rtol=1e-10
+    )
+    np.testing.assert_allclose(layer.grad_bias, delta.sum(axis=(0, 1)), rtol=1e-10)
 
 
-def test_dense_reads_28_by_28_images():
-    layer = Dense(3)(Input(shape=(28, 28)))
+def test_flatten_then_dense_reads_28_by_28_images():
+    flat = Flatten()(Input(shape=(28, 28)))
+    layer = Dense(3)(flat)
+    assert flat.output_shape == (784,) and layer.weights.shape == (784, 3)
     layer.set_dtype("float64")
     x = rng(3).normal(size=(2, 28, 28))
     np.testing.assert_allclose(
-        layer.forward(x), x.reshape(2, 784) @ layer.weights + layer.bias, rtol=1e-12
+        layer.forward(flat.forward(x)), x.reshape(2, 784) @ layer.weights + layer.bias,
+        rtol=1e-12,
     )
-    assert layer.backward(np.ones((2, 3))).shape == (2, 28, 28)
+    assert flat.backward(layer.backward(np.ones((2, 3)))).shape == (2, 28, 28)
 
 
 STACKS = [

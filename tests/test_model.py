@@ -5,7 +5,7 @@ import pytest
 
 import layerwise
 from helpers import numerical_gradient
-from layerwise import Activation, Dense, Input, Loss, Model
+from layerwise import Activation, Dense, Flatten, Input, Loss, Model
 from layerwise.exceptions import (
     DisconnectedLayersError,
     IncompatibleLayerError,
@@ -171,15 +171,25 @@ def test_get_and_set_weights_in_keras_order():
     assert np.all(dense[0].weights == 0)  # a refused set_weights changes nothing
 
 
-def test_multi_axis_input_is_flattened_by_dense():
+def test_multi_axis_input_is_flattened_by_flatten():
     inputs = Input(shape=(3, 4))
-    outputs = Dense(2)(inputs)
+    outputs = Dense(2)(Flatten()(inputs))
     model = Model(inputs, outputs)
     model.compile(loss_fn="mse", dtype="float64")
     x = np.random.default_rng(10).normal(size=(5, 3, 4))
     np.testing.assert_allclose(model.predict(x),
                                x.reshape(5, 12) @ outputs.weights + outputs.bias)
     model.fit(x, np.zeros((5, 2)), epochs=1, print_loss=False)
+
+
+def test_dense_on_a_multi_axis_input_gives_one_output_per_position():
+    inputs = Input(shape=(3, 4))
+    outputs = Dense(2)(inputs)
+    model = Model(inputs, outputs)
+    model.compile(loss_fn="mse", dtype="float64")
+    x = np.random.default_rng(10).normal(size=(5, 3, 4))
+    np.testing.assert_allclose(model.predict(x), x @ outputs.weights + outputs.bias)
+    model.fit(x, np.zeros((5, 3, 2)), epochs=1, print_loss=False)
 
 
 def test_a_single_dense_layer_can_be_the_whole_model():

@@ -13,12 +13,21 @@ from onnx import numpy_helper
 import layerwise
 from layerwise import (
     Activation,
+    Add,
+    Average,
     BatchNormalization,
+    Concatenate,
     Dense,
     Dropout,
+    Flatten,
     Input,
     Layer,
+    Maximum,
+    Minimum,
     Model,
+    Multiply,
+    Reshape,
+    Subtract,
     activations,
     registry,
 )
@@ -170,7 +179,29 @@ def activation_layer_model():
     return Model(inputs, Dense(3)(Activation("tanh")(Dense(6)(inputs))))
 
 
+def merge_model(merge_class):
+    def build():
+        inputs = Input(shape=(5,))
+        a = Dense(4, activation="tanh")(inputs)
+        b = Dense(4, activation="sigmoid")(inputs)
+        layers = [a, b] if merge_class is Subtract else [a, b, Dense(4)(inputs)]
+        return Model(inputs, Dense(3)(merge_class()(layers)))
+
+    return build
+
+
+def shape_model():
+    inputs = Input(shape=(5,))
+    hidden = Reshape((2, 3))(Dense(6, activation="tanh")(inputs))
+    hidden = Dense(4, activation="relu")(hidden)  # on the last axis: (n, 2, 4)
+    return Model(inputs, Dense(3)(Flatten()(hidden)))
+
+
 LAYER_MODELS = {
+    **{cls: merge_model(cls) for cls in (Add, Subtract, Multiply, Average, Maximum, Minimum)},
+    Concatenate: merge_model(Concatenate),
+    Flatten: shape_model,
+    Reshape: shape_model,
     Input: activation_layer_model,
     Dense: activation_layer_model,
     Activation: activation_layer_model,
@@ -224,7 +255,7 @@ def test_image_shaped_input_is_flattened_before_dense(tmp_path):
     layerwise.set_seed(7)
     inputs = Input(shape=(28, 28))
     hidden = BatchNormalization(momentum=0.5)(inputs)  # over the last axis, as predict does
-    hidden = Dropout(0.5)(Dense(16, activation="relu")(hidden))
+    hidden = Dropout(0.5)(Dense(16, activation="relu")(Flatten()(hidden)))
     model = Model(inputs, Dense(3, activation="softmax")(hidden))
     x = 2 * rng.normal(size=(48, 28, 28)) + 1
     y = np.eye(3)[rng.integers(0, 3, size=48)]

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import layerwise
-from layerwise import BatchNormalization, Dense, Dropout, Input, Model
+from layerwise import BatchNormalization, Dense, Dropout, Flatten, Input, Model
 
 
 def mnist_mlp():
     inputs = Input(shape=(28, 28))
-    x = Dense(256, activation="relu")(inputs)
+    x = Dense(256, activation="relu")(Flatten()(inputs))
     x = BatchNormalization()(x)
     x = Dropout(0.2)(x)
     x = Dense(128, activation="relu")(x)
@@ -34,7 +34,7 @@ def test_summary_counts_parameters_by_hand(capsys):
     assert model.count_params() == trainable
     for layer in model.layers:  # one row per layer, with its type
         assert f"{layer.name} ({type(layer).__name__})" in text
-    first_dense = model.layers[1]
+    first_dense = model.layers[2]
     row = next(line for line in text.splitlines() if line.startswith(first_dense.name + " "))
     assert "(None, 256)" in row and f"{dense_1:,}" in row
     assert "(None, 28, 28)" in text

@@ -25,7 +25,23 @@ from . import (
     regularizers,
     schedules,
 )
-from .layers import Activation, BatchNormalization, Dense, Dropout, Input, Layer
+from .layers import (
+    Activation,
+    Add,
+    Average,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Layer,
+    Maximum,
+    Minimum,
+    Multiply,
+    Reshape,
+    Subtract,
+)
 from .losses import Loss
 from .model import Model
 from .registry import register_serializable
@@ -66,6 +82,15 @@ __all__ = [
     "Activation",
     "Dropout",
     "BatchNormalization",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Flatten",
+    "Reshape",
     "Model",
     "Loss",
     "set_seed",

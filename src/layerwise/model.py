@@ -11,9 +11,8 @@ from . import losses, optimizers
 from . import metrics as metrics_module
 from .data import as_features
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
-from .graph import as_layer_list, topological_order
+from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
-from .layers.core import Activation, Dense
 from .seeding import make_rng
 from .training import Trainer
 
@@ -49,34 +48,26 @@ class Model(Trainer):
             raise TypeError(f"Argument '{which}' of Model must be a Layer; received None.")
         input_layers = as_layer_list(inputs, "inputs")
         output_layers = as_layer_list(outputs, "outputs")
-        if len(input_layers) != 1 or len(output_layers) != 1:
-            raise ValueError(
-                "A Model has one input layer and one output layer; received "
-                f"{len(input_layers)} inputs and {len(output_layers)} outputs."
-            )
+        for layer in input_layers:
+            if layer.output_shape is None:
+                raise IncompatibleLayerError(
+                    f"The input layer {layer.name!r} has no shape; use Input(shape=...) or "
+                    "a Dense with input_size=..."
+                )
+        self.input_layers, self.output_layers = input_layers, output_layers
         self.input_layer, self.output_layer = input_layers[0], output_layers[0]
-        if self.input_layer.output_shape is None:
-            raise IncompatibleLayerError(
-                f"The input layer {self.input_layer.name!r} has no shape; use Input(shape=...) or "
-                "a Dense with input_size=..."
-            )
         self.inputs, self.outputs = inputs, outputs
         self.name = name or "model"
-        self.layers = topological_order(input_layers, self.output_layer)
-        index = {id(layer): i for i, layer in enumerate(self.layers)}
-        self._parents = [
-            tuple(index[id(p)] for p in layer.inbound) if layer is not self.input_layer else ()
-            for layer in self.layers
-        ]
+        self._graph = Graph(input_layers, output_layers)
+        self.layers = self._graph.layers
+        self._parents = self._graph.parents
         self._check_unique_names()
-        self.input_shape = tuple(self.input_layer.input_shape)
-        self.output_shape = tuple(self.output_layer.output_shape)
-        # A layer needs the gradient of its input only if a trainable layer lies upstream.
-        trainable_upstream = []
-        for parents in self._parents:
-            upstream = any(trainable_upstream[p] or self.layers[p].parameters() for p in parents)
-            trainable_upstream.append(upstream)
-        self._needs_input_gradient = trainable_upstream
+        self.input_names = [layer.name for layer in input_layers]
+        self.output_names = [layer.name for layer in output_layers]
+        self.input_shapes = [tuple(layer.input_shape) for layer in input_layers]
+        self.output_shapes = [tuple(layer.output_shape) for layer in output_layers]
+        self.input_shape = self.input_shapes[0]
+        self.output_shape = self.output_shapes[0]
         self.compiled = False
         self.loss = self.optimizer = None
         self.metrics: list = []
@@ -150,12 +141,7 @@ class Model(Trainer):
 
     def _output_activation(self):
         """The activation the output layer applies last, or None for layers without one."""
-        layer = self.output_layer
-        if isinstance(layer, Dense):
-            return layer.activation
-        if isinstance(layer, Activation):
-            return layer.function
-        return None
+        return self.output_layer.output_activation
 
     def _check_loss_fits_output(self, loss) -> None:
         activation = self._output_activation()
@@ -291,46 +277,13 @@ class Model(Trainer):
 
     def _run_forward(self, x: np.ndarray) -> np.ndarray:
         """Forward pass through the graph; each layer sees its parents' outputs."""
-        outputs: list = [None] * len(self.layers)
-        for i, (layer, parents) in enumerate(zip(self.layers, self._parents)):
-            if not parents:
-                outputs[i] = layer.forward(x)
-            elif len(parents) == 1:
-                outputs[i] = layer.forward(outputs[parents[0]])
-            else:
-                outputs[i] = layer.forward([outputs[p] for p in parents])
-        return outputs[-1]
+        return self._graph.forward([x])[0]
 
     def _run_backward(
         self, output_error, pre_activation: bool, all_inputs: bool = False, descend=False
     ):
-        """Backward pass; gradients of layers with several children are summed. With
-        ``descend`` every layer also takes its plain gradient-descent step as soon as the
-        error has passed it (the gradients must already carry the learning rate)."""
-        errors: list = [None] * len(self.layers)
-        errors[-1] = output_error
-        input_error = None
-        for i in range(len(self.layers) - 1, -1, -1):
-            error = errors[i]
-            if error is None:
-                continue
-            needs = all_inputs or self._needs_input_gradient[i]
-            layer = self.layers[i]
-            error = (layer._backward_descend if descend else layer._backward)(
-                error,
-                pre_activation=pre_activation and i == len(self.layers) - 1,
-                input_gradient=needs,
-            )
-            parents = self._parents[i]
-            if not parents:
-                input_error = error
-            elif len(parents) == 1:
-                p = parents[0]
-                errors[p] = error if errors[p] is None else errors[p] + error
-            elif error is not None:
-                for p, part in zip(parents, error):
-                    errors[p] = part if errors[p] is None else errors[p] + part
-        return input_error
+        """Backward pass (see :meth:`Graph.backward`); returns the input's gradient."""
+        return self._graph.backward([output_error], [pre_activation], all_inputs, descend)[0]
 
     def forward(self, x) -> np.ndarray:
         """The spec's forward pass: the model's output for a batch ``x`` (kept for ``backward``)."""

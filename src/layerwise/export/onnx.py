@@ -104,34 +104,44 @@ def _check_opset(opset, latest: int) -> int:
     return int(opset)
 
 
+def _io_names(layers, default: str) -> list[str]:
+    """``default`` for a single input or output, else the layers' names."""
+    return [default] if len(layers) == 1 else [layer.name for layer in layers]
+
+
 def _build_model_proto(onnx, model: Model, opset: int):
     graph = OnnxGraph(onnx, model.dtype, opset)
-    outputs: list[str] = []
-    for layer, parents in zip(model.layers, model._parents):
-        inputs = [outputs[p] for p in parents] if parents else [INPUT_NAME]
-        outputs.append(convert_layer(graph, layer, inputs))
-    final = outputs[-1]
+    graph_graph = model._graph
+    input_names = _io_names(model.input_layers, INPUT_NAME)
+    output_names = _io_names(model.output_layers, OUTPUT_NAME)
+    graph._names.update(input_names + output_names)
+    results: list = [None] * len(model.layers)
+    for k, i in enumerate(graph_graph.input_indices):
+        results[i] = input_names[k]
+    for i, (layer, parents) in enumerate(zip(model.layers, model._parents)):
+        inputs = [results[p] for p in parents] if parents else [results[i]]
+        results[i] = convert_layer(graph, layer, inputs)
     produced = {name for node in graph.nodes for name in node.output}
-    if final in produced:
-        # Rename rather than add an Identity: the last node writes the graph's output.
-        for node in graph.nodes:
-            node.input[:] = [OUTPUT_NAME if n == final else n for n in node.input]
-            node.output[:] = [OUTPUT_NAME if n == final else n for n in node.output]
-    else:
-        graph.nodes.append(onnx.helper.make_node("Identity", [final], [OUTPUT_NAME]))
+    finals = [results[i] for i in graph_graph.output_indices]
+    for final, name in zip(finals, output_names):
+        if final in produced and finals.count(final) == 1:
+            # Rename rather than add an Identity: the last node writes the graph's output.
+            for node in graph.nodes:
+                node.input[:] = [name if n == final else n for n in node.input]
+                node.output[:] = [name if n == final else n for n in node.output]
+        else:
+            graph.nodes.append(onnx.helper.make_node("Identity", [final], [name]))
     helper = onnx.helper
     onnx_graph = helper.make_graph(
         graph.nodes,
         model.name,
         [
-            helper.make_tensor_value_info(
-                INPUT_NAME, graph.element_type, ["batch", *model.input_shape]
-            )
+            helper.make_tensor_value_info(name, graph.element_type, ["batch", *shape])
+            for name, shape in zip(input_names, model.input_shapes)
         ],
         [
-            helper.make_tensor_value_info(
-                OUTPUT_NAME, graph.element_type, ["batch", *model.output_shape]
-            )
+            helper.make_tensor_value_info(name, graph.element_type, ["batch", *shape])
+            for name, shape in zip(output_names, model.output_shapes)
         ],
         initializer=graph.initializers,
     )

@@ -8,7 +8,22 @@ import math
 
 import numpy as np
 
-from ..layers import Activation, BatchNormalization, Dense, Dropout, Input
+from ..layers import (
+    Activation,
+    Add,
+    Average,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Maximum,
+    Minimum,
+    Multiply,
+    Reshape,
+    Subtract,
+)
 from .onnx_graph import (
     ActivationConverter,
     convert_activation,
@@ -31,12 +46,70 @@ def _dropout(graph, layer, inputs):
 @register_layer_converter(Dense)
 def _dense(graph, layer, inputs):
     x = inputs[0]
-    if len(layer.input_shape) > 1:
-        x = graph.node("Flatten", [x], layer.name, axis=1)
     weights = graph.constant(f"{layer.name}/weights", layer.weights)
-    bias = graph.constant(f"{layer.name}/bias", layer.bias)
-    z = graph.node("Gemm", [x, weights, bias], layer.name)
+    bias = [graph.constant(f"{layer.name}/bias", layer.bias)] if layer.use_bias else []
+    if len(layer.input_shape) == 1:
+        z = graph.node("Gemm", [x, weights, *bias], layer.name)
+    else:  # Dense acts on the last axis: MatMul broadcasts over the leading ones
+        z = graph.node("MatMul", [x, weights], layer.name)
+        if bias:
+            z = graph.node("Add", [z, *bias], layer.name)
     return convert_activation(graph, layer.activation, z, layer.name)
+
+
+# ------------------------------------------------------------------ merge and shape layers
+def _variadic(op_type: str):
+    def convert(graph, layer, inputs):
+        return graph.node(op_type, list(inputs), layer.name)
+
+    convert.__name__ = f"_{op_type.lower()}"
+    return convert
+
+
+register_layer_converter(Add)(_variadic("Sum"))
+register_layer_converter(Maximum)(_variadic("Max"))
+register_layer_converter(Minimum)(_variadic("Min"))
+
+
+@register_layer_converter(Average)
+def _average(graph, layer, inputs):
+    # As the layer computes it: the sum times 1/k (onnxruntime has no float64 Mean).
+    total = graph.node("Sum", list(inputs), layer.name)
+    return graph.node("Mul", [total, graph.constant(f"{layer.name}/scale", 1.0 / len(inputs))],
+                      layer.name)
+
+
+@register_layer_converter(Subtract)
+def _subtract(graph, layer, inputs):
+    return graph.node("Sub", list(inputs), layer.name)
+
+
+@register_layer_converter(Multiply)
+def _multiply(graph, layer, inputs):
+    product = inputs[0]
+    for other in inputs[1:]:
+        product = graph.node("Mul", [product, other], layer.name)
+    return product
+
+
+@register_layer_converter(Concatenate)
+def _concatenate(graph, layer, inputs):
+    return graph.node("Concat", list(inputs), layer.name, axis=layer._axis)
+
+
+@register_layer_converter(Flatten)
+def _flatten(graph, layer, inputs):
+    return graph.node("Flatten", [inputs[0]], layer.name, axis=1)
+
+
+@register_layer_converter(Reshape)
+def _reshape(graph, layer, inputs):
+    # 0 copies the batch size from the input (allowzero=0, the default).
+    shape = graph.onnx.numpy_helper.from_array(
+        np.array([0, *layer.output_shape], dtype=np.int64), graph.unique_name(f"{layer.name}/shape")
+    )
+    graph.initializers.append(shape)
+    return graph.node("Reshape", [inputs[0], shape.name], layer.name)
 
 
 @register_layer_converter(Activation)

@@ -1,4 +1,9 @@
-"""The ``Layer`` base class: graph wiring, parameters, training flag and reusable buffers."""
+"""The ``Layer`` base class: wiring, declared weights, the training flag and reusable buffers.
+
+A layer is ``build`` (declare weights with :meth:`Layer.add_weight`), ``forward``, ``_backward``
+and ``get_config``. Everything generic (parameters and gradients by name, dtype casting,
+packing, pickling, regularization, saving order) is derived from the declarations here.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import registry
+from .. import initializers, registry, regularizers
 from ..exceptions import IncompatibleLayerError
 from ..registry import Serializable
+from ..seeding import make_rng
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "check_positive_int", "unique_name"]
 
 _counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
 
@@ -40,12 +46,18 @@ def check_positive_int(value, argument: str) -> int:
 
 
 class Layer(Serializable):
-    """Base class of layers (the spec's ``Layer``).
+    """Base class of layers.
 
     A layer transforms its input in ``forward``, returns the gradient with respect to its input in
     ``backward(output_error)``, keeping the gradients of its own parameters, and applies them in
     ``update(learning_rate)``. Calling a layer on another, ``Dense(8)(previous)``, wires the graph
     and builds the layer for the previous layer's output shape.
+
+    Subclasses implement ``build`` (declaring weights with :meth:`add_weight`), ``forward``,
+    ``_backward`` and ``get_config``, and declare capabilities as class attributes:
+    ``multiple_inputs`` (called on a list of layers), ``supports_masking`` (passes a mask
+    through), ``accepts_mask`` (``forward`` takes ``mask=``) and ``_transient`` (attributes a
+    pass leaves behind, dropped by pickling).
 
     Attributes:
         name: unique name, used for parameter names such as ``dense_1/weights``.
@@ -53,6 +65,11 @@ class Layer(Serializable):
         output_shape: the shape of one sample of the output (no batch axis), once built.
         training: True while ``fit`` runs; layers such as dropout behave differently then.
     """
+
+    multiple_inputs = False
+    supports_masking = False
+    accepts_mask = False
+    _transient: tuple[str, ...] = ("input", "output")
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -63,34 +80,48 @@ class Layer(Serializable):
         self.input = None
         self.output = None
         self.inbound: list[Layer] = []
-        self.input_shape: tuple[int, ...] | None = None
+        self.input_shape = None
         self.output_shape: tuple[int, ...] | None = None
         self.training = False
         self.dtype = np.dtype(np.float32)
         self._buffers: dict[str, np.ndarray] = {}
+        # Declared weights: name -> trainable, and the regularizer of each that has one.
+        self._weights: dict[str, bool] = {}
+        self._regularizers: dict[str, object] = {}
 
     # ----------------------------------------------------------------- graph
     def __call__(self, previous_layer):
-        """Attach this layer after ``previous_layer`` (or a list of layers) and build it.
-
-        Returns this layer, so calls chain: ``outputs = Dense(1)(Dense(8)(inputs))``.
+        """Attach this layer after ``previous_layer`` (a list of layers for merge layers) and
+        build it. Returns this layer, so calls chain: ``outputs = Dense(1)(Dense(8)(inputs))``.
         """
         parents = self._check_parents(previous_layer)
-        shapes = [p.output_shape for p in parents]
-        self.build(shapes[0] if len(shapes) == 1 else shapes)
+        shapes = [tuple(p.output_shape) for p in parents]
+        self.build(shapes if self.multiple_inputs else shapes[0])
         self.inbound = parents
         return self
 
     def _check_parents(self, previous_layer) -> list[Layer]:
-        """``previous_layer`` as a list of built layers; refuses non-layers and a second call."""
-        parents = (
-            list(previous_layer) if isinstance(previous_layer, (list, tuple)) else [previous_layer]
-        )
+        """``previous_layer`` as a list of built layers; refuses non-layers, a list for a layer
+        with one input, and a second call (shared layers are not supported)."""
+        is_list = isinstance(previous_layer, (list, tuple))
+        if is_list and not self.multiple_inputs:
+            raise TypeError(
+                f"Layer {self.name!r} ({type(self).__name__}) takes one input layer; received a "
+                f"{type(previous_layer).__name__} of {len(previous_layer)}. Merge them first, "
+                "e.g. Concatenate()([a, b]) or Add()([a, b])."
+            )
+        if self.multiple_inputs and not is_list:
+            raise TypeError(
+                f"Layer {self.name!r} ({type(self).__name__}) merges several inputs: call it on "
+                f"a list of layers, e.g. {type(self).__name__}()([a, b]); received "
+                f"{type(previous_layer).__name__}."
+            )
+        parents = list(previous_layer) if is_list else [previous_layer]
         for parent in parents:
             if not isinstance(parent, Layer):
                 raise TypeError(
                     f"Argument 'previous_layer' of {self.name} must be a Layer; received "
-                    f"{parent!r} of type {type(parent).__name__}."
+                    f"{parent!r:.80} of type {type(parent).__name__}."
                 )
             if parent.output_shape is None:
                 raise IncompatibleLayerError(
@@ -101,18 +132,131 @@ class Layer(Serializable):
         if self.inbound:
             raise IncompatibleLayerError(
                 f"Layer {self.name!r} is already attached to {[p.name for p in self.inbound]}; "
-                "create a new layer instead of calling one twice."
+                "calling one layer on two inputs (shared weights) is not supported: create a new "
+                "layer instead."
             )
         return parents
 
     def build(self, input_shape) -> None:
-        """Create parameters for ``input_shape`` (one sample); default: shape preserved."""
+        """Create weights for ``input_shape`` (one sample; a list for merge layers) and set
+        ``output_shape``; the default keeps the shape and has no weights."""
         self.input_shape = input_shape
         self.output_shape = input_shape
 
+    # --------------------------------------------------------------- weights
+    def add_weight(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        initializer="zeros",
+        *,
+        trainable: bool = True,
+        regularizer=None,
+    ) -> np.ndarray:
+        """Declare a weight: create ``self.<name>`` of ``shape`` in the layer's dtype, drawn
+        by ``initializer`` from the layer's generator, and, if ``trainable``, its gradient
+        ``self.grad_<name>`` (zeros). Returns the array.
+
+        Declared weights are what :meth:`parameters` (trainable) and :meth:`state` (the rest)
+        list, in declaration order, and what saving, packing, dtype casting and regularization
+        act on.
+        """
+        init = initializers.get(initializer, argument=f"{name}_initializer")
+        rng = getattr(self, "_rng", None)
+        if rng is None:
+            rng = self._rng = make_rng(getattr(self, "seed", None))
+        array = init(tuple(int(s) for s in shape), self.dtype, rng)
+        setattr(self, name, array)
+        self._weights[name] = bool(trainable)
+        if trainable:
+            setattr(self, f"grad_{name}", np.zeros_like(array))
+        reg = regularizers.get(regularizer, f"{name}_regularizer")
+        if reg is not None:
+            self._regularizers[name] = reg
+        else:
+            self._regularizers.pop(name, None)
+        return array
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Trainable arrays by name, in declaration order (updated in place by optimizers)."""
+        return {name: getattr(self, name) for name, trainable in self._weights.items() if trainable}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The gradient of each trainable array, same names, from the last ``backward``."""
+        return {
+            name: getattr(self, f"grad_{name}")
+            for name, trainable in self._weights.items()
+            if trainable
+        }
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Non-trainable declared arrays (e.g. moving averages), saved with the model."""
+        return {
+            name: getattr(self, name) for name, trainable in self._weights.items() if not trainable
+        }
+
+    def _adopt(self, parameters: dict[str, np.ndarray], gradients: dict[str, np.ndarray]):
+        """Hold these arrays (same names and shapes, values already copied in) as the
+        parameters and their gradients from now on: ``fit`` packs every layer's into one flat
+        array each."""
+        for name, array in parameters.items():
+            setattr(self, name, array)
+        for name, array in gradients.items():
+            setattr(self, f"grad_{name}", array)
+
+    @property
+    def regularized(self) -> bool:
+        """True when the layer adds a penalty to the loss."""
+        return bool(self._regularizers)
+
+    def regularization_gradients(self) -> dict[str, np.ndarray]:
+        """Gradients of :meth:`regularization_loss` by parameter name (new arrays)."""
+        return {name: reg.gradient(getattr(self, name)) for name, reg in self._regularizers.items()}
+
+    def regularization_loss(self) -> float:
+        """Penalty added to the loss by the weights' regularizers; 0 without any."""
+        return float(sum(reg(getattr(self, name)) for name, reg in self._regularizers.items()))
+
+    def set_dtype(self, dtype) -> None:
+        """Cast the declared weights (and their gradients) to ``dtype``; compile calls this."""
+        self.dtype = np.dtype(dtype)
+        self._buffers.clear()
+        for name, trainable in self._weights.items():
+            array = getattr(self, name)
+            if array.dtype != self.dtype:
+                setattr(self, name, array.astype(self.dtype))
+                if trainable:
+                    setattr(self, f"grad_{name}", np.zeros(array.shape, self.dtype))
+
+    def count_params(self) -> int:
+        """Number of scalars in the layer's weights, trainable and not (as Keras counts)."""
+        return int(sum(getattr(self, name).size for name in self._weights))
+
+    def update(self, learning_rate: float) -> None:
+        """Plain gradient descent on this layer's parameters: ``p -= learning_rate * grad``."""
+        gradients = self.gradients()
+        for name, param in self.parameters().items():
+            param -= learning_rate * gradients[name]
+
+    # ------------------------------------------------------------ capabilities
+    @property
+    def output_activation(self):
+        """The activation this layer applies last (an ``ActivationFunction``), or None. A
+        fused loss hands such a layer the gradient before that activation."""
+        return None
+
+    def random_generators(self) -> list[np.random.Generator]:
+        """The random generators a training checkpoint must save (dropout masks); none here."""
+        return []
+
+    def compute_mask(self, inputs, mask):
+        """The mask of this layer's output: the input's with ``supports_masking``, else None."""
+        return mask if self.supports_masking else None
+
     # ------------------------------------------------------------- computing
     def forward(self, input_data):
-        """The layer's output for a batch ``input_data`` of shape ``(n, *input_shape)``."""
+        """The layer's output for a batch ``input_data`` of shape ``(n, *input_shape)``.
+        Never writes into ``input_data``."""
         raise NotImplementedError
 
     def backward(self, output_error, learning_rate=None):
@@ -120,13 +264,14 @@ class Layer(Serializable):
 
         ``output_error`` (the gradient of the loss with respect to this layer's last output) is
         copied first, so the caller's array is never changed. ``learning_rate`` is accepted for
-        the spec's signature and ignored: updates happen in :meth:`update`.
+        compatibility and ignored: updates happen in :meth:`update`.
         """
         return self._backward(np.array(output_error, dtype=self.dtype, copy=True))
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
-        """The training loop's backward: may overwrite ``output_error``; skips the input
-        gradient when ``input_gradient`` is False (the first layer's is never used)."""
+        """The training loop's backward: owns (may overwrite) ``output_error``, fills every
+        ``grad_<name>`` in place, returns the input gradient (a list for merge layers), or None
+        when ``input_gradient`` is False."""
         raise NotImplementedError
 
     def _backward_descend(self, output_error, pre_activation=False, input_gradient=True):
@@ -139,58 +284,6 @@ class Layer(Serializable):
         for name, param in self.parameters().items():
             np.subtract(param, gradients[name], out=param)
         return input_error
-
-    def update(self, learning_rate: float) -> None:
-        """Plain gradient descent on this layer's parameters: ``p -= learning_rate * grad``."""
-        gradients = self.gradients()
-        for name, param in self.parameters().items():
-            param -= learning_rate * gradients[name]
-
-    # ------------------------------------------------------------ parameters
-    def parameters(self) -> dict[str, np.ndarray]:
-        """Trainable arrays by name (updated in place by optimizers)."""
-        return {}
-
-    def gradients(self) -> dict[str, np.ndarray]:
-        """The gradient of each trainable array, same names, from the last ``backward``."""
-        return {}
-
-    def _adopt(self, parameters: dict[str, np.ndarray], gradients: dict[str, np.ndarray]):
-        """Hold these arrays (same names and shapes, values already copied in) as the
-        parameters and their gradients from now on: ``fit`` packs every layer's into one flat
-        array each. Parameters are the attributes of their names, gradients ``grad_<name>``;
-        layers that name them otherwise override this."""
-        for name, array in parameters.items():
-            setattr(self, name, array)
-        for name, array in gradients.items():
-            setattr(self, f"grad_{name}", array)
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Non-trainable arrays that are saved with the model (e.g. moving averages)."""
-        return {}
-
-    @property
-    def regularized(self) -> bool:
-        """True when the layer adds a penalty to the loss."""
-        return False
-
-    def regularization_gradients(self) -> dict[str, np.ndarray]:
-        """Gradients of :meth:`regularization_loss` by parameter name (new arrays). The model
-        adds them to the gradients of the data loss after ``backward``; none by default."""
-        return {}
-
-    def regularization_loss(self) -> float:
-        """Penalty added to the loss (weight regularizers); 0 by default."""
-        return 0.0
-
-    def set_dtype(self, dtype) -> None:
-        """Cast parameters and state to ``dtype`` (``compile`` calls this)."""
-        self.dtype = np.dtype(dtype)
-        self._buffers.clear()
-
-    def count_params(self) -> int:
-        """Number of trainable scalars."""
-        return int(sum(p.size for p in self.parameters().values()))
 
     def _buffer(self, key: str, shape: tuple[int, ...]):
         """A reusable array of ``shape`` while training, or ``None`` (NumPy allocates) otherwise.
@@ -210,17 +303,19 @@ class Layer(Serializable):
         """The constructor's arguments as JSON-friendly values (``from_config`` inverts it)."""
         return {"name": self.name}
 
-    # What a forward or backward pass leaves behind for the next step; not part of the layer's
-    # state, so pickling (scikit-learn's clone and joblib) leaves it out.
-    _transient = ("input", "output", "pre_activation", "normalized", "inverse_std", "mask")
-
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for name in self._transient:
-            if name in state:
-                state[name] = None
+        for cls in type(self).__mro__:
+            for name in cls.__dict__.get("_transient", ()):
+                if name in state:
+                    state[name] = None
         state["_buffers"] = {}
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("_weights", {})
+        state.setdefault("_regularizers", {})
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} output_shape={self.output_shape}>"

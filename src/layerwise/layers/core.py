@@ -62,9 +62,6 @@ class Input(Layer):
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         return output_error
 
-    def update(self, learning_rate):
-        """Nothing to update."""
-
     def get_config(self):
         """``{'shape': [...], 'name': ...}``."""
         return {"shape": list(self.shape), "name": self.name}
@@ -72,26 +69,29 @@ class Input(Layer):
 
 @register("dense")
 class Dense(Layer):
-    """Fully connected layer: ``output = activation(input @ weights + bias)``.
+    """Fully connected layer on the last axis: ``output = activation(input @ weights + bias)``.
 
-    Inputs with several feature axes are flattened per sample, so ``Input(shape=(28, 28))`` feeds a
-    ``Dense`` directly.
+    As in Keras and PyTorch, an input ``(n, ..., features)`` gives ``(n, ..., output_size)``: the
+    same weights act on every position. Put a :class:`~layerwise.layers.Flatten` before a
+    ``Dense`` to mix all of a sample's values instead (``Input((8, 8))`` -> ``Flatten()`` ->
+    ``Dense(10)``).
 
     Args:
-        output_size: number of output units.
+        output_size: number of output units (Keras' ``units`` is accepted as a keyword).
         activation: activation name or object (default: linear).
-        weights_initializer: initializer of ``weights`` (default ``'random_normal'``); the spec
-            also spells it ``weight_initializer``, and Keras ``kernel_initializer``.
+        weights_initializer: initializer of ``weights`` (default ``'random_normal'``); also
+            spelled ``weight_initializer``, and Keras' ``kernel_initializer``.
         bias_initializer: initializer of ``bias`` (default ``'zeros'``).
         name: optional layer name.
         input_size: number of input features, for a ``Dense`` that starts a model without an
             ``Input`` layer.
+        use_bias: add the bias (default True); without it the layer has ``weights`` only.
         kernel_regularizer, bias_regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` or a regularizer
             object; its penalty is added to the loss.
         seed: seed of this layer's initial weights (default: from :func:`layerwise.set_seed`).
 
     Shapes:
-        input ``(n, *input_shape)``, output ``(n, output_size)``; ``weights`` is
+        input ``(n, ..., input_size)``, output ``(n, ..., output_size)``; ``weights`` is
         ``(input_size, output_size)`` and ``bias`` is ``(output_size,)``.
 
     Example::
@@ -109,6 +109,9 @@ class Dense(Layer):
             message lists the valid ones), or the weights' initializer given twice.
     """
 
+    supports_masking = True
+    _transient = ("pre_activation", "_input_2d")
+
     def __init__(
         self,
         output_size: int | None = None,
@@ -118,13 +121,24 @@ class Dense(Layer):
         name: str | None = None,
         input_size: int | None = None,
         *,
+        units: int | None = None,
+        use_bias: bool = True,
         weight_initializer=None,
         kernel_initializer=None,
         kernel_regularizer=None,
         bias_regularizer=None,
         seed: int | None = None,
     ) -> None:
+        if units is not None:
+            if output_size is not None and output_size != units:
+                raise ValueError(
+                    "Give the number of units once: 'output_size' and 'units' are the same "
+                    f"argument; received {output_size!r} and {units!r}."
+                )
+            output_size = units
         self.validate_init(output_size, name, input_size)
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"Argument 'use_bias' must be True or False; received {use_bias!r}.")
         super().__init__(name)
         spellings = (weights_initializer, weight_initializer, kernel_initializer)
         given = [i for i in spellings if i is not None]
@@ -134,6 +148,7 @@ class Dense(Layer):
                 f"and 'kernel_initializer' are the same argument; received {given!r}."
             )
         self.output_size = int(output_size)
+        self.use_bias = bool(use_bias)
         self.activation = activations.get(activation, argument="activation")
         self.weights_initializer = initializers.get(
             given[0] if given else None, argument="weights_initializer"
@@ -145,8 +160,19 @@ class Dense(Layer):
         self._rng = make_rng(seed)
         self.weights = self.bias = None
         self.input_size = None
+        self._created_with_input_size = input_size is not None
         if input_size is not None:
             self.build((int(input_size),))
+
+    @property
+    def units(self) -> int:
+        """Keras' name of ``output_size``."""
+        return self.output_size
+
+    @property
+    def output_activation(self):
+        """The layer's activation (fused with a matching loss by ``compile``)."""
+        return self.activation
 
     @staticmethod
     def validate_init(output_size, name, input_size=None) -> None:
@@ -162,88 +188,74 @@ class Dense(Layer):
                 f"of type {type(name).__name__}."
             )
 
-    def validate_call(self, previous_layer) -> None:
-        """The previous layer must be a ``Layer`` with a known output shape."""
-        if not isinstance(previous_layer, Layer):
-            raise TypeError(
-                f"Argument 'previous_layer' of {self.name} must be a Layer; received "
-                f"{previous_layer!r} of type {type(previous_layer).__name__}."
-            )
-
     def __call__(self, previous_layer):
-        """Attach after ``previous_layer`` and create the weights for its output size."""
-        if isinstance(previous_layer, (list, tuple)):
-            raise TypeError(
-                f"Argument 'previous_layer' of Dense {self.name!r} must be one layer; received "
-                f"a {type(previous_layer).__name__} of {len(previous_layer)}."
-            )
-        self.validate_call(previous_layer)
+        """Attach after ``previous_layer`` and create the weights for its last axis."""
         self._check_parents(previous_layer)
         if self.weights is None:
             return super().__call__(previous_layer)
         # Built from input_size at creation: the weights already exist, so keep them.
-        size = int(np.prod(previous_layer.output_shape))
-        if size != self.input_size:
+        shape = tuple(previous_layer.output_shape)
+        if shape[-1] != self.input_size:
             raise ShapeMismatchError(
                 f"Dense {self.name!r} was created with input_size={self.input_size}, but "
-                f"{previous_layer.name!r} outputs {size} features."
+                f"{previous_layer.name!r} outputs samples of shape {shape} (last axis "
+                f"{shape[-1]}); Dense acts on the last axis."
             )
-        self.input_shape = tuple(previous_layer.output_shape)
+        self.input_shape = shape
+        self.output_shape = (*shape[:-1], self.output_size)
         self.inbound = [previous_layer]
         return self
 
     def build(self, input_shape) -> None:
-        """Set the input size to the product of ``input_shape`` and create the weights."""
+        """Create ``weights`` ``(input_shape[-1], output_size)`` and ``bias``."""
         self.input_shape = tuple(input_shape)
-        self.input_size = int(np.prod(self.input_shape))
-        self.output_shape = (self.output_size,)
-        self.create_weights()
+        self.input_size = int(self.input_shape[-1])
+        self.output_shape = (*self.input_shape[:-1], self.output_size)
+        self.weights = self.add_weight(
+            "weights",
+            (self.input_size, self.output_size),
+            self.weights_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias",
+                (self.output_size,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+            )
 
     def create_weights(self) -> None:
-        """Create ``weights`` ``(input_size, output_size)`` and ``bias`` ``(output_size,)``."""
-        shape = (self.input_size, self.output_size)
-        self.weights = self.weights_initializer(shape, self.dtype, self._rng)
-        self.bias = self.bias_initializer((self.output_size,), self.dtype, self._rng)
-        self.grad_weights = np.zeros_like(self.weights)
-        self.grad_bias = np.zeros_like(self.bias)
-
-    def set_dtype(self, dtype) -> None:
-        """Cast ``weights`` and ``bias`` to ``dtype`` (new arrays; gradients reset to zero)."""
-        super().set_dtype(dtype)
-        if self.weights is not None and self.weights.dtype != self.dtype:
-            self.weights = self.weights.astype(self.dtype)
-            self.bias = self.bias.astype(self.dtype)
-            self.grad_weights = np.zeros_like(self.weights)
-            self.grad_bias = np.zeros_like(self.bias)
-
-    def parameters(self):
-        """``{'weights': (input_size, output_size), 'bias': (output_size,)}``."""
-        return {"weights": self.weights, "bias": self.bias}
-
-    def gradients(self):
-        """The gradients from the last backward pass, same names and shapes as the parameters."""
-        return {"weights": self.grad_weights, "bias": self.grad_bias}
+        """Create fresh ``weights`` and ``bias`` for the current input size."""
+        self.build(self.input_shape or (self.input_size,))
 
     def forward(self, input_data):
-        """``activation(input @ weights + bias)``; input with several feature axes is flattened."""
-        x = input_data if input_data.ndim == 2 else input_data.reshape(len(input_data), -1)
+        """``activation(input @ weights + bias)`` over the last axis of ``input_data``."""
+        x = input_data if input_data.ndim == 2 else input_data.reshape(-1, input_data.shape[-1])
         if x.dtype != self.weights.dtype:  # direct use with other data; fit converts once
             x = x.astype(self.weights.dtype)
         n = len(x)
-        self.input = x
+        self.input = input_data
+        self._input_2d = x
         # np.dot rather than np.matmul on these 2-D arrays: the same BLAS call with less
         # dispatch overhead, which counts at small batch sizes.
         z = np.dot(x, self.weights, out=self._buffer("z", (n, self.output_size)))
-        z += self.bias
+        if self.use_bias:
+            z += self.bias
         # Activations whose gradient needs only their output are applied in place.
         out = self._buffer("y", (n, self.output_size)) if self.activation.needs_input else z
         self.pre_activation = z
         self.output = self.activation.forward(z, out=out)
-        return self.output
+        if input_data.ndim == 2:
+            return self.output
+        return self.output.reshape(*input_data.shape[:-1], self.output_size)
 
     def _delta(self, output_error, pre_activation):
-        """The gradient of ``input @ weights + bias``: ``output_error`` itself with
-        ``pre_activation`` (a fused loss already gave it), else through the activation."""
+        """The gradient of ``input @ weights + bias`` as rows ``(m, output_size)``:
+        ``output_error`` itself with ``pre_activation`` (a fused loss already gave it), else
+        through the activation."""
+        if output_error.ndim != 2:
+            output_error = output_error.reshape(-1, self.output_size)
         if pre_activation:
             return output_error
         return self.activation.backward(self.pre_activation, self.output, output_error)
@@ -253,7 +265,7 @@ class Dense(Layer):
         input_error = np.dot(
             delta, self.weights.T, out=self._buffer("dx", (len(delta), self.input_size))
         )
-        return input_error.reshape(len(delta), *self.input_shape)
+        return input_error.reshape(self.input.shape)
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """See :meth:`Layer._backward`; with ``pre_activation`` the activation's backward is
@@ -261,8 +273,9 @@ class Dense(Layer):
         delta = self._delta(output_error, pre_activation)
         # The reduction first, so that the two matrix products run back to back: with several
         # BLAS threads, every element-wise step between products costs a hand-over.
-        _constants.column_sums(delta, out=self.grad_bias)
-        np.dot(self.input.T, delta, out=self.grad_weights)
+        if self.use_bias:
+            _constants.column_sums(delta, out=self.grad_bias)
+        np.dot(self._input_2d.T, delta, out=self.grad_weights)
         return self._input_error(delta) if input_gradient else None
 
     def _backward_descend(self, output_error, pre_activation=False, input_gradient=True):
@@ -270,45 +283,18 @@ class Dense(Layer):
         call that adds the product into ``weights`` (:mod:`layerwise._blas`), so ``grad_weights``
         does not hold the weight gradient afterwards; ``grad_bias`` does hold the bias's."""
         delta = self._delta(output_error, pre_activation)
-        _constants.column_sums(delta, out=self.grad_bias)
+        if self.use_bias:
+            _constants.column_sums(delta, out=self.grad_bias)
         # The input error first: it needs the weights from before this step.
         input_error = self._input_error(delta) if input_gradient else None
-        _blas.subtract_transposed_product(self.weights, self.input, delta, self.grad_weights)
-        np.subtract(self.bias, self.grad_bias, out=self.bias)
+        _blas.subtract_transposed_product(self.weights, self._input_2d, delta, self.grad_weights)
+        if self.use_bias:
+            np.subtract(self.bias, self.grad_bias, out=self.bias)
         return input_error
 
     def backward(self, output_error, learning_rate=None):
         """Store the gradients of ``weights`` and ``bias`` and return the input error."""
         return super().backward(output_error)
-
-    def update(self, learning_rate: float) -> None:
-        """``weights -= learning_rate * grad_weights`` (and the same for ``bias``)."""
-        self.weights -= learning_rate * self.grad_weights
-        self.bias -= learning_rate * self.grad_bias
-
-    @property
-    def regularized(self) -> bool:
-        """True when a kernel or bias regularizer is set."""
-        return self.kernel_regularizer is not None or self.bias_regularizer is not None
-
-    def regularization_gradients(self) -> dict[str, np.ndarray]:
-        """Gradients of :meth:`regularization_loss` with respect to ``weights`` and ``bias``."""
-        gradients = {}
-        if self.kernel_regularizer is not None:
-            gradients["weights"] = self.kernel_regularizer.gradient(self.weights)
-        if self.bias_regularizer is not None:
-            gradients["bias"] = self.bias_regularizer.gradient(self.bias)
-        return gradients
-
-    def regularization_loss(self) -> float:
-        """The kernel regularizer's penalty of ``weights`` plus the bias regularizer's of
-        ``bias`` (its gradient is added to the parameters' gradients in backward)."""
-        total = 0.0
-        if self.kernel_regularizer is not None:
-            total += self.kernel_regularizer(self.weights)
-        if self.bias_regularizer is not None:
-            total += self.bias_regularizer(self.bias)
-        return total
 
     def get_config(self):
         """Constructor arguments; ``input_size`` only for a Dense that starts a model."""
@@ -322,6 +308,8 @@ class Dense(Layer):
             "name": self.name,
             "seed": self.seed,
         }
+        if not self.use_bias:
+            config["use_bias"] = False
         if not self.inbound and self.input_size is not None:
             config["input_size"] = self.input_size
         return config
@@ -357,6 +345,13 @@ class Activation(Layer):
         self.activation = function.__call__
         self.activation_derivative = function.derivative
 
+    supports_masking = True
+
+    @property
+    def output_activation(self):
+        """The activation function this layer applies."""
+        return self.function
+
     def forward(self, input_data):
         """The activation of ``input_data``, element-wise (softmax per sample)."""
         self.input = input_data
@@ -373,9 +368,6 @@ class Activation(Layer):
         if pre_activation:
             return output_error
         return self.function.backward(self.input, self.output, output_error)
-
-    def update(self, learning_rate):
-        """Nothing to update."""
 
     def get_config(self):
         """``{'activation_function': <activation config>, 'name': ...}``."""

@@ -56,46 +56,36 @@ class BatchNormalization(Layer):
         self.center, self.scale = bool(center), bool(scale)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
+    supports_masking = True
+    _transient = ("normalized", "inverse_std")
+
     def build(self, input_shape) -> None:
-        """Create ``gamma`` (ones), ``beta`` (zeros) and the moving statistics (0 and 1)."""
+        """Declare ``gamma`` (ones, if ``scale``), ``beta`` (zeros, if ``center``) and the
+        moving statistics (0 and 1, not trained)."""
         super().build(tuple(input_shape))
         features = self.input_shape[-1]
-        self.gamma = np.ones(features, self.dtype)
-        self.beta = np.zeros(features, self.dtype)
-        self.moving_mean = np.zeros(features, self.dtype)
-        self.moving_variance = np.ones(features, self.dtype)
-        self.grad_gamma = np.zeros_like(self.gamma)
-        self.grad_beta = np.zeros_like(self.beta)
+        if self.scale:
+            self.add_weight("gamma", (features,), "ones")
+        else:
+            self.gamma = np.ones(features, self.dtype)
+        if self.center:
+            self.add_weight("beta", (features,), "zeros")
+        else:
+            self.beta = np.zeros(features, self.dtype)
+        self.add_weight("moving_mean", (features,), "zeros", trainable=False)
+        self.add_weight("moving_variance", (features,), "ones", trainable=False)
+        if not self.scale:
+            self.grad_gamma = np.zeros(features, self.dtype)
+        if not self.center:
+            self.grad_beta = np.zeros(features, self.dtype)
 
     def set_dtype(self, dtype) -> None:
-        """Cast the parameters, their gradients and the moving statistics to ``dtype``."""
+        """Cast the weights, their gradients and the fixed gamma/beta to ``dtype``."""
         super().set_dtype(dtype)
-        if self.gamma is None:  # not built yet: build() uses the new dtype
-            return
-        for attribute in _ARRAYS:
-            setattr(self, attribute, getattr(self, attribute).astype(self.dtype))
-
-    def parameters(self):
-        """``gamma`` (if ``scale``) and ``beta`` (if ``center``), each ``(features,)``."""
-        params = {}
-        if self.scale:
-            params["gamma"] = self.gamma
-        if self.center:
-            params["beta"] = self.beta
-        return params
-
-    def gradients(self):
-        """The gradients of :meth:`parameters` from the last backward pass."""
-        grads = {}
-        if self.scale:
-            grads["gamma"] = self.grad_gamma
-        if self.center:
-            grads["beta"] = self.grad_beta
-        return grads
-
-    def state(self):
-        """The moving statistics, saved with the model but not trained by the optimizer."""
-        return {"moving_mean": self.moving_mean, "moving_variance": self.moving_variance}
+        for attribute in ("gamma", "beta", "grad_gamma", "grad_beta"):
+            value = getattr(self, attribute, None)
+            if value is not None and value.dtype != self.dtype:
+                setattr(self, attribute, value.astype(self.dtype))
 
     def forward(self, input_data):
         """Normalize with the batch's statistics while training (updating the moving ones),
@@ -145,13 +135,6 @@ class BatchNormalization(Layer):
         g *= self.gamma * self.inverse_std
         return g.reshape(output_error.shape)
 
-    def update(self, learning_rate):
-        """Plain gradient descent on ``gamma`` and ``beta`` (those that are learned)."""
-        if self.scale:
-            self.gamma -= learning_rate * self.grad_gamma
-        if self.center:
-            self.beta -= learning_rate * self.grad_beta
-
     def get_config(self):
         """Constructor arguments: momentum, epsilon, center, scale and name."""
         return {
@@ -161,9 +144,6 @@ class BatchNormalization(Layer):
             "scale": self.scale,
             "name": self.name,
         }
-
-
-_ARRAYS = ("gamma", "beta", "moving_mean", "moving_variance", "grad_gamma", "grad_beta")
 
 
 def _number(value, argument: str, valid, expected: str) -> float:

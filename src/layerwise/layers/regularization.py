@@ -44,6 +44,9 @@ class Dropout(Layer):
         self.rng = make_rng(seed)
         self.mask = None
 
+    supports_masking = True
+    _transient = ("mask",)
+
     def forward(self, input_data):
         """``input_data`` times a fresh mask of 0 and ``1 / (1 - rate)`` while training;
         ``input_data`` itself otherwise."""
@@ -70,8 +73,9 @@ class Dropout(Layer):
         output_error *= self.mask
         return output_error
 
-    def update(self, learning_rate):
-        """Nothing to update."""
+    def random_generators(self) -> list[np.random.Generator]:
+        """The mask generator, saved by training checkpoints."""
+        return [self.rng]
 
     def get_config(self):
         """``{'rate': ..., 'seed': ..., 'name': ...}``."""
