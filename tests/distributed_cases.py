@@ -1,0 +1,47 @@
+"""Models and data shared by the distributed tests and the scripts they run under mpiexec."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+import layerwise
+from layerwise import BatchNormalization, Dense, Input, Model
+from layerwise.regularizers import L2
+
+SAMPLES = 50  # not a multiple of any global batch: the last one is partial (and, with three
+PER_RANK_BATCH = 4  # processes, leaves one process without samples)
+EPOCHS = 3
+
+# (optimizer, regularized, dtype): every combination the exactness test checks.
+CONFIGS = list(itertools.product(("sgd", "adam"), (False, True), ("float64", "float32")))
+
+
+def config_name(optimizer: str, regularized: bool, dtype: str) -> str:
+    return f"{optimizer}-{'l2' if regularized else 'plain'}-{dtype}"
+
+
+def data(seed: int = 0, n: int = SAMPLES):
+    """A three-class problem: features (n, 6) and one-hot labels (n, 3)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 6)) + 0.8 * labels[:, None]
+    return x, np.eye(3)[labels]
+
+
+def classifier(optimizer="sgd", regularized=False, dtype="float64", distribute=None,
+               batch_norm=False, metrics=("accuracy",), seed=0):
+    """A small MLP (tanh, relu, softmax) compiled with ``distribute``; same weights per seed."""
+    layerwise.set_seed(seed)
+    regularizer = L2(0.01) if regularized else None
+    inputs = Input(shape=(6,))
+    x = Dense(16, activation="tanh", kernel_regularizer=regularizer)(inputs)
+    if batch_norm:
+        x = BatchNormalization(momentum=0.9)(x)
+    x = Dense(8, activation="relu", kernel_regularizer=regularizer)(x)
+    model = Model(inputs, Dense(3, activation="softmax")(x), seed=seed)
+    chosen = {"sgd": layerwise.optimizers.SGD(0.1), "adam": layerwise.optimizers.Adam(0.01)}
+    model.compile(loss_fn="categorical_crossentropy", optimizer=chosen[optimizer],
+                  metrics=list(metrics), dtype=dtype, distribute=distribute)
+    return model

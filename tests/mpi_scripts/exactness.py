@@ -1,0 +1,29 @@
+"""Under mpiexec: train every configuration of distributed_cases.CONFIGS data-parallel; each
+process writes its final weights, history and evaluate() result to OUT/<config>-rank<r>.npz."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from distributed_cases import CONFIGS, EPOCHS, PER_RANK_BATCH, classifier, config_name, data
+from layerwise.distributed import MPIStrategy
+
+out = Path(sys.argv[1])
+strategy = MPIStrategy()
+x, y = data()
+for optimizer, regularized, dtype in CONFIGS:
+    model = classifier(optimizer, regularized, dtype, distribute=strategy)
+    model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0, validation_split=0.2)
+    result = model.evaluate(x, y)
+    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    np.savez(
+        out / f"{config_name(optimizer, regularized, dtype)}-rank{strategy.rank}.npz",
+        **arrays,
+        loss=np.array(model.history["loss"]),
+        accuracy=np.array(model.history["accuracy"]),
+        val_loss=np.array(model.history["val_loss"]),
+        val_accuracy=np.array(model.history["val_accuracy"]),
+        evaluate=np.array([result["loss"], result["accuracy"]]),
+        iterations=np.array(model.optimizer.iterations),
+    )
