@@ -63,3 +63,29 @@ def test_training_moved_the_weights():
     before = model.get_weights()
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert max(np.abs(a - b).max() for a, b in zip(model.get_weights(), before)) > 1e-3
+
+
+def test_synchronized_batch_norm_equals_one_process(distributed_run):
+    processes, out = distributed_run
+    x, y = data()
+    reference = classifier("adam", False, "float64", batch_norm=True)
+    reference.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH * processes, verbose=0)
+    for rank in range(processes):  # with 3 processes, one has no rows in the last step
+        run = np.load(out / f"bn-sync-rank{rank}.npz")
+        for i, weight in enumerate(reference.get_weights()):  # moving statistics included
+            np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(run["loss"], reference.history["loss"], rtol=1e-10)
+        np.testing.assert_allclose(run["predict"], reference.predict(x), rtol=0, atol=1e-10)
+
+
+def test_per_process_batch_norm_differs_but_processes_agree(distributed_run):
+    processes, out = distributed_run
+    runs = [np.load(out / f"bn-local-rank{rank}.npz") for rank in range(processes)]
+    synced = np.load(out / "bn-sync-rank0.npz")
+    names = [k for k in runs[0].files if k.startswith("w")]
+    for run in runs[1:]:
+        for name in names:
+            np.testing.assert_array_equal(run[name], runs[0][name])
+        np.testing.assert_array_equal(run["predict"], runs[0]["predict"])
+    # Statistics of B rows per process are not those of N*B rows: the trajectories part.
+    assert max(np.abs(runs[0][n] - synced[n]).max() for n in names) > 1e-6

@@ -135,6 +135,9 @@ class Model(Trainer):
         )
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
         self.distribute = distribute
+        for layer in self.layers:  # fit attaches them again if distribute synchronizes them
+            if getattr(layer, "cross_process", None) is not None:
+                layer.cross_process = None
         # Several processes: fit, evaluate and saving take the distributed paths.
         self._dist = distribute if distribute is not None and distribute.size > 1 else None
         self.compiled = True

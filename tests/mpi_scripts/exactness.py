@@ -27,3 +27,14 @@ for optimizer, regularized, dtype in CONFIGS:
         evaluate=np.array([result["loss"], result["accuracy"]]),
         iterations=np.array(model.optimizer.iterations),
     )
+
+# Batch normalization: synchronized statistics follow one process at N*B; per-process ones
+# (the default) do not, but leave every process with the same (averaged) moving statistics.
+for sync in (True, False):
+    batch_norm_strategy = MPIStrategy(sync_batch_norm=sync)
+    model = classifier("adam", False, "float64", distribute=batch_norm_strategy, batch_norm=True)
+    model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0)
+    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    name = "bn-sync" if sync else "bn-local"
+    np.savez(out / f"{name}-rank{strategy.rank}.npz", **arrays,
+             loss=np.array(model.history["loss"]), predict=model.predict(x))

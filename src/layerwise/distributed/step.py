@@ -83,11 +83,17 @@ def train_step(model, strategy, x, y, epoch: int, step: int) -> float:
     try:
         if n_local:
             loss = _local_backward(model, strategy, x, y, scale)
-            if copied:
-                _copy(model._grads, buffer, into_buffer=True)
+        elif strategy.synchronized_layers:  # take part in their reductions, with no rows
+            empty = np.empty((0, *model.input_shape), dtype=model.dtype)
+            output = model._run_forward(empty)
+            model._run_backward(np.zeros_like(output), model._fused)
         else:
             gradients[...] = 0
+        if copied and (n_local or strategy.synchronized_layers):
+            _copy(model._grads, buffer, into_buffer=True)
     except Exception as caught:  # noqa: BLE001 - raised on every process below
+        if strategy.synchronized_layers:  # the others may be waiting in a batch-norm reduction
+            strategy.abort(caught)
         error = caught
     tail[0], tail[1], tail[2] = n_local, loss * n_local, error is not None
     strategy.allreduce(buffer)

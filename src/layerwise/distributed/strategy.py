@@ -99,6 +99,7 @@ class MPIStrategy:
         self.expected_count = None  # samples of the current global batch, when known ahead
         self.last_count = 0  # samples of the last global batch, after its allreduce
         self._agreed: set[int] = set()  # ids of errors that every process raises together
+        self.synchronized_layers: list = []  # batch-norm layers reducing over processes
         if self.size > 1:
             _install_excepthook(self)
 
@@ -177,9 +178,11 @@ class MPIStrategy:
 
     def setup(self, model) -> None:
         """Make every process start from rank 0's model (see :mod:`.broadcast`)."""
+        from .batchnorm import attach
         from .broadcast import broadcast_model
 
         broadcast_model(model, self)
+        self.synchronized_layers = attach(model, self)
 
     def restore(self, model, path):
         """``fit(resume_from=path)``: rank 0 reads the checkpoint, :meth:`setup` broadcasts it;
