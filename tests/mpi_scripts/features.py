@@ -1,0 +1,155 @@
+"""Under mpiexec -n 2: what is synchronized besides the gradients. Each process writes what it
+saw to OUT/features-rank<r>.json (the test reads them); one scenario per run for the failures.
+
+    features.py OUT main          printing, files, resume, stopping, generators, metrics
+    features.py OUT step_error    rank 1's data raises in step 3: every process raises
+    features.py OUT diverge       a loss that becomes infinite: TrainingDivergedError everywhere
+    features.py OUT mismatch      rank 1 builds another model: refused on every process
+    features.py OUT callback      rank 1's callback raises: the job is aborted
+    features.py OUT uncaught      rank 1 raises outside fit while rank 0 waits: aborted
+"""
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from distributed_cases import classifier, data
+
+from layerwise.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from layerwise.distributed import MPIStrategy
+
+out, part = Path(sys.argv[1]), sys.argv[2]
+strategy = MPIStrategy()
+rank = strategy.rank
+x, y = data()
+report: dict = {}
+
+
+def write():
+    (out / f"{part}-rank{rank}.json").write_text(json.dumps(report))
+
+
+def caught(function):
+    try:
+        function()
+    except Exception as error:  # noqa: BLE001 - the test checks which one
+        return {"type": type(error).__name__, "message": str(error)}
+    return None
+
+
+class StopOnRankOne(Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if rank == 1 and epoch == 1:
+            self.model.stop_training = True
+
+
+class RaiseOnRankOne(Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if rank == 1:
+            raise RuntimeError("a callback failed on rank 1")
+
+
+if part == "main":
+    # Printing: only rank 0.
+    model = classifier("adam", distribute=strategy)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        model.fit(x, y, epochs=2, batch_size=4, verbose=2)
+        model.evaluate(x, y, verbose=1)
+    report["printed"] = printed.getvalue()
+
+    # Files: only rank 0 writes, wherever each process is told to.
+    folder = out / f"files-rank{rank}"
+    folder.mkdir()
+    model = classifier("adam", distribute=strategy)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0,
+              callbacks=[ModelCheckpoint(folder / "ckpt-{epoch}.safetensors", monitor="loss")])
+    model.save(folder / "model.safetensors")
+    model.save_weights(folder / "weights.safetensors")
+    report["files"] = sorted(p.name for p in folder.iterdir())
+
+    # Resume: rank 0 reads the checkpoint; every process continues from it, even one whose
+    # model started elsewhere (another seed), and ends where an uninterrupted run ends.
+    shared = out / "shared-ckpt.safetensors"
+    model = classifier("adam", distribute=strategy)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0,
+              callbacks=[ModelCheckpoint(shared, monitor="loss")])
+    resumed = classifier("adam", distribute=strategy, seed=rank + 10)
+    resumed.fit(x, y, epochs=4, batch_size=4, verbose=0, resume_from=shared)
+    whole = classifier("adam", distribute=strategy)
+    whole.fit(x, y, epochs=4, batch_size=4, verbose=0)
+    report["resume_difference"] = max(
+        float(np.abs(a - b).max()) for a, b in zip(resumed.get_weights(), whole.get_weights())
+    )
+    report["resume_history"] = resumed.history["loss"]
+    report["whole_history"] = whole.history["loss"]
+
+    # Stopping: a callback that stops rank 1 alone stops both; EarlyStopping alike everywhere.
+    model = classifier("adam", distribute=strategy)
+    model.fit(x, y, epochs=6, batch_size=4, verbose=0, callbacks=[StopOnRankOne()])
+    report["stopped_epochs"] = len(model.history["loss"])
+    early = EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
+    model = classifier("adam", distribute=strategy)
+    model.fit(x, y, epochs=6, batch_size=4, verbose=0, callbacks=[early])
+    report["early_epochs"] = len(model.history["loss"])
+
+    # Generators: per-process batches, unequal in number (rank 0: 3, rank 1: 5 batches).
+    rows = {0: [(0, 6), (6, 12), (12, 18)], 1: [(18, 22), (22, 30), (30, 34), (34, 44), (44, 50)]}
+    batches = [(x[a:b], y[a:b]) for a, b in rows[rank]]
+    model = classifier("sgd", distribute=strategy)
+    model.fit(batches, epochs=2, verbose=0)
+    report["generator_weights"] = [w.tolist() for w in model.get_weights()]
+    report["generator_loss"] = model.history["loss"]
+    report["generator_iterations"] = model.optimizer.iterations
+
+    # Metrics reduced over processes: classification and regression, fit and evaluate.
+    metrics = ("accuracy", "precision", "recall", "f1")
+    model = classifier("adam", distribute=strategy, metrics=metrics)
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    report["evaluate"] = model.evaluate(x, y)
+    report["weights"] = [w.tolist() for w in model.get_weights()]
+    # Every process evaluates the same model on its own rows; the test recomputes the values.
+    report["own_rows_predict"] = model.predict(x).tolist()
+    write()
+
+elif part == "step_error":
+    def batches():
+        for step in range(6):
+            if rank == 1 and step == 3:
+                raise ValueError("bad batch on rank 1")
+            yield x[step * 4 : step * 4 + 4], y[step * 4 : step * 4 + 4]
+
+    model = classifier("sgd", distribute=strategy)
+    report["error"] = caught(lambda: model.fit(batches(), steps_per_epoch=6, verbose=0))
+    report["iterations"] = model.optimizer.iterations
+    write()
+
+elif part == "diverge":
+    import layerwise
+
+    model = classifier("sgd", distribute=strategy)
+    model.optimizer = layerwise.optimizers.SGD(1e30)
+    report["error"] = caught(lambda: model.fit(x * 1e20, y, epochs=2, batch_size=4, verbose=0))
+    write()
+
+elif part == "mismatch":
+    model = classifier("sgd", distribute=strategy, regularized=False)
+    if rank == 1:
+        model = classifier("adam", distribute=strategy)
+    report["error"] = caught(lambda: model.fit(x, y, epochs=1, verbose=0))
+    write()
+
+elif part == "callback":
+    model = classifier("sgd", distribute=strategy)
+    model.fit(x, y, epochs=3, batch_size=4, verbose=0, callbacks=[RaiseOnRankOne()])
+    write()  # never reached: the job is aborted
+
+elif part == "uncaught":
+    model = classifier("sgd", distribute=strategy)
+    if rank == 1:
+        raise RuntimeError("user code failed on rank 1")
+    model.fit(x, y, epochs=3, batch_size=4, verbose=0)  # rank 0 waits for rank 1 here
+    write()
