@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score, precision_score, recall_score
+
 from distributed_cases import classifier, data
 from mpi_launch import run_mpi
-from sklearn.metrics import f1_score, precision_score, recall_score
 
 PROCESSES = 2
 
@@ -122,6 +123,6 @@ def test_different_models_are_refused_on_every_process(tmp_path):
 def test_an_error_the_others_cannot_see_aborts_the_job(tmp_path, part, message):
     # run_mpi fails the test if the job is still running after its timeout: nothing hangs.
     _, done = scenario(tmp_path, part, expect_success=False)
-    assert done.returncode != 0
-    assert message in done.stderr
+    assert done.returncode != 0, done.stdout[-3000:]
+    assert message in done.stderr, (done.returncode, done.stdout[-3000:], done.stderr[-3000:])
     assert not list(tmp_path.glob(f"{part}-rank*.json"))

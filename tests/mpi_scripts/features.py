@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from distributed_cases import classifier, data
 
+from distributed_cases import classifier, data
 from layerwise.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from layerwise.distributed import MPIStrategy
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -18,6 +19,10 @@ import numpy as np
 from ..exceptions import DistributedError
 
 __all__ = ["MPIStrategy"]
+
+# A pause between printing an error and aborting, for the launcher to forward what was printed
+# before it tears the job down.
+_FORWARD_SECONDS = 0.2
 
 # Set by launchers (MPICH/Hydra, Open MPI/PRRTE, Slurm): a process started by mpiexec.
 _LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "SLURM_PROCID")
@@ -165,6 +170,7 @@ class MPIStrategy:
             f"other processes cannot see; aborting the job.\n{text}"
         )
         sys.stderr.flush()
+        time.sleep(_FORWARD_SECONDS)
         self.comm.Abort(1)
 
     # ------------------------------------------------------------ the hooks of fit
@@ -241,6 +247,7 @@ def _install_excepthook(strategy: MPIStrategy) -> None:
     def hook(kind, error, trace):
         previous(kind, error, trace)
         sys.stderr.flush()
+        time.sleep(_FORWARD_SECONDS)
         if not isinstance(error, KeyboardInterrupt) and strategy.comm is not None:
             strategy.comm.Abort(1)
 
