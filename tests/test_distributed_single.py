@@ -33,16 +33,17 @@ class FakeStrategy:
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_processes_together_see_the_single_process_batches(size, shuffle):
     x, y = data(n=23)
-    single = ArrayBatches(x, y, 4 * size, shuffle, np.random.default_rng(5))
-    expected = [(xb.copy(), yb.copy()) for xb, yb in single]
+    single = ArrayBatches([x], [y], 4 * size, shuffle, np.random.default_rng(5))
+    expected = [(xs[0].copy(), ys[0].copy()) for xs, ys in single]
     per_rank = []
     for rank in range(size):
         strategy = FakeStrategy(rank, size)
-        shards = ShardedBatches(ArrayBatches(x, y, 4, shuffle, np.random.default_rng(5)), strategy)
+        batches = ArrayBatches([x], [y], 4, shuffle, np.random.default_rng(5))
+        shards = ShardedBatches(batches, strategy)
         assert len(shards) == len(expected)
         steps = []
-        for xb, yb in shards:
-            steps.append((xb.copy(), yb.copy(), strategy.expected_count))
+        for xs, ys in shards:
+            steps.append((xs[0].copy(), ys[0].copy(), strategy.expected_count))
         per_rank.append(steps)
     for step, (xb, yb) in enumerate(expected):
         parts = [per_rank[rank][step] for rank in range(size)]

@@ -25,6 +25,7 @@ from . import (
     regularizers,
     schedules,
 )
+from ._version import __version__
 from .layers import (
     Activation,
     Add,
@@ -46,8 +47,7 @@ from .losses import Loss
 from .model import Model
 from .registry import register_serializable
 from .seeding import set_seed
-
-__version__ = "0.1.0"
+from .sequential import Sequential
 
 # Optional and heavier parts are imported on first use, so `import layerwise` stays light.
 _LAZY = {
@@ -92,6 +92,7 @@ __all__ = [
     "Flatten",
     "Reshape",
     "Model",
+    "Sequential",
     "Loss",
     "set_seed",
     "register_serializable",

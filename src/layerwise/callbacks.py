@@ -288,6 +288,4 @@ class ModelCheckpoint(_Monitor):
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
-            from .saving import save_checkpoint
-
-            save_checkpoint(self.model, path, epoch, logs)
+            self.model.save_checkpoint(path, epoch, logs)

@@ -23,16 +23,12 @@ from .model_file import (
     read_optimizer_state,
     read_weights,
 )
+from .saving import save_model
 
 
 def _generators(model) -> list[np.random.Generator]:
     """The random generators that training draws from: shuffling, then each layer's (dropout)."""
-    layer_generators = [
-        layer.rng
-        for layer in model.layers
-        if isinstance(getattr(layer, "rng", None), np.random.Generator)
-    ]
-    return [model._rng, *layer_generators]
+    return [model._rng, *(g for layer in model.layers for g in layer.random_generators())]
 
 
 def training_state(model, epoch: int, logs: dict | None = None) -> dict[str, Any]:
@@ -50,8 +46,6 @@ def training_state(model, epoch: int, logs: dict | None = None) -> dict[str, Any
 
 def save_checkpoint(model, path, epoch: int, logs: dict | None = None) -> None:
     """The full training state after ``epoch``: model file plus epoch, history and generators."""
-    from .saving import save_model  # saving re-exports this module: import it on use
-
     save_model(model, path, include_optimizer=True, training=training_state(model, epoch, logs))
 
 

@@ -87,40 +87,58 @@ def as_features(x, input_shape: tuple[int, ...], dtype, argument: str = "x") -> 
 class ArrayBatches:
     """Mini-batches of in-memory arrays, in a new random order each pass when ``shuffle``.
 
-    Shuffled batches are gathered with ``np.take(..., out=)`` into two reusable buffers, so a pass
-    allocates nothing per batch and never copies the whole data set. The last, partial batch is
-    included. The yielded arrays are overwritten by the next batch.
+    ``xs`` and ``ys`` are lists of arrays with the same number of samples (one per model input
+    and output); each batch is a pair of such lists. Shuffled batches are gathered with
+    ``np.take(..., out=)`` into reusable buffers, so a pass allocates nothing per batch and never
+    copies the whole data set. The last, partial batch is included. The yielded arrays are
+    overwritten by the next batch.
     """
 
-    def __init__(self, x, y, batch_size: int, shuffle: bool, rng: np.random.Generator):
-        self.x, self.y = x, y
+    def __init__(self, xs, ys, batch_size: int, shuffle: bool, rng: np.random.Generator):
+        self.xs, self.ys = list(xs), list(ys)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.rng = rng
-        self._x_buffer = self._y_buffer = None
+        self._buffers = None
+
+    @property
+    def samples(self) -> int:
+        """How many samples a pass yields."""
+        return len(self.xs[0])
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+        return math.ceil(self.samples / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        n, size = len(self.x), self.batch_size
+    def subset(self, start: int, stop: int, batch_size: int, shuffle: bool) -> ArrayBatches:
+        """Batches of the samples ``start:stop`` (views, no copy)."""
+        return ArrayBatches(
+            [x[start:stop] for x in self.xs], [y[start:stop] for y in self.ys], batch_size,
+            shuffle, self.rng,
+        )
+
+    def __iter__(self) -> Iterator[tuple[list, list]]:
+        n, size = self.samples, self.batch_size
+        arrays = self.xs + self.ys
+        split = len(self.xs)
         if not self.shuffle:
             for start in range(0, n, size):
-                yield self.x[start : start + size], self.y[start : start + size]
+                batch = [a[start : start + size] for a in arrays]
+                yield batch[:split], batch[split:]
             return
         order = self.rng.permutation(n)
-        if self._x_buffer is None:
+        if self._buffers is None:
             rows = min(size, n)
-            self._x_buffer = np.empty((rows, *self.x.shape[1:]), dtype=self.x.dtype)
-            self._y_buffer = np.empty((rows, *self.y.shape[1:]), dtype=self.y.dtype)
+            self._buffers = [np.empty((rows, *a.shape[1:]), dtype=a.dtype) for a in arrays]
         # mode="clip": the indices are valid by construction, and the default mode="raise"
         # makes np.take gather into a temporary and copy it (ten times slower at batch 128).
         for start in range(0, n, size):
             index = order[start : start + size]
             m = len(index)
-            xb = np.take(self.x, index, axis=0, out=self._x_buffer[:m], mode="clip")
-            yb = np.take(self.y, index, axis=0, out=self._y_buffer[:m], mode="clip")
-            yield xb, yb
+            batch = [
+                np.take(a, index, axis=0, out=buffer[:m], mode="clip")
+                for a, buffer in zip(arrays, self._buffers)
+            ]
+            yield batch[:split], batch[split:]
 
 
 class PairBatches:

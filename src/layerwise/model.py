@@ -5,15 +5,20 @@ Training (``fit``, ``evaluate``, ``train_on_batch``) lives in :mod:`layerwise.tr
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import losses, optimizers
+from . import losses, optimizers, registry
 from . import metrics as metrics_module
-from .data import as_features
+from .checkpoints import save_checkpoint
+from .distributed import MPIStrategy
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
+from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
+from .summary import summary_text
 from .training import Trainer
 
 __all__ = ["Model"]
@@ -75,8 +80,15 @@ class Model(Trainer):
         self.history = {}
         self.stop_training = False
         self._training = True  # unknown until _set_training: the first predict sets it
-        self._rng = make_rng(seed)  # shuffling
+        self._inside_fit = False
         self.distribute = self._dist = None
+        if getattr(self, "_rng", None) is None:  # a Sequential growing by add() keeps its own
+            self._rng = make_rng(seed)  # shuffling
+
+    @classmethod
+    def _from_graph(cls, inputs, outputs, name: str) -> Model:
+        """The model of this class over wired layers (how files rebuild it)."""
+        return cls(inputs, outputs, name=name)
 
     def _check_unique_names(self) -> None:
         seen: dict[str, Layer] = {}
@@ -92,47 +104,82 @@ class Model(Trainer):
 
     # ------------------------------------------------------------------ compile
     def compile(
-        self, loss_fn="mse", optimizer="sgd", metrics=None, dtype="float32", distribute=None
+        self,
+        loss_fn=None,
+        optimizer="sgd",
+        metrics=None,
+        dtype="float32",
+        *,
+        loss=None,
+        loss_weights=None,
+        distribute=None,
     ) -> None:
         """Choose the loss, optimizer, metrics and floating-point type.
 
         Args:
             loss_fn: loss name (``'mse'``, ``'categorical_crossentropy'``, ...), ``Loss`` or
-                loss object.
+                loss object (default ``'mse'``); for several outputs one loss for all, a list
+                (in the order of ``outputs``) or a dict by output layer name. Keras' keyword
+                ``loss=`` is the same argument.
             optimizer: optimizer name (``'sgd'``, ``'adam'``, ``'adamw'``, ``'rmsprop'``) or
                 object.
-            metrics: list of metric names or objects, e.g. ``['accuracy']``.
+            metrics: list of metric names or objects, e.g. ``['accuracy']``; with several
+                outputs the list applies to each, or a dict by output name gives each its own.
             dtype: ``'float32'`` (default) or ``'float64'``, for weights, activations and
                 predictions.
+            loss_weights: with several outputs, the weight of each output's loss in the total
+                ``loss`` (a list or a dict by output name; default 1 each).
             distribute: None, or a :class:`layerwise.distributed.MPIStrategy` (or ``'mpi'``
                 for a new one) to train data-parallel on the processes of ``mpiexec``.
 
         Raises:
             IncompatibleLayerError: a loss that cannot train this output (e.g. categorical
                 cross-entropy after a ReLU), with the fix in the message.
+            TypeError, ValueError: an unknown name or a malformed argument; nothing changes.
         """
+        if loss is not None and loss_fn is not None:
+            raise ValueError(
+                "Give the loss once: 'loss_fn' and 'loss' are the same argument; received "
+                f"loss_fn={loss_fn!r:.60} and loss={loss!r:.60}."
+            )
+        argument = "loss" if loss is not None else "loss_fn"
+        spec = loss if loss is not None else ("mse" if loss_fn is None else loss_fn)
         try:
             dtype_name = np.dtype(dtype).name
         except TypeError:
             dtype_name = None
         if dtype_name not in _DTYPES:
             raise ValueError(f"Argument 'dtype' must be one of {_DTYPES}; received {dtype!r}.")
-        loss = losses.get(loss_fn, argument="loss_fn")
+        losses_list = self._resolve_losses(spec, argument)
+        weights = self._resolve_loss_weights(loss_weights)
         optimizer = optimizers.get(optimizer, argument="optimizer")
-        self._check_loss_fits_output(loss)
-        metrics = metrics_module.get_list(metrics, loss, self.output_shape)
-        distribute = _check_distribute(distribute, metrics)
+        for loss_function, layer in zip(losses_list, self.output_layers):
+            self._check_loss_fits_output(loss_function, layer)
+        metric_lists = self._resolve_metrics(metrics, losses_list)
+        distribute = _check_distribute(distribute, [m for group in metric_lists for m in group])
+        # Everything is checked: from here on, the model changes.
         self.dtype = np.dtype(dtype)
         for layer in self.layers:
             layer.set_dtype(self.dtype)
-        self.loss = loss
+        self.losses = losses_list
+        self.loss_weights = weights
+        self.loss = losses_list[0] if len(losses_list) == 1 else list(losses_list)
         self.optimizer = optimizer
-        self.metrics = metrics
-        self._fused = (
-            not loss.from_logits
-            and loss.partner is not None
-            and getattr(self._output_activation(), "name", None) == loss.partner
-        )
+        self._output_metrics = metric_lists
+        self.metrics = [metric for group in metric_lists for metric in group]
+        several = len(self.output_layers) > 1
+        self._metric_names = [
+            [f"{name}_{m.name}" if several else m.name for m in group]
+            for name, group in zip(self.output_names, metric_lists)
+        ]
+        self._fused_outputs = [
+            not f.from_logits
+            and f.partner is not None
+            and getattr(layer.output_activation, "name", None) == f.partner
+            and self._graph.children[i] == 0
+            for f, layer, i in zip(losses_list, self.output_layers, self._graph.output_indices)
+        ]
+        self._fused = self._fused_outputs[0]
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
         self.distribute = distribute
         for layer in self.layers:  # fit attaches them again if distribute synchronizes them
@@ -142,37 +189,146 @@ class Model(Trainer):
         self._dist = distribute if distribute is not None and distribute.size > 1 else None
         self.compiled = True
 
+    def _by_output(self, value, argument: str, what: str) -> list:
+        """``value`` given for every output: a list in the order of ``outputs`` or a dict by
+        output name, checked; returns the list."""
+        names = self.output_names
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(names), key=str)
+            missing = [n for n in names if n not in value]
+            if unknown or missing:
+                raise ValueError(
+                    f"Argument '{argument}' is a dict by output name; the outputs are {names}, "
+                    f"but it has unknown keys {unknown} and lacks {missing}."
+                )
+            return [value[n] for n in names]
+        if not isinstance(value, (list, tuple)) or len(value) != len(names):
+            raise ValueError(
+                f"Argument '{argument}' must give {what} for each of the {len(names)} outputs "
+                f"{names}: a list of {len(names)} or a dict by output name; received "
+                f"{value!r:.80}."
+            )
+        return list(value)
+
+    def _resolve_losses(self, spec, argument: str) -> list:
+        if isinstance(spec, str) and spec.strip().lower() in registry.valid_names("optimizer"):
+            if spec.strip().lower() not in registry.valid_names("loss"):
+                raise ValueError(
+                    f"Argument '{argument}' is {spec!r}, an optimizer's name: the first "
+                    "argument of compile is the loss here, compile(loss_fn, optimizer). Write "
+                    f"compile(loss='mse', optimizer={spec!r})."
+                )
+        if isinstance(spec, (dict, list, tuple)):
+            items = self._by_output(spec, argument, "a loss")
+            return [losses.get(item, argument=argument) for item in items]
+        return [losses.get(spec, argument=argument)] * len(self.output_layers)
+
+    def _resolve_loss_weights(self, loss_weights) -> list[float]:
+        if loss_weights is None:
+            return [1.0] * len(self.output_layers)
+        if isinstance(loss_weights, (int, float)) and len(self.output_layers) == 1:
+            loss_weights = [loss_weights]
+        items = self._by_output(loss_weights, "loss_weights", "a weight")
+        for item in items:
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, (int, float, np.number))
+                or not math.isfinite(item)
+                or item < 0
+            ):
+                raise ValueError(
+                    "Argument 'loss_weights' must hold finite numbers >= 0; received "
+                    f"{loss_weights!r:.80}."
+                )
+        return [float(item) for item in items]
+
+    def _resolve_metrics(self, metrics, losses_list) -> list[list]:
+        several = len(self.output_layers) > 1
+        if isinstance(metrics, dict) and several:
+            per_output = self._by_output(
+                {k: v for k, v in metrics.items()} | {
+                    n: None for n in self.output_names if n not in metrics
+                },
+                "metrics",
+                "metrics",
+            )
+        else:
+            per_output = [metrics] * len(self.output_layers)
+        result = []
+        for k, (group, loss_function, shape) in enumerate(
+            zip(per_output, losses_list, self.output_shapes)
+        ):
+            if group is not None and not isinstance(group, (list, tuple, str, dict)) and not (
+                isinstance(group, metrics_module.Metric)
+            ):
+                raise TypeError(
+                    "Argument 'metrics' must be a list of metric names or objects"
+                    + (" (or a dict by output name)" if several else "")
+                    + f"; received {group!r:.80} of type {type(group).__name__}."
+                )
+            built = metrics_module.get_list(group, loss_function, shape)
+            if k and group is metrics:  # one list for every output: each gets its own objects
+                built = [metrics_module.clone(m, loss_function, shape) for m in built]
+            result.append(built)
+        return result
+
     def _output_activation(self):
-        """The activation the output layer applies last, or None for layers without one."""
+        """The activation the (first) output layer applies last, or None."""
         return self.output_layer.output_activation
 
-    def _check_loss_fits_output(self, loss) -> None:
-        activation = self._output_activation()
+    def _check_loss_fits_output(self, loss, layer=None) -> None:
+        layer = self.output_layer if layer is None else layer
+        activation = layer.output_activation
         name = activation.name if activation is not None else "none"
         if loss.from_logits and activation is not None and name != "linear":
             raise IncompatibleLayerError(
                 f"The loss {loss.name!r} has from_logits=True, so it applies {loss.partner} "
-                f"itself, but the output layer already applies {name!r}. Use activation=None "
-                f"(linear) on the output layer, or from_logits=False."
+                f"itself, but the output layer {layer.name!r} already applies {name!r}. Use "
+                "activation=None (linear) on the output layer, or from_logits=False."
             )
         if loss.requires_probability and not loss.from_logits:
             if activation is None or not activation.output_is_probability:
                 raise IncompatibleLayerError(
                     f"The loss {loss.name!r} needs probabilities, but the output layer "
-                    f"{self.output_layer.name!r} has activation {name!r}. Use "
-                    f"activation='{loss.partner}' on the output layer, or a linear output with "
+                    f"{layer.name!r} ({type(layer).__name__}) has activation {name!r}. Use "
+                    f"activation='{loss.partner}' on the output layer (or an "
+                    f"Activation('{loss.partner}') layer after it), or a linear output with "
                     f"Loss({loss.name!r}, from_logits=True)."
                 )
             if activation.name != loss.partner:
                 raise IncompatibleLayerError(
                     f"The loss {loss.name!r} needs a '{loss.partner}' output, but the output layer "
-                    f"has activation {name!r}. Use activation='{loss.partner}'"
+                    f"{layer.name!r} has activation {name!r}. Use activation='{loss.partner}'"
                     + (
                         ", or the loss 'binary_crossentropy' for independent sigmoid outputs."
                         if name == "sigmoid"
                         else ", or the loss 'categorical_crossentropy' for a softmax output."
                     )
                 )
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name`` (or at position ``index`` of :attr:`layers`), as Keras.
+
+        Raises:
+            ValueError: no layer has that name, or neither or both arguments were given.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("Give exactly one of 'name' and 'index' to get_layer.")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError(f"Argument 'index' must be an int; received {index!r}.")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Argument 'index' is {index}, but the model has {len(self.layers)} layers."
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named {name!r:.80} in model {self.name!r}; its layers are "
+            f"{[layer.name for layer in self.layers]}."
+        )
 
     # --------------------------------------------------------------- parameters
     def _trainable(self):
@@ -228,8 +384,6 @@ class Model(Trainer):
 
     def summary(self, print_fn=print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""
-        from .summary import summary_text
-
         print_fn(summary_text(self))
 
     # ------------------------------------------------------------------ files
@@ -237,35 +391,30 @@ class Model(Trainer):
         """Write the model to one ``.safetensors`` file: architecture, weights, compile
         settings and optimizer state (see :mod:`layerwise.saving`). Reload it with
         :func:`layerwise.load_model`. The write is atomic."""
-        from .saving import save_model
-
         save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_checkpoint(self, path, epoch: int, logs: dict | None = None) -> None:
+        """Write the full training state after ``epoch`` (what ``fit(resume_from=path)``
+        reads): the model file plus the epoch, history and random-generator states."""
+        save_checkpoint(self, path, epoch, logs)
 
     def save_weights(self, path) -> None:
         """Write only the weights (and layer state such as moving averages) to ``path``."""
-        from .saving import save_weights
-
         save_weights(self, path)
 
     def load_weights(self, path) -> None:
         """Load weights written by :meth:`save_weights` or :meth:`save`, checking names and
         shapes; raises :class:`~layerwise.exceptions.ModelFileError` and changes nothing if
         they do not match."""
-        from .saving import load_weights
-
         load_weights(self, path)
 
     def get_config(self) -> dict:
         """The architecture as JSON-friendly data (layers, their configs and connections)."""
-        from .saving import model_config
-
         return model_config(self)
 
     @classmethod
     def from_config(cls, config: dict) -> Model:
         """A new, uncompiled model with the architecture of :meth:`get_config` (fresh weights)."""
-        from .saving import model_from_config
-
         return model_from_config(config)
 
     def count_params(self) -> int:
@@ -279,33 +428,45 @@ class Model(Trainer):
             layer.training = training
 
     def _run_forward(self, x: np.ndarray) -> np.ndarray:
-        """Forward pass through the graph; each layer sees its parents' outputs."""
+        """Forward pass of a one-input, one-output model (the spec's path)."""
         return self._graph.forward([x])[0]
 
     def _run_backward(
         self, output_error, pre_activation: bool, all_inputs: bool = False, descend=False
     ):
-        """Backward pass (see :meth:`Graph.backward`); returns the input's gradient."""
+        """Backward pass (see :meth:`Graph.backward`); returns the first input's gradient."""
         return self._graph.backward([output_error], [pre_activation], all_inputs, descend)[0]
 
-    def forward(self, x) -> np.ndarray:
-        """The spec's forward pass: the model's output for a batch ``x`` (kept for ``backward``)."""
-        self._require_compiled("forward")
-        x = as_features(x, self.input_shape, self.dtype, "x")
-        return self._run_forward(x)
+    def _single_or_list(self, arrays: list):
+        """One array for one output, the list for several (Keras' convention)."""
+        return arrays[0] if len(arrays) == 1 else arrays
 
-    def backward(self, y) -> np.ndarray:
-        """The spec's backward pass for labels ``y`` of the last ``forward``: stores every
-        layer's gradients and returns the gradient with respect to the model's input."""
+    def forward(self, x):
+        """The model's output for a batch ``x`` (kept for ``backward``): an array, or a list for
+        several outputs. ``x`` is an array, or a list/dict for several inputs."""
+        self._require_compiled("forward")
+        self._last_outputs = self._graph.forward(self._input_arrays(x, "x"))
+        return self._single_or_list(self._last_outputs)
+
+    def backward(self, y):
+        """Backward pass for labels ``y`` of the last ``forward``: stores every layer's
+        gradients and returns the gradient with respect to the model's input (a list for
+        several inputs)."""
         self._require_compiled("backward")
-        output = self.output_layer.output
-        if output is None:
+        outputs = getattr(self, "_last_outputs", None)
+        if outputs is None:
             raise RuntimeError("Call forward(x) before backward(y).")
-        y = self.loss.targets(np.asarray(y), self.output_shape, self.dtype)
-        error, pre_activation = self._loss_gradient(y, output)
-        input_error = self._run_backward(error, pre_activation, all_inputs=True)
+        targets = self._target_arrays(y, "y", len(outputs[0]))
+        errors, fused = [], []
+        for k, (target, output) in enumerate(zip(targets, outputs)):
+            error, pre = self._loss_gradient(target, output, k=k)
+            if self.loss_weights[k] != 1.0:
+                error = error * self.loss_weights[k]
+            errors.append(error)
+            fused.append(pre)
+        input_errors = self._graph.backward(errors, fused, all_inputs=True)
         self._add_penalty_gradients(1.0)
-        return input_error
+        return self._single_or_list(input_errors)
 
     def _add_penalty_gradients(self, scale: float) -> None:
         """Add the regularizers' gradients (times ``scale``) to the layers' gradients."""
@@ -319,32 +480,52 @@ class Model(Trainer):
                 gradients[name] += penalty
 
     def update(self, learning_rate: float) -> None:
-        """The spec's update: plain gradient descent on every layer with ``learning_rate``."""
+        """Plain gradient descent on every layer with ``learning_rate``."""
         for layer in self.layers:
             layer.update(learning_rate)
 
-    def _loss_gradient(self, y, output, out=None):
-        """Gradient of the loss w.r.t. the output, or w.r.t. the output activation's input when
-        the loss and activation are fused. Returns ``(gradient, pre_activation)``."""
-        if self._fused:
-            return self.loss.fused_gradient(y, output, out=out), True
-        return self.loss.gradient(y, output, out=out), False
+    def _loss_gradient(self, y, output, out=None, k: int = 0):
+        """Gradient of output ``k``'s loss w.r.t. the output, or w.r.t. the output
+        activation's input when the loss and activation are fused. Returns
+        ``(gradient, pre_activation)``."""
+        loss = self.losses[k]
+        if self._fused_outputs[k]:
+            return loss.fused_gradient(y, output, out=out), True
+        return loss.gradient(y, output, out=out), False
 
-    def predict(self, x, batch_size: int | None = None) -> np.ndarray:
-        """Outputs for samples ``x`` (shape ``(n, *input_shape)``): an array ``(n, *output_shape)``
-        in the model's dtype. Large inputs run in batches of ``batch_size`` (default 4096)."""
-        x = as_features(x, self.input_shape, self.dtype, "x")
+    def predict(self, x, batch_size: int | None = None):
+        """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
+        list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
+        inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
+        batches of ``batch_size`` (default 4096). Dropout and batch normalization run in
+        inference mode for this call only (a ``predict`` inside ``fit``'s callbacks does not
+        change the training mode of the rest of the epoch)."""
+        xs = self._input_arrays(x, "x")
         size = _PREDICT_BATCH if batch_size is None else check_positive_int(batch_size,
                                                                             "batch_size")
-        if self._training:
+        was_training = self._training
+        if was_training:
             self._set_training(False)
-        if len(x) <= size:  # the common small case: one pass, no copy of a fresh result
-            output = self._run_forward(x)
-            return output.copy() if np.may_share_memory(output, x) else output
-        result = np.empty((len(x), *self.output_shape), dtype=self.dtype)
-        for start in range(0, len(x), size):
-            result[start : start + size] = self._run_forward(x[start : start + size])
-        return result
+        try:
+            n = len(xs[0])
+            if n <= size:  # the common small case: one pass, no copy of a fresh result
+                outputs = self._graph.forward(xs)
+                outputs = [
+                    out.copy() if any(np.may_share_memory(out, x) for x in xs) else out
+                    for out in outputs
+                ]
+                return self._single_or_list(outputs)
+            results = [
+                np.empty((n, *shape), dtype=self.dtype) for shape in self.output_shapes
+            ]
+            for start in range(0, n, size):
+                outputs = self._graph.forward([x[start : start + size] for x in xs])
+                for result, out in zip(results, outputs):
+                    result[start : start + size] = out
+            return self._single_or_list(results)
+        finally:
+            if was_training and self._inside_fit:
+                self._set_training(True)
 
     def _require_compiled(self, method: str, allow_uncompiled: bool = False) -> None:
         if not self.compiled and not allow_uncompiled:
@@ -354,8 +535,10 @@ class Model(Trainer):
         # Buffers and snapshots of the training loop are rebuilt by the next fit.
         state = dict(self.__dict__)
         state.update(distribute=None, _dist=None)  # a communicator belongs to its processes
-        for name in ("_error_buffer", "_epoch_start", "_params", "_grads", "_packed",
-                     "_allreduce_buffer"):
+        for name in (
+            "_error_buffers", "_epoch_start", "_params", "_grads", "_packed", "_last_outputs",
+            "_allreduce_buffer",
+        ):
             state.pop(name, None)
         return state
 
@@ -368,11 +551,7 @@ def _check_distribute(distribute, metrics):
     if distribute is None:
         return None
     if isinstance(distribute, str) and distribute == "mpi":
-        from .distributed import MPIStrategy
-
         distribute = MPIStrategy()
-    from .distributed import MPIStrategy
-
     if not isinstance(distribute, MPIStrategy):
         raise TypeError(
             "Argument 'distribute' must be None, 'mpi' or a layerwise.distributed.MPIStrategy; "
@@ -385,3 +564,7 @@ def _check_distribute(distribute, metrics):
                 "distributed training needs to combine the totals of the processes."
             )
     return distribute
+
+
+registry.register_kind("model", Model)
+registry.register()(Model)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from . import initializers
+from ._version import __version__
 from .exceptions import ModelFileError
 
 FORMAT = "layerwise"
@@ -35,6 +35,8 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     The bytes go to a temporary file in the same folder, which is flushed and fsynced, then
     renamed over ``path`` (atomic on POSIX and Windows); the folder is fsynced where possible.
     """
+    import tempfile  # on first save: `import layerwise` stays light
+
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(
@@ -99,8 +101,6 @@ def to_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> bytes:
 
 def layerwise_version() -> str:
     """The installed layerwise's version, written into every file."""
-    from . import __version__
-
     return __version__
 
 

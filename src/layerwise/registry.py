@@ -148,6 +148,21 @@ def get(kind: str, identifier: Any, argument: str | None = None, **kwargs):
     )
 
 
+def lookup(kind: str, class_name: Any) -> type:
+    """The class registered under ``class_name`` for ``kind``, or a ``ValueError``."""
+    cls = _CLASSES[kind].get(class_name) if isinstance(class_name, str) else None
+    if cls is None:
+        raise ValueError(
+            f"Unknown {kind} class {class_name!r:.60}; known: {', '.join(sorted(_CLASSES[kind]))}."
+        )
+    return cls
+
+
+def registered_name(cls: type) -> str:
+    """The name ``cls`` is registered under (what files store)."""
+    return _NAMES[cls]
+
+
 def serialize(obj: Any) -> dict[str, Any] | None:
     """``{"class_name": ..., "config": ...}`` for a registered object; ``None`` stays ``None``."""
     if obj is None:

@@ -16,7 +16,7 @@ name and shape checked against the architecture, and any problem is a
 :class:`~layerwise.exceptions.ModelFileError`.
 
 This module decides what goes into a file; :mod:`layerwise.model_file` writes and checks the
-bytes, and :mod:`layerwise.checkpoints` adds the training state (re-exported here).
+bytes, and :mod:`layerwise.checkpoints` (which builds on this one) adds the training state.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .checkpoints import restore_checkpoint, save_checkpoint, training_state
 from .exceptions import ModelFileError
 from .layers.base import Layer
 from .model_file import (
@@ -61,9 +60,6 @@ __all__ = [
     "atomic_write",
     "model_config",
     "model_from_config",
-    "save_checkpoint",
-    "restore_checkpoint",
-    "training_state",
 ]
 
 
@@ -77,10 +73,13 @@ def model_config(model) -> dict[str, Any]:
     """The architecture: every layer's class and config, and the indices of its parents."""
     return {
         "name": model.name,
+        "class_name": registry.registered_name(type(model)),
         "layers": [
             {**registry.serialize(layer), "parents": list(parents)}
             for layer, parents in zip(model.layers, model._parents)
         ],
+        "inputs": list(model._graph.input_indices),
+        "outputs": list(model._graph.output_indices),
     }
 
 
@@ -88,11 +87,17 @@ def compile_config(model) -> dict[str, Any] | None:
     """The compile settings (loss, optimizer, step count, metrics, dtype); None if uncompiled."""
     if not model.compiled:
         return None
+    several = len(model.losses) > 1
     return {
-        "loss": registry.serialize(model.loss),
+        "loss": [registry.serialize(f) for f in model.losses]
+        if several
+        else registry.serialize(model.loss),
+        "loss_weights": list(model.loss_weights),
         "optimizer": registry.serialize(model.optimizer),
         "iterations": model.optimizer.iterations,
-        "metrics": [registry.serialize(metric) for metric in model.metrics],
+        "metrics": [[registry.serialize(m) for m in group] for group in model._output_metrics]
+        if several
+        else [registry.serialize(metric) for metric in model.metrics],
         "dtype": model.dtype.name,
     }
 
@@ -137,15 +142,30 @@ def save_weights(model, path) -> None:
     atomic_write(path, to_bytes(weight_tensors(model), metadata))
 
 
-def model_from_config(config: dict[str, Any]):
-    """Rebuild an (uncompiled) model from :func:`model_config`'s output."""
-    from .model import Model
+def _indices(value, count: int, what: str, default: list[int]) -> list[int]:
+    """A list of distinct layer indices from the file, checked."""
+    if value is None:
+        return default
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(set(map(repr, value))) != len(value)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in value)
+    ):
+        raise ModelFileError(f"The model config has invalid {what} {value!r:.80}.")
+    return value
 
+
+def model_from_config(config: dict[str, Any]):
+    """Rebuild an (uncompiled) model from :func:`model_config`'s output; files written before
+    graphs (no ``inputs``/``outputs`` entries) are chains from the first layer to the last."""
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ModelFileError("The model config must be an object with a list of 'layers'.")
     entries = config["layers"]
     if not 0 < len(entries) <= MAX_LAYERS:
         raise ModelFileError(f"The model config lists {len(entries)} layers.")
+    input_indices = _indices(config.get("inputs"), len(entries), "inputs", [0])
+    output_indices = _indices(config.get("outputs"), len(entries), "outputs", [len(entries) - 1])
     layers: list[Layer] = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -153,7 +173,7 @@ def model_from_config(config: dict[str, Any]):
         parents = entry.get("parents", [])
         if not isinstance(parents, list) or not all(
             isinstance(p, int) and not isinstance(p, bool) and 0 <= p < i for p in parents
-        ):
+        ) or len(set(parents)) != len(parents):
             raise ModelFileError(f"Layer entry {i} has invalid parents {parents!r:.80}.")
         layer = registry.deserialize(
             {k: entry[k] for k in ("class_name", "config") if k in entry}, "layer"
@@ -163,14 +183,25 @@ def model_from_config(config: dict[str, Any]):
                 f"Layer entry {i} ({entry.get('class_name')!r:.60}) is not a layer."
             )
         if parents:
+            if i in input_indices:
+                raise ModelFileError(f"Layer entry {i} is an input but has parents.")
             parent_layers = [layers[p] for p in parents]
-            layer(parent_layers[0] if len(parent_layers) == 1 else parent_layers)
-        elif i > 0 and layer.output_shape is None:
+            layer(parent_layers if layer.multiple_inputs else parent_layers[0])
+        elif layer.output_shape is None:
             raise ModelFileError(f"Layer entry {i} has no parents and no input shape.")
         layers.append(layer)
-    model = Model(layers[0], layers[-1], name=str(config.get("name", "model"))[:200])
-    if math.prod(model.input_shape) > MAX_SAMPLE_ELEMENTS:
-        raise ModelFileError(f"The model's input shape {model.input_shape} is implausibly large.")
+    model_class = registry.lookup("model", config.get("class_name", "Model"))
+    inputs = [layers[i] for i in input_indices]
+    outputs = [layers[i] for i in output_indices]
+    name = str(config.get("name", "model"))[:200]
+    model = model_class._from_graph(
+        inputs if len(inputs) > 1 else inputs[0],
+        outputs if len(outputs) > 1 else outputs[0],
+        name=name,
+    )
+    for shape in model.input_shapes:
+        if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+            raise ModelFileError(f"The model's input shape {shape} is implausibly large.")
     return model
 
 
@@ -218,11 +249,33 @@ def _compile_from(model, settings: dict) -> None:
     if not isinstance(settings, dict):
         raise ModelFileError("The 'compile' entry must be an object.")
     saved_metrics = settings.get("metrics") or []
+    saved_loss = settings["loss"]
+    several = isinstance(saved_loss, list)
+    if several:
+        loss = [registry.deserialize(item, "loss") for item in saved_loss]
+        if not isinstance(saved_metrics, list) or not all(
+            isinstance(g, list) for g in saved_metrics
+        ) or len(saved_metrics) not in (0, len(loss)):
+            raise ModelFileError("The 'compile' entry has invalid metrics.")
+        metrics = (
+            dict(
+                zip(
+                    model.output_names,
+                    [[registry.deserialize(m, "metric") for m in g] for g in saved_metrics],
+                )
+            )
+            if saved_metrics
+            else None
+        )
+    else:
+        loss = registry.deserialize(saved_loss, "loss")
+        metrics = [registry.deserialize(m, "metric") for m in saved_metrics]
     model.compile(
-        loss_fn=registry.deserialize(settings["loss"], "loss"),
+        loss_fn=loss,
         optimizer=registry.deserialize(settings["optimizer"], "optimizer"),
-        metrics=[registry.deserialize(m, "metric") for m in saved_metrics],
+        metrics=metrics,
         dtype=settings.get("dtype", "float32"),
+        loss_weights=settings.get("loss_weights"),
     )
     model.optimizer.iterations = checked_count(
         settings.get("iterations", 0), "optimizer step count"

@@ -14,11 +14,12 @@ import numpy as np
 from . import metrics as metrics_module
 from . import packing
 from .callbacks import CallbackList
+from .checkpoints import restore_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
-from .exceptions import TrainingDivergedError
+from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
 from .optimizers import check_learning_rate
-from .progress import make_reporter
+from .progress import format_logs, make_reporter
 
 __all__ = ["History", "Trainer"]
 
@@ -55,19 +56,86 @@ class Trainer:
     """The training half of ``Model``; see :class:`layerwise.Model` for the graph half."""
 
     # ------------------------------------------------------------------ data
+    def _structured(self, value, names: list[str], argument: str, what: str):
+        """``value`` as one item per input (or output): a list/tuple in order, a dict by layer
+        name, or (for one) the value itself. Returns ``(items, argument names)``."""
+        if isinstance(value, dict):
+            unknown = sorted((k for k in value if k not in names), key=str)
+            missing = [n for n in names if n not in value]
+            if unknown or missing:
+                raise ValueError(
+                    f"Argument '{argument}' is a dict by {what} name; the model's {what}s are "
+                    f"{names}, but it has unknown keys {unknown} and lacks {missing}."
+                )
+            return [value[n] for n in names], [f"{argument}[{n!r}]" for n in names]
+        if len(names) == 1:
+            if (
+                isinstance(value, (list, tuple))
+                and len(value) == 1
+                and isinstance(value[0], np.ndarray)
+                and value[0].ndim >= 2
+            ):
+                value = value[0]  # Keras' [x] for a model with one input
+            return [value], [argument]
+        if not isinstance(value, (list, tuple)) or len(value) != len(names):
+            size = (
+                f"{len(value)} items" if isinstance(value, (list, tuple)) else type(value).__name__
+            )
+            raise ValueError(
+                f"Argument '{argument}' must hold one array per {what} of the model, {names}: a "
+                f"list of {len(names)} arrays in that order or a dict by {what} name; received "
+                f"{size}."
+            )
+        return list(value), [f"{argument}[{k}]" for k in range(len(names))]
+
+    def _input_arrays(self, x, argument: str) -> list[np.ndarray]:
+        """The model's inputs as arrays in its dtype, checked (shape, NaN, sample counts)."""
+        items, names = self._structured(x, self.input_names, argument, "input")
+        arrays = [
+            as_features(item, shape, self.dtype, name)
+            for item, shape, name in zip(items, self.input_shapes, names)
+        ]
+        _same_length(arrays, names)
+        return arrays
+
+    def _target_arrays(self, y, argument: str, n: int) -> list[np.ndarray]:
+        """The targets of every output as its loss consumes them, checked."""
+        items, names = self._structured(y, self.output_names, argument, "output")
+        arrays = []
+        for item, name, loss, shape in zip(items, names, self.losses, self.output_shapes):
+            array = as_numeric_array(item, name)
+            if array.ndim == 0:
+                raise ValueError(
+                    f"Argument '{name}' is a single number; it must hold one target per sample."
+                )
+            check_finite(array, name)
+            try:
+                arrays.append(loss.targets(array, shape, self.dtype))
+            except ShapeMismatchError as error:
+                raise ShapeMismatchError(_with_argument(str(error), name, shape)) from None
+        _same_length(arrays, names)
+        if arrays and len(arrays[0]) != n:
+            raise ValueError(
+                f"The inputs hold {n} samples but '{argument}' holds {len(arrays[0])}; they must "
+                "hold the same number of samples."
+            )
+        return arrays
+
     def _convert_xy(self, x, y, x_name: str = "x_train", y_name: str = "y_train"):
         """Features and targets as the model consumes them; raises before anything changes."""
-        x = as_features(x, self.input_shape, self.dtype, x_name)
-        y = as_numeric_array(y, y_name)
-        if len(x) != len(y):
+        xs = self._input_arrays(x, x_name)
+        if len(xs[0]) == 0:
+            raise ValueError(f"Argument '{x_name}' holds no samples.")
+        try:
+            ys = self._target_arrays(y, y_name, len(xs[0]))
+        except ValueError as error:
+            if "same number of samples" not in str(error):
+                raise
             raise ValueError(
                 f"Arguments '{x_name}' and '{y_name}' must hold the same number of samples; "
-                f"received {len(x)} and {len(y)}."
-            )
-        if len(x) == 0:
-            raise ValueError(f"Argument '{x_name}' holds no samples.")
-        check_finite(y, y_name)
-        return x, self.loss.targets(y, self.output_shape, self.dtype)
+                f"received {len(xs[0])} and another count."
+            ) from None
+        return xs, ys
 
     def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name):
         if y is None:
@@ -80,8 +148,9 @@ class Trainer:
                 "Argument 'steps_per_epoch' is for generators of (x_batch, y_batch) pairs; with "
                 "arrays, every sample is used once per epoch."
             )
-        x, y = self._convert_xy(x, y, x_name, y_name)
-        return ArrayBatches(x, y, batch_size, shuffle, self._rng), (x, y)
+        xs, ys = self._convert_xy(x, y, x_name, y_name)
+        batches = ArrayBatches(xs, ys, batch_size, shuffle, self._rng)
+        return batches, batches
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -151,15 +220,13 @@ class Trainer:
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
-        dist = getattr(self, "_dist", None)  # a distribute= strategy of several processes
+        dist = self._dist  # a distribute= strategy of several processes, or None
         if dist is not None:  # each process trains on its share of every global batch
             train = dist.split(train)
         start, history = 0, {}
         if resume_from is not None and dist is not None:  # rank 0 reads, setup broadcasts
             start, history = dist.restore(self, resume_from)
         elif resume_from is not None:  # checks the whole checkpoint before changing anything
-            from .checkpoints import restore_checkpoint
-
             start, history = restore_checkpoint(self, resume_from)
 
         # Everything is checked: from here on, weights change.
@@ -174,6 +241,7 @@ class Trainer:
         if dist is not None and not dist.is_chief:
             verbose = 0  # only rank 0 prints
         reporter = make_reporter(verbose, epochs, len(train) or None)
+        self._inside_fit = True
         try:
             callback_list.call("on_train_begin", {})
             for epoch in range(start, epochs):
@@ -201,6 +269,7 @@ class Trainer:
                 dist.on_error(error)
             raise
         finally:
+            self._inside_fit = False
             self._set_training(False)
             reporter.close()
         return float(self.history["loss"][-1])
@@ -215,28 +284,20 @@ class Trainer:
         if split:
             if arrays is None:
                 raise ValueError("Argument 'validation_split' needs arrays, not a generator.")
-            x, y = arrays
-            cut = int(math.floor(len(x) * (1 - split)))
-            if cut == 0 or cut == len(x):
+            n = arrays.samples
+            cut = int(math.floor(n * (1 - split)))
+            if cut == 0 or cut == n:
                 raise ValueError(
                     f"validation_split={split} leaves no samples for training or validation "
-                    f"out of {len(x)}."
+                    f"out of {n}."
                 )
-            held_out = ArrayBatches(x[cut:], y[cut:], _EVALUATE_BATCH, False, self._rng)
-            return ArrayBatches(x[:cut], y[:cut], batch_size, shuffle, self._rng), held_out
+            held_out = arrays.subset(cut, n, _EVALUATE_BATCH, False)
+            return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
-        if (
-            isinstance(validation_data, (tuple, list))
-            and len(validation_data) == 2
-            and not (
-                isinstance(validation_data[0], (tuple, list))
-                and len(validation_data[0]) == 2
-                and isinstance(validation_data[0][0], np.ndarray)
-            )
-        ):
-            x, y = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
-            return ArrayBatches(x, y, _EVALUATE_BATCH, False, self._rng)
+        if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
+            xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
+            return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
         convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
         return PairBatches(validation_data, None, convert, "validation_data")
 
@@ -246,13 +307,12 @@ class Trainer:
         self._grads = self._gradient_arrays()
         self.optimizer.build(self._parameter_names(), self._params, flat=flat)
         self._regularized = [layer for layer in self.layers if layer.regularized]
-        self._error_buffer = None
+        self._error_buffers = None
 
     def _pack_parameters(self):
         """Pack the layers' parameters and gradients (see :mod:`layerwise.packing`); returns
         ``(flat_params, flat_grads)`` or None."""
-        dist = getattr(self, "_dist", None)
-        tail = 0 if dist is None else dist.TAIL  # room for what is reduced with the gradients
+        tail = 0 if self._dist is None else self._dist.tail_size(self)  # reduced with the grads
         self._packed = packing.pack(self.layers, getattr(self, "_packed", None), tail)
         return None if self._packed is None else self._packed.flat
 
@@ -272,61 +332,95 @@ class Trainer:
             metric.reset()
         # Fallback for divergence inside an update that already wrote non-finite weights.
         self._epoch_start = self._snapshot()
+        several = len(self.losses) > 1
         total, count = 0.0, 0
-        dist = getattr(self, "_dist", None)
+        output_totals = [0.0] * len(self.losses)
+        dist = self._dist
         reporter.epoch_begin(epoch)
         # Overflow while diverging is reported once, by TrainingDivergedError, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
-            for step, (x, y) in enumerate(batches):
+            for step, (xs, ys) in enumerate(batches):
                 for callback in callback_list.batch_begin:
                     callback.on_batch_begin(step, {})
-                loss = self._train_step(x, y, epoch, step)
-                size = len(x) if dist is None else dist.last_count  # the global batch's
-                total += loss * size
-                count += size
+                loss = self._train_step(xs, ys, epoch, step)
+                n = len(xs[0]) if dist is None else dist.last_count  # the global batch's
+                total += loss * n
+                count += n
+                if several:
+                    for k, value in enumerate(self._output_losses):
+                        output_totals[k] += value * n
                 reporter.batch_end(step, total / count)
                 for callback in callback_list.batch_end:
                     callback.on_batch_end(step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
         logs = {"loss": total / count}
+        if several:
+            for name, value in zip(self.output_names, output_totals):
+                logs[f"{name}_loss"] = value / count
         if dist is not None:
             dist.reduce_metrics(self.metrics)
-        for metric in self.metrics:
-            logs[metric.name] = metric.result()
+        self._add_metric_logs(logs, self._output_metrics)
         return logs
 
-    def _train_step(self, x, y, epoch: int = 0, step: int = 0) -> float:
+    def _add_metric_logs(self, logs: dict, metric_lists) -> None:
+        for names, group in zip(self._metric_names, metric_lists):
+            for name, metric in zip(names, group):
+                logs[name] = metric.result()
+
+    def _train_step(self, xs, ys, epoch: int = 0, step: int = 0) -> float:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
-        if getattr(self, "_dist", None) is not None:  # gradients averaged over processes
-            return self._dist.train_step(self, x, y, epoch, step)
-        output = self._run_forward(x)
-        loss = self.loss.value(y, output)
+        if self._dist is not None:  # gradients averaged over processes
+            return self._dist.train_step(self, xs, ys, epoch, step)
+        outputs = self._graph.forward(xs)
+        losses_list, weights = self.losses, self.loss_weights
+        if len(outputs) == 1:
+            loss = losses_list[0].value(ys[0], outputs[0])
+            self._output_losses = (loss,)
+            loss *= weights[0]
+        else:
+            self._output_losses = tuple(f.value(y, o) for f, y, o in zip(losses_list, ys, outputs))
+            loss = sum(w * v for w, v in zip(weights, self._output_losses))
         for layer in self._regularized:
             loss += layer.regularization_loss()
         if not math.isfinite(loss):
             self._diverged(loss, epoch, step)
-        if self.metrics:  # logits become probabilities once per batch, not once per metric
-            probabilities = self.loss.probabilities(output)
-            for metric in self.metrics:
-                metric.update(y, probabilities)
-        buffer = self._error_buffer
-        if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
-            buffer = self._error_buffer = np.empty_like(output)
-        error, pre_activation = self._loss_gradient(y, output, out=buffer[: len(output)])
+        for k, group in enumerate(self._output_metrics):
+            if group:  # logits become probabilities once per batch, not once per metric
+                probabilities = losses_list[k].probabilities(outputs[k])
+                for metric in group:
+                    metric.update(ys[k], probabilities)
+        buffers = self._error_buffers
+        if buffers is None:
+            buffers = self._error_buffers = [None] * len(outputs)
+        errors, fused = [], []
+        for k, output in enumerate(outputs):
+            buffer = buffers[k]
+            if (
+                buffer is None
+                or buffer.shape[0] < len(output)
+                or buffer.shape[1:] != output.shape[1:]
+            ):
+                buffer = buffers[k] = np.empty_like(output)
+            error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)], k)
+            if weights[k] != 1.0:
+                error *= weights[k]
+            errors.append(error)
+            fused.append(pre_activation)
         # Plain SGD takes gradients already multiplied by the learning rate: scaling the small
         # output error once (backpropagation is linear in it) turns the update into one pass,
         # p -= g, instead of two over every parameter.
         scale = self.optimizer.gradient_scale()
         if scale is not None:
-            error *= scale
+            for error in errors:
+                error *= scale
             if not self._regularized:
                 # p -= g needs nothing but g: each layer steps as soon as backpropagation has
                 # passed it, and a dense layer folds its step into the weight-gradient product.
-                self._run_backward(error, pre_activation, descend=True)
+                self._graph.backward(errors, fused, descend=True)
                 self.optimizer.iterations += 1
                 return loss
-        self._run_backward(error, pre_activation)
+        self._graph.backward(errors, fused)
         if self._regularized:
             self._add_penalty_gradients(1.0 if scale is None else scale)
         self.optimizer.apply(self._params, self._grads, prescaled=scale is not None)
@@ -349,38 +443,58 @@ class Trainer:
 
     # ------------------------------------------------------------- evaluate
     def _evaluate_batches(self, batches) -> dict:
-        if getattr(self, "_dist", None) is not None:  # reduced over processes
-            return self._dist.evaluate(self, batches)
-        metrics = [metrics_module.clone(m, self.loss, self.output_shape) for m in self.metrics]
-        total, count = 0.0, 0
-        for x, y in batches:
-            output = self._run_forward(x)
-            total += self.loss.value(y, output) * len(x)
-            count += len(x)
-            if metrics:
-                probabilities = self.loss.probabilities(output)
-                for metric in metrics:
-                    metric.update(y, probabilities)
+        dist = self._dist
+        if dist is not None:  # arrays in full: each process evaluates its part of the rows
+            batches = dist.shard_evaluation(batches)
+        metric_lists = [
+            [metrics_module.clone(m, loss, shape) for m in group]
+            for group, loss, shape in zip(self._output_metrics, self.losses, self.output_shapes)
+        ]
+        totals = [0.0] * len(self.losses)
+        count = 0
+        for xs, ys in batches:
+            outputs = self._graph.forward(xs)
+            n = len(xs[0])
+            count += n
+            for k, (loss, y, output) in enumerate(zip(self.losses, ys, outputs)):
+                totals[k] += loss.value(y, output) * n
+                if metric_lists[k]:
+                    probabilities = loss.probabilities(output)
+                    for metric in metric_lists[k]:
+                        metric.update(y, probabilities)
+        if dist is not None:  # every process's totals
+            totals, count = dist.reduce_evaluation(totals, count, metric_lists)
         if count == 0:
             raise ValueError("The evaluation data yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)
-        return {"loss": total / count + penalty, **{m.name: m.result() for m in metrics}}
+        means = [t / count for t in totals]
+        result = {"loss": sum(w * m for w, m in zip(self.loss_weights, means)) + penalty}
+        if len(means) > 1:
+            for name, value in zip(self.output_names, means):
+                result[f"{name}_loss"] = value
+        self._add_metric_logs(result, metric_lists)
+        return result
 
     def evaluate(self, x, y=None, batch_size: int | None = None, verbose: int = 0) -> dict:
         """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
 
-        ``x`` and ``y`` are arrays, or ``x`` is an iterable of ``(x_batch, y_batch)`` pairs.
+        ``x`` and ``y`` are arrays (lists or dicts for several inputs or outputs), or ``x`` is
+        an iterable of ``(x_batch, y_batch)`` pairs. Inside ``fit`` (from a callback) the
+        training mode of the rest of the epoch is left as it was.
         """
         self._require_compiled("evaluate")
         size = (
             _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
         batches, _ = self._batches(x, y, size, False, None, "x", "y")
+        was_training = self._training
         self._set_training(False)
-        result = self._evaluate_batches(batches)
-        if verbose and getattr(getattr(self, "_dist", None), "is_chief", True):
-            from .progress import format_logs
-
+        try:
+            result = self._evaluate_batches(batches)
+        finally:
+            if was_training and self._inside_fit:
+                self._set_training(True)
+        if verbose and (self._dist is None or self._dist.is_chief):
             print(format_logs(result))
         return result
 
@@ -390,7 +504,7 @@ class Trainer:
         Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.
         """
         self._require_compiled("train_on_batch")
-        x, y = self._convert_xy(x, y, "x", "y")
+        xs, ys = self._convert_xy(x, y, "x", "y")
         self._prepare_training()
         for metric in self.metrics:
             metric.reset()
@@ -398,9 +512,47 @@ class Trainer:
         try:
             self._epoch_start = self._snapshot()
             with np.errstate(over="ignore", invalid="ignore"):
-                loss = self._train_step(x, y)
+                loss = self._train_step(xs, ys)
         finally:
             self._set_training(False)
         if not return_dict:
             return loss
-        return {"loss": loss, **{m.name: m.result() for m in self.metrics}}
+        logs = {"loss": loss}
+        if len(self.losses) > 1:
+            for name, value in zip(self.output_names, self._output_losses):
+                logs[f"{name}_loss"] = value
+        self._add_metric_logs(logs, self._output_metrics)
+        return logs
+
+
+def _same_length(arrays: list, names: list[str]) -> None:
+    lengths = [len(a) for a in arrays]
+    if len(set(lengths)) > 1:
+        listed = ", ".join(f"'{n}' {k}" for n, k in zip(names, lengths))
+        raise ValueError(
+            f"The arrays must hold the same number of samples; received {listed}."
+        )
+
+
+def _with_argument(message: str, name: str, shape) -> str:
+    """A label shape error, naming the argument and, for multi-axis outputs, ``Flatten``."""
+    message = message.replace("Argument 'y'", f"Argument '{name}'", 1)
+    if len(shape) > 1:
+        message += (
+            f" The output has samples of shape {tuple(shape)} because Dense acts on the last "
+            "axis; put a Flatten() before the Dense to get one output per sample."
+        )
+    return message
+
+
+def _is_array_pair(value, several: bool) -> bool:
+    """True when ``validation_data`` is ``(x_val, y_val)`` rather than a list of batches."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return True
+    if not isinstance(value, list) or len(value) != 2 or several:
+        return False
+    first = value[0]
+    looks_like_pair = (
+        isinstance(first, (tuple, list)) and len(first) == 2 and isinstance(first[0], np.ndarray)
+    )
+    return not looks_like_pair

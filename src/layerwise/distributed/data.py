@@ -33,42 +33,49 @@ class ShardedBatches:
         strategy: the :class:`~layerwise.distributed.MPIStrategy`; its ``expected_count`` is set
             to the global batch's size before each batch is yielded.
 
-    Shuffled batches are gathered into two reused buffers (overwritten by the next batch), as
-    in ``ArrayBatches``; a process whose part of the last, partial batch is empty gets 0 rows.
+    Yields ``(xs, ys)`` lists as ``ArrayBatches`` does; shuffled batches are gathered into
+    reused buffers (overwritten by the next batch). A process whose part of the last, partial
+    batch is empty gets arrays of 0 rows.
     """
 
     def __init__(self, batches, strategy) -> None:
-        self.x, self.y, self.rng = batches.x, batches.y, batches.rng
+        self.xs, self.ys, self.rng = batches.xs, batches.ys, batches.rng
         self.shuffle = batches.shuffle
         self.batch_size = batches.batch_size
         self.global_batch = batches.batch_size * strategy.size
         self.strategy = strategy
-        self._x_buffer = self._y_buffer = None
+        self._buffers = None
+
+    @property
+    def samples(self) -> int:
+        return len(self.xs[0])
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.global_batch)
+        return math.ceil(self.samples / self.global_batch)
 
     def __iter__(self):
-        n, size, strategy = len(self.x), self.global_batch, self.strategy
+        n, size, strategy = self.samples, self.global_batch, self.strategy
+        arrays, split = self.xs + self.ys, len(self.xs)
         order = self.rng.permutation(n) if self.shuffle else None
-        if order is not None and self._x_buffer is None:
+        if order is not None and self._buffers is None:
             rows = min(self.batch_size, n)
-            self._x_buffer = np.empty((rows, *self.x.shape[1:]), dtype=self.x.dtype)
-            self._y_buffer = np.empty((rows, *self.y.shape[1:]), dtype=self.y.dtype)
+            self._buffers = [np.empty((rows, *a.shape[1:]), dtype=a.dtype) for a in arrays]
         for start in range(0, n, size):
             count = min(size, n - start)
             low, high = rank_rows(count, strategy.rank, strategy.size)
             low, high = start + low, start + high
             strategy.expected_count = count
             if order is None:
-                yield self.x[low:high], self.y[low:high]
-                continue
-            index = order[low:high]
-            m = len(index)
-            # mode="clip": valid indices by construction; "raise" would gather into a temporary.
-            xb = np.take(self.x, index, axis=0, out=self._x_buffer[:m], mode="clip")
-            yb = np.take(self.y, index, axis=0, out=self._y_buffer[:m], mode="clip")
-            yield xb, yb
+                batch = [a[low:high] for a in arrays]
+            else:
+                index = order[low:high]
+                m = len(index)
+                # mode="clip": valid indices by construction; "raise" gathers into a temporary.
+                batch = [
+                    np.take(a, index, axis=0, out=buffer[:m], mode="clip")
+                    for a, buffer in zip(arrays, self._buffers)
+                ]
+            yield batch[:split], batch[split:]
 
 
 class AgreedBatches:

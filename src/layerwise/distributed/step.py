@@ -1,11 +1,12 @@
-"""The distributed training step and evaluation: one allreduce per step, reduced logs.
+"""The distributed training step: one allreduce per step over the packed gradients.
 
 A step on process ``r`` computes the gradient of its share's mean loss times ``n_r / n`` (folded
-into the small output error, as plain SGD folds its learning rate), so that the sum over
-processes is the gradient of the global batch's mean loss. The packed gradient array carries
-three more numbers (samples, loss sum, failed flag); one in-place allreduce sums all of it.
-Regularization, clipping and the optimizer then run on the averaged gradient, identically on
-every process, so that the weights stay equal without being sent again.
+into the small output errors, as plain SGD folds its learning rate), so that the sum over
+processes is the gradient of the global batch's mean loss. The packed gradient array carries a
+few more numbers (samples, loss sums, a failed flag: see ``MPIStrategy.tail_size``); one
+in-place allreduce sums all of it. Regularization, clipping and the optimizer then run on the
+averaged gradient, identically on every process, so that the weights stay equal without being
+sent again.
 """
 
 from __future__ import annotations
@@ -14,26 +15,24 @@ import math
 
 import numpy as np
 
-from .. import metrics as metrics_module
-from ..data import ArrayBatches
 from ..exceptions import TrainingDivergedError
-from .data import rank_rows
 
-__all__ = ["train_step", "evaluate", "reduce_metrics"]
+__all__ = ["train_step", "reduce_metrics"]
 
 
 def _gradient_buffer(model, strategy) -> tuple[np.ndarray, bool]:
     """The packed gradients with their tail (``fit`` packs them so), or a buffer to copy them
     through when the model could not be packed (mixed dtypes); second value: copy needed."""
+    tail = strategy.tail_size(model)
     packed = getattr(model, "_packed", None)
     if packed is not None:
         full = packed.flat[1].base
-        if full is not None and full.size == packed.flat[1].size + strategy.TAIL:
+        if full is not None and full.size == packed.flat[1].size + tail:
             return full, False
     total = sum(g.size for g in model._grads)
     buffer = getattr(model, "_allreduce_buffer", None)
-    if buffer is None or buffer.size != total + strategy.TAIL:
-        buffer = model._allreduce_buffer = np.empty(total + strategy.TAIL, dtype=np.float64)
+    if buffer is None or buffer.size != total + tail:
+        buffer = model._allreduce_buffer = np.empty(total + tail, dtype=np.float64)
     return buffer, True
 
 
@@ -48,54 +47,75 @@ def _copy(grads, buffer, into_buffer: bool) -> None:
         offset += grad.size
 
 
-def _local_backward(model, strategy, x, y, scale) -> float:
-    """Forward, loss, metrics and backward on this process's share; returns its mean loss."""
-    output = model._run_forward(x)
-    loss = model.loss.value(y, output)
-    if model.metrics:
-        probabilities = model.loss.probabilities(output)
-        for metric in model.metrics:
-            metric.update(y, probabilities)
-    buffer = model._error_buffer
-    if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
-        buffer = model._error_buffer = np.empty_like(output)
-    error, pre_activation = model._loss_gradient(y, output, out=buffer[: len(output)])
-    expected = strategy.expected_count
-    factor = (len(x) / expected if expected else len(x)) * (1.0 if scale is None else scale)
-    if factor != 1.0:
-        error *= factor
-    model._run_backward(error, pre_activation)
-    return loss
+def _local_backward(model, strategy, xs, ys, scale):
+    """Forward, losses, metrics and backward on this process's share (as the single-process
+    step, with the errors weighted); returns its mean loss and each output's."""
+    outputs = model._graph.forward(xs)
+    losses_list, weights = model.losses, model.loss_weights
+    output_losses = [f.value(y, o) for f, y, o in zip(losses_list, ys, outputs)]
+    for k, group in enumerate(model._output_metrics):
+        if group:
+            probabilities = losses_list[k].probabilities(outputs[k])
+            for metric in group:
+                metric.update(ys[k], probabilities)
+    buffers = model._error_buffers
+    if buffers is None:
+        buffers = model._error_buffers = [None] * len(outputs)
+    n, expected = len(xs[0]), strategy.expected_count
+    share = (n / expected if expected else n) * (1.0 if scale is None else scale)
+    errors, fused = [], []
+    for k, output in enumerate(outputs):
+        buffer = buffers[k]
+        if buffer is None or buffer.shape[0] < len(output) or buffer.shape[1:] != output.shape[1:]:
+            buffer = buffers[k] = np.empty_like(output)
+        error, pre_activation = model._loss_gradient(ys[k], output, buffer[: len(output)], k)
+        factor = weights[k] * share
+        if factor != 1.0:
+            error *= factor
+        errors.append(error)
+        fused.append(pre_activation)
+    model._graph.backward(errors, fused)
+    return sum(w * v for w, v in zip(weights, output_losses)), output_losses
 
 
-def train_step(model, strategy, x, y, epoch: int, step: int) -> float:
+def _idle_pass(model) -> None:
+    """Forward and backward on no rows: a process without samples still takes part in the
+    reductions of synchronized batch-norm layers, in the same order as the others."""
+    empty = [np.empty((0, *shape), dtype=model.dtype) for shape in model.input_shapes]
+    outputs = model._graph.forward(empty)
+    model._graph.backward([np.zeros_like(o) for o in outputs], list(model._fused_outputs))
+
+
+def train_step(model, strategy, xs, ys, epoch: int, step: int) -> float:
     """One synchronous step on every process; returns the global batch's loss.
 
-    ``x`` is None (or has no rows) on a process without samples in this step: it sends zeros.
+    ``xs`` is None (or has no rows) on a process without samples in this step: it sends zeros.
     The plain-SGD fast path that folds the update into backward is not used (it would update
     before the gradients are averaged); SGD still takes ``lr * g`` prescaled gradients.
     """
     buffer, copied = _gradient_buffer(model, strategy)
-    gradients, tail = buffer[: -strategy.TAIL], buffer[-strategy.TAIL :]
+    tail_size = strategy.tail_size(model)
+    gradients, tail = buffer[:-tail_size], buffer[-tail_size:]
     scale = model.optimizer.gradient_scale()
-    n_local = 0 if x is None else len(x)
-    loss, error = 0.0, None
+    n_local = 0 if xs is None else len(xs[0])
+    loss, output_losses, error = 0.0, [0.0] * len(model.losses), None
+    synchronized = strategy.synchronized_layers
     try:
         if n_local:
-            loss = _local_backward(model, strategy, x, y, scale)
-        elif strategy.synchronized_layers:  # take part in their reductions, with no rows
-            empty = np.empty((0, *model.input_shape), dtype=model.dtype)
-            output = model._run_forward(empty)
-            model._run_backward(np.zeros_like(output), model._fused)
+            loss, output_losses = _local_backward(model, strategy, xs, ys, scale)
+        elif synchronized:
+            _idle_pass(model)
         else:
             gradients[...] = 0
-        if copied and (n_local or strategy.synchronized_layers):
+        if copied and (n_local or synchronized):
             _copy(model._grads, buffer, into_buffer=True)
     except Exception as caught:  # noqa: BLE001 - raised on every process below
-        if strategy.synchronized_layers:  # the others may be waiting in a batch-norm reduction
+        if synchronized:  # the others may be waiting in a batch-norm reduction
             strategy.abort(caught)
         error = caught
     tail[0], tail[1], tail[2] = n_local, loss * n_local, error is not None
+    if tail_size > strategy.TAIL:
+        tail[strategy.TAIL :] = [value * n_local for value in output_losses]
     strategy.allreduce(buffer)
     if tail[2]:
         strategy.raise_together(error)
@@ -106,6 +126,10 @@ def train_step(model, strategy, x, y, epoch: int, step: int) -> float:
     if copied:
         _copy(model._grads, buffer, into_buffer=False)
     loss = float(tail[1]) / total
+    if tail_size > strategy.TAIL:
+        model._output_losses = tuple(float(v) / total for v in tail[strategy.TAIL :])
+    else:
+        model._output_losses = (loss / model.loss_weights[0] if model.loss_weights[0] else 0.0,)
     for layer in model._regularized:
         loss += layer.regularization_loss()
     if not math.isfinite(loss):
@@ -130,34 +154,3 @@ def reduce_metrics(metrics: list, strategy) -> None:
         for other in gathered[1:]:
             merged.merge_state(other[index])
         metric.__dict__.update(merged.__dict__)
-
-
-def evaluate(model, strategy, batches) -> dict:
-    """Loss and metrics over every process's data: arrays given in full are split by rank into
-    contiguous parts, generators are taken as this process's share."""
-    if isinstance(batches, ArrayBatches):
-        low, high = rank_rows(len(batches.x), strategy.rank, strategy.size)
-        batches = ArrayBatches(
-            batches.x[low:high], batches.y[low:high], batches.batch_size, False, batches.rng
-        )
-    metrics = [metrics_module.clone(m, model.loss, model.output_shape) for m in model.metrics]
-    total, count, error = 0.0, 0, None
-    try:
-        for x, y in batches:
-            output = model._run_forward(x)
-            total += model.loss.value(y, output) * len(x)
-            count += len(x)
-            if metrics:
-                probabilities = model.loss.probabilities(output)
-                for metric in metrics:
-                    metric.update(y, probabilities)
-    except Exception as caught:  # noqa: BLE001 - raised on every process below
-        error = caught
-    sums = strategy.allreduce(np.array([total, count, error is not None], dtype=np.float64))
-    if sums[2]:
-        strategy.raise_together(error)
-    if sums[1] == 0:
-        raise strategy.mark_agreed(ValueError("The evaluation data yielded no batches."))
-    reduce_metrics(metrics, strategy)
-    penalty = sum(layer.regularization_loss() for layer in model.layers)
-    return {"loss": float(sums[0] / sums[1]) + penalty, **{m.name: m.result() for m in metrics}}

@@ -16,7 +16,13 @@ import traceback
 
 import numpy as np
 
+from ..checkpoints import restore_checkpoint
 from ..exceptions import DistributedError
+from .batchnorm import attach
+from .broadcast import broadcast_model
+from .data import AgreedBatches, ShardedBatches, rank_rows
+from .step import reduce_metrics as _reduce_metrics
+from .step import train_step as _train_step
 
 __all__ = ["MPIStrategy"]
 
@@ -80,7 +86,8 @@ class MPIStrategy:
         model.fit(x, y, batch_size=32)      # global batch 32 * strategy.size
     """
 
-    # Appended to the packed gradients and reduced with them: samples, loss sum, failed flag.
+    # Appended to the packed gradients and reduced with them: samples, loss sum, failed flag
+    # (and, for several outputs, each output's loss sum).
     TAIL = 3
 
     def __init__(self, comm=None, *, sync_batch_norm: bool = False) -> None:
@@ -176,25 +183,23 @@ class MPIStrategy:
     # ------------------------------------------------------------ the hooks of fit
     def split(self, batches):
         """This process's share of ``fit``'s training batches (see :mod:`.data`)."""
-        from .data import AgreedBatches, ShardedBatches
-
-        if hasattr(batches, "x"):  # data.ArrayBatches: arrays given in full
+        if hasattr(batches, "xs"):  # data.ArrayBatches: arrays given in full
             return ShardedBatches(batches, self)
         return AgreedBatches(batches, self)
 
+    def tail_size(self, model) -> int:
+        """How many numbers ride with ``model``'s packed gradients in each step's allreduce."""
+        losses = len(model.losses)
+        return self.TAIL + (losses if losses > 1 else 0)
+
     def setup(self, model) -> None:
         """Make every process start from rank 0's model (see :mod:`.broadcast`)."""
-        from .batchnorm import attach
-        from .broadcast import broadcast_model
-
         broadcast_model(model, self)
         self.synchronized_layers = attach(model, self)
 
     def restore(self, model, path):
         """``fit(resume_from=path)``: rank 0 reads the checkpoint, :meth:`setup` broadcasts it;
         returns ``(start_epoch, history)`` on every process."""
-        from ..checkpoints import restore_checkpoint
-
         result, error = None, None
         if self.is_chief:
             try:
@@ -206,21 +211,25 @@ class MPIStrategy:
 
     def train_step(self, model, x, y, epoch: int, step: int) -> float:
         """One step with gradients averaged over processes (see :mod:`.step`)."""
-        from .step import train_step
+        return _train_step(model, self, x, y, epoch, step)
 
-        return train_step(model, self, x, y, epoch, step)
+    def shard_evaluation(self, batches):
+        """Evaluation batches of arrays given in full: this process's contiguous part of the
+        rows (generators and lists of batches are taken as this process's share)."""
+        if not hasattr(batches, "xs"):
+            return batches
+        low, high = rank_rows(batches.samples, self.rank, self.size)
+        return batches.subset(low, high, batches.batch_size, False)
 
-    def evaluate(self, model, batches) -> dict:
-        """Loss and metrics reduced over processes (see :mod:`.step`)."""
-        from .step import evaluate
-
-        return evaluate(model, self, batches)
+    def reduce_evaluation(self, totals: list, count: int, metric_lists: list):
+        """Every process's loss totals and sample count (summed) and metrics (merged)."""
+        sums = self.allreduce(np.array([*totals, count], dtype=np.float64))
+        self.reduce_metrics([metric for group in metric_lists for metric in group])
+        return [float(t) for t in sums[:-1]], int(round(sums[-1]))
 
     def reduce_metrics(self, metrics: list) -> None:
         """Merge every process's metric totals into ``metrics`` (the same on every process)."""
-        from .step import reduce_metrics
-
-        reduce_metrics(metrics, self)
+        _reduce_metrics(metrics, self)
 
     def average_state(self, model) -> None:
         """Average the layers' non-trainable state (batch-norm moving averages) over processes,

@@ -42,6 +42,7 @@ import os
 
 import numpy as np
 
+from .._version import __version__
 from ..model import Model
 from ..model_file import atomic_write
 from . import onnx_converters  # noqa: F401  (registers the built-in converters)
@@ -146,8 +147,6 @@ def _build_model_proto(onnx, model: Model, opset: int):
         initializer=graph.initializers,
     )
     opset_ids = [helper.make_opsetid("", opset)]
-    from .. import __version__
-
     return helper.make_model(
         onnx_graph,
         opset_imports=opset_ids,

@@ -116,11 +116,17 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         # (n, 1) labels must not broadcast against (n,) row indices into an (n, n) selection.
         return np.asarray(y_true).reshape(-1).astype(np.intp, copy=False)
 
+    @staticmethod
+    def _rows(matrix: np.ndarray) -> np.ndarray:
+        """Scores as rows ``(positions, classes)``: outputs ``(n, t, k)`` have ``n * t``."""
+        return matrix if matrix.ndim == 2 else matrix.reshape(-1, matrix.shape[-1])
+
     def _picked(self, y_true, matrix):
-        return matrix[np.arange(len(matrix)), self._labels(y_true)]
+        rows = self._rows(matrix)
+        return rows[np.arange(len(rows)), self._labels(y_true)]
 
     def value(self, y_true, y_pred):
-        n = max(len(y_pred), 1)
+        n = max(_samples(y_pred), 1)
         if self.from_logits:
             return float(-np.sum(self._picked(y_true, _log_softmax(y_pred))) / n)
         return float(-np.sum(_log_probability(self._picked(y_true, y_pred))) / n)
@@ -128,17 +134,19 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
     def gradient(self, y_true, y_pred, out=None):
         if self.from_logits:
             return self.fused_gradient(y_true, _softmax(y_pred), out)
-        n = max(len(y_pred), 1)
+        n = max(_samples(y_pred), 1)
         out = np.zeros_like(y_pred) if out is None else out
         out.fill(0)
         picked = np.maximum(self._picked(y_true, y_pred), np.finfo(y_pred.dtype).tiny)
-        out[np.arange(len(out)), self._labels(y_true)] = -1.0 / (picked * n)
+        rows = self._rows(out)
+        rows[np.arange(len(rows)), self._labels(y_true)] = -1.0 / (picked * n)
         return out
 
     def fused_gradient(self, y_true, y_pred, out=None):
-        n = max(len(y_pred), 1)
+        n = max(_samples(y_pred), 1)
         out = _store(y_pred, out) if out is not None else y_pred.copy()
-        out[np.arange(len(out)), self._labels(y_true)] -= 1
+        rows = self._rows(out)
+        rows[np.arange(len(rows)), self._labels(y_true)] -= 1
         out *= 1.0 / n
         return out
 
@@ -146,12 +154,15 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         return _softmax(y_pred) if self.from_logits else y_pred
 
     def targets(self, y, output_shape, dtype):
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1:
+        positions = tuple(output_shape[:-1])  # outputs (n, t, k) take labels (n, t)
+        if y.ndim == len(positions) + 2 and y.shape[-1] == 1:
+            y = y[..., 0]
+        if y.shape[1:] != positions:
+            expected = "(" + ", ".join(["n", *map(str, positions)]) + ")"
             raise ShapeMismatchError(
                 f"Argument 'y' has shape {y.shape}, but 'sparse_categorical_crossentropy' needs "
-                "integer class labels of shape (n,); for one-hot labels use "
+                f"integer class labels of shape {expected} for outputs of shape "
+                f"(n, {', '.join(map(str, output_shape))}); for one-hot labels use "
                 "'categorical_crossentropy'."
             )
         classes = output_shape[-1]

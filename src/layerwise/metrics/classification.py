@@ -37,13 +37,16 @@ def _binary_hits(y_true, y_pred, threshold: float) -> tuple[int, int]:
     return int(np.count_nonzero((y_pred > threshold) == (y_true > 0.5))), int(np.size(y_pred))
 
 
+# Every position counts once: outputs (n, t, k) hold n * t predictions, as in Keras.
 def _categorical_hits(y_true, y_pred) -> tuple[int, int]:
-    return int(np.count_nonzero(np.argmax(y_pred, -1) == np.argmax(y_true, -1))), len(y_pred)
+    predicted = np.argmax(y_pred, -1)
+    return int(np.count_nonzero(predicted == np.argmax(y_true, -1))), int(predicted.size)
 
 
 def _sparse_hits(y_true, y_pred) -> tuple[int, int]:
-    labels = np.reshape(y_true, len(y_pred))
-    return int(np.count_nonzero(np.argmax(y_pred, -1) == labels)), len(y_pred)
+    predicted = np.argmax(y_pred, -1)
+    labels = np.reshape(y_true, predicted.shape)
+    return int(np.count_nonzero(predicted == labels)), int(predicted.size)
 
 
 class _Ratio(Metric):
