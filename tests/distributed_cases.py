@@ -45,3 +45,28 @@ def classifier(optimizer="sgd", regularized=False, dtype="float64", distribute=N
     model.compile(loss_fn="categorical_crossentropy", optimizer=chosen[optimizer],
                   metrics=list(metrics), dtype=dtype, distribute=distribute)
     return model
+
+
+def graph_data(seed: int = 1, n: int = SAMPLES):
+    """Two inputs (n, 4) and (n, 3); targets: three classes (one-hot) and one number."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(n, 4)), rng.normal(size=(n, 3))
+    labels = (a[:, 0] + b[:, 1] > 0).astype(int) + (a[:, 2] > 1)
+    return [a, b], [np.eye(3)[labels], (a[:, 1] * b[:, 0])[:, None]]
+
+
+def two_headed(distribute=None, seed=0):
+    """Two inputs, a shared trunk after Concatenate, a softmax head and a linear head, the second
+    loss weighted 0.5; Adam, float64."""
+    from layerwise.layers import Concatenate
+
+    layerwise.set_seed(seed)
+    first, second = Input(shape=(4,), name="first"), Input(shape=(3,), name="second")
+    trunk = Dense(12, activation="tanh")(Concatenate()([Dense(6)(first), second]))
+    classes = Dense(3, activation="softmax", name="classes")(trunk)
+    value = Dense(1, name="value")(Dense(5, activation="relu")(trunk))
+    model = Model([first, second], [classes, value], seed=seed)
+    model.compile(loss=["categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
+                  optimizer=layerwise.optimizers.Adam(0.01), metrics={"classes": ["accuracy"]},
+                  dtype="float64", distribute=distribute)
+    return model

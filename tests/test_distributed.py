@@ -9,7 +9,16 @@ evaluate. Every process ends with the same weights.
 import numpy as np
 import pytest
 
-from distributed_cases import CONFIGS, EPOCHS, PER_RANK_BATCH, classifier, config_name, data
+from distributed_cases import (
+    CONFIGS,
+    EPOCHS,
+    PER_RANK_BATCH,
+    classifier,
+    config_name,
+    data,
+    graph_data,
+    two_headed,
+)
 from mpi_launch import run_mpi
 
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
@@ -89,3 +98,20 @@ def test_per_process_batch_norm_differs_but_processes_agree(distributed_run):
         np.testing.assert_array_equal(run["predict"], runs[0]["predict"])
     # Statistics of B rows per process are not those of N*B rows: the trajectories part.
     assert max(np.abs(runs[0][n] - synced[n]).max() for n in names) > 1e-6
+
+
+def test_a_graph_with_two_inputs_and_two_outputs_equals_one_process(distributed_run):
+    processes, out = distributed_run
+    xs, ys = graph_data()
+    reference = two_headed()
+    reference.fit(xs, ys, epochs=EPOCHS, batch_size=PER_RANK_BATCH * processes, verbose=0,
+                  validation_split=0.2)
+    assert {"classes_loss", "value_loss", "classes_accuracy", "val_value_loss"} <= set(
+        reference.history)
+    for rank in range(processes):
+        run = np.load(out / f"graph-rank{rank}.npz")
+        for i, weight in enumerate(reference.get_weights()):
+            np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)
+        for key, values in reference.history.items():
+            np.testing.assert_allclose(run[f"history_{key}"], values, rtol=1e-10, atol=1e-12,
+                                       err_msg=key)

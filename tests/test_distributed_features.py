@@ -73,6 +73,18 @@ def test_generators_are_per_process_and_unequal_lengths_are_joined(main_run):
                                    rtol=1e-10)
 
 
+def test_train_on_batch_starts_from_rank_0_and_averages(main_run):
+    x, y = data()
+    reference = classifier("adam", seed=0)
+    for step in range(3):
+        logs = reference.train_on_batch(x[8 * step : 8 * step + 8], y[8 * step : 8 * step + 8],
+                                        return_dict=True)
+    for report in main_run:
+        for got, expected in zip(report["train_on_batch_weights"], reference.get_weights()):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+        assert report["train_on_batch_logs"] == pytest.approx(logs, rel=1e-10)
+
+
 def test_evaluate_metrics_are_reduced_over_processes(main_run):
     x, y = data()
     metrics = ("accuracy", "precision", "recall", "f1")

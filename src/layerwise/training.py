@@ -521,6 +521,8 @@ class Trainer:
         if len(self.losses) > 1:
             for name, value in zip(self.output_names, self._output_losses):
                 logs[f"{name}_loss"] = value
+        if self._dist is not None:
+            self._dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
 

@@ -38,3 +38,13 @@ for sync in (True, False):
     name = "bn-sync" if sync else "bn-local"
     np.savez(out / f"{name}-rank{strategy.rank}.npz", **arrays,
              loss=np.array(model.history["loss"]), predict=model.predict(x))
+
+# A graph with two inputs and two outputs (weighted losses, a metric on one head).
+from distributed_cases import graph_data, two_headed  # noqa: E402
+
+xs, ys = graph_data()
+model = two_headed(distribute=strategy)
+model.fit(xs, ys, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0, validation_split=0.2)
+np.savez(out / f"graph-rank{strategy.rank}.npz",
+         **{f"w{i}": w for i, w in enumerate(model.get_weights())},
+         **{f"history_{key}": np.array(values) for key, values in model.history.items()})

@@ -113,6 +113,14 @@ if part == "main":
     report["weights"] = [w.tolist() for w in model.get_weights()]
     # Every process evaluates the same model on its own rows; the test recomputes the values.
     report["own_rows_predict"] = model.predict(x).tolist()
+    # train_on_batch: each process gives its own batch; the first call takes rank 0's weights
+    # (rank 1's model starts elsewhere), every call averages the gradients.
+    model = classifier("adam", distribute=strategy, seed=rank)
+    for step in range(3):
+        rows = slice(8 * step + 4 * rank, 8 * step + 4 * rank + 4)
+        logs = model.train_on_batch(x[rows], y[rows], return_dict=True)
+    report["train_on_batch_weights"] = [w.tolist() for w in model.get_weights()]
+    report["train_on_batch_logs"] = logs
     write()
 
 elif part == "step_error":

@@ -60,22 +60,26 @@ class ShardedBatches:
         if order is not None and self._buffers is None:
             rows = min(self.batch_size, n)
             self._buffers = [np.empty((rows, *a.shape[1:]), dtype=a.dtype) for a in arrays]
-        for start in range(0, n, size):
-            count = min(size, n - start)
-            low, high = rank_rows(count, strategy.rank, strategy.size)
-            low, high = start + low, start + high
-            strategy.expected_count = count
-            if order is None:
-                batch = [a[low:high] for a in arrays]
-            else:
-                index = order[low:high]
-                m = len(index)
-                # mode="clip": valid indices by construction; "raise" gathers into a temporary.
-                batch = [
-                    np.take(a, index, axis=0, out=buffer[:m], mode="clip")
-                    for a, buffer in zip(arrays, self._buffers)
-                ]
-            yield batch[:split], batch[split:]
+        try:
+            for start in range(0, n, size):
+                count = min(size, n - start)
+                low, high = rank_rows(count, strategy.rank, strategy.size)
+                low, high = start + low, start + high
+                strategy.expected_count = count
+                if order is None:
+                    batch = [a[low:high] for a in arrays]
+                else:
+                    index = order[low:high]
+                    m = len(index)
+                    # mode="clip": valid indices by construction; "raise" gathers into a
+                    # temporary.
+                    batch = [
+                        np.take(a, index, axis=0, out=buffer[:m], mode="clip")
+                        for a, buffer in zip(arrays, self._buffers)
+                    ]
+                yield batch[:split], batch[split:]
+        finally:  # train_on_batch after fit: the batch it is given is this process's share
+            strategy.expected_count = None
 
 
 class AgreedBatches:

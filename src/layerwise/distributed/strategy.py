@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+import weakref
 
 import numpy as np
 
@@ -112,6 +113,7 @@ class MPIStrategy:
         self.last_count = 0  # samples of the last global batch, after its allreduce
         self._agreed: set[int] = set()  # ids of errors that every process raises together
         self.synchronized_layers: list = []  # batch-norm layers reducing over processes
+        self._set_up = weakref.WeakSet()  # models that took rank 0's state (setup)
         if self.size > 1:
             _install_excepthook(self)
 
@@ -196,6 +198,7 @@ class MPIStrategy:
         """Make every process start from rank 0's model (see :mod:`.broadcast`)."""
         broadcast_model(model, self)
         self.synchronized_layers = attach(model, self)
+        self._set_up.add(model)
 
     def restore(self, model, path):
         """``fit(resume_from=path)``: rank 0 reads the checkpoint, :meth:`setup` broadcasts it;
@@ -210,7 +213,10 @@ class MPIStrategy:
         return self.comm.bcast(result, root=0)
 
     def train_step(self, model, x, y, epoch: int, step: int) -> float:
-        """One step with gradients averaged over processes (see :mod:`.step`)."""
+        """One step with gradients averaged over processes (see :mod:`.step`). A model not
+        yet set up (``train_on_batch`` before any ``fit``) first takes rank 0's state."""
+        if model not in self._set_up:
+            self.setup(model)
         return _train_step(model, self, x, y, epoch, step)
 
     def shard_evaluation(self, batches):
