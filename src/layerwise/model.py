@@ -537,7 +537,7 @@ class Model(Trainer):
         state.update(distribute=None, _dist=None)  # a communicator belongs to its processes
         for name in (
             "_error_buffers", "_epoch_start", "_params", "_grads", "_packed", "_last_outputs",
-            "_allreduce_buffer",
+            "_fit_start", "_training_arrays", "_allreduce_buffer",
         ):
             state.pop(name, None)
         return state

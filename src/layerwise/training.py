@@ -20,6 +20,7 @@ from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
 from .optimizers import check_learning_rate
 from .progress import format_logs, make_reporter
+from .snapshot import Snapshot, non_finite
 
 __all__ = ["History", "Trainer"]
 
@@ -235,6 +236,8 @@ class Trainer:
         self._prepare_training()
         if dist is not None:
             dist.setup(self)
+        self._fit_start = Snapshot(self)
+        self._training_arrays = arrays if isinstance(arrays, ArrayBatches) else None
         self.history = History(history)
         self.history.epoch = list(range(start))
         self.stop_training = False
@@ -316,22 +319,12 @@ class Trainer:
         self._packed = packing.pack(self.layers, getattr(self, "_packed", None), tail)
         return None if self._packed is None else self._packed.flat
 
-    def _snapshot(self) -> list[np.ndarray]:
-        return [p.copy() for p in self._params] + [
-            a.copy() for layer in self.layers for a in layer.state().values()
-        ]
-
-    def _restore(self, snapshot) -> None:
-        arrays = self._params + [a for layer in self.layers for a in layer.state().values()]
-        for array, saved in zip(arrays, snapshot):
-            np.copyto(array, saved)
-
     # ------------------------------------------------------------ the loop
     def _train_epoch(self, batches, epoch, callback_list, reporter) -> dict:
         for metric in self.metrics:
             metric.reset()
-        # Fallback for divergence inside an update that already wrote non-finite weights.
-        self._epoch_start = self._snapshot()
+        # What divergence falls back on: every parameter, layer state and optimizer slot.
+        self._epoch_start = Snapshot(self)
         several = len(self.losses) > 1
         total, count = 0.0, 0
         output_totals = [0.0] * len(self.losses)
@@ -354,6 +347,10 @@ class Trainer:
                     callback.on_batch_end(step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
+        bad = non_finite(self)
+        if bad:  # the loss was finite, but an update (the last, say) wrote NaN or infinity
+            self._diverged(f"finite, but the updates wrote NaN or infinity into {bad[:3]}",
+                           epoch, step)
         logs = {"loss": total / count}
         if several:
             for name, value in zip(self.output_names, output_totals):
@@ -368,7 +365,7 @@ class Trainer:
             for name, metric in zip(names, group):
                 logs[name] = metric.result()
 
-    def _train_step(self, xs, ys, epoch: int = 0, step: int = 0) -> float:
+    def _train_step(self, xs, ys, epoch: int = 0, step: int = 0, batch_only=False) -> float:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
         if self._dist is not None:  # gradients averaged over processes
             return self._dist.train_step(self, xs, ys, epoch, step)
@@ -384,7 +381,7 @@ class Trainer:
         for layer in self._regularized:
             loss += layer.regularization_loss()
         if not math.isfinite(loss):
-            self._diverged(loss, epoch, step)
+            self._diverged(loss, epoch, step, batch_only)
         for k, group in enumerate(self._output_metrics):
             if group:  # logits become probabilities once per batch, not once per metric
                 probabilities = losses_list[k].probabilities(outputs[k])
@@ -426,20 +423,43 @@ class Trainer:
         self.optimizer.apply(self._params, self._grads, prescaled=scale is not None)
         return loss
 
-    def _diverged(self, loss: float, epoch: int, step: int) -> None:
-        # The failing step has not changed anything yet, so the weights are those after the last
-        # finite step, unless that step itself wrote non-finite values: then the epoch's start.
-        where = "the weights after the last step with a finite loss were kept"
-        if not all(np.isfinite(p).all() for p in self._params):
-            self._restore(self._epoch_start)
+    def _diverged(self, loss, epoch: int, step: int, batch_only: bool = False) -> None:
+        """Put back the state of the epoch's start (or, if that predicts NaN on the training
+        data, of fit's start) and raise TrainingDivergedError."""
+        self._epoch_start.restore()
+        where = "the weights, layer state and optimizer state of the start of this epoch"
+        if batch_only:
+            where = "the weights, layer state and optimizer state from before this batch"
+        fallback = getattr(self, "_fit_start", None)
+        if fallback is not None and not self._predicts_finite():
+            fallback.restore()
             where = (
-                "the last finite step wrote non-finite weights, so the weights from the start of "
-                "this epoch were restored"
+                "the weights, layer state and optimizer state from before this fit (those of "
+                "the epoch's start predicted NaN or infinity on the training data)"
             )
+        if isinstance(loss, float):
+            loss = f"{loss}"
         raise TrainingDivergedError(
-            f"Training diverged at epoch {epoch + 1}, step {step + 1}: the loss became {loss}; "
-            f"{where}. Lower the learning rate, scale the inputs, or check the labels."
+            f"Training diverged at epoch {epoch + 1}, step {step + 1}: the loss was {loss}; "
+            f"{where} were restored. Lower the learning rate, scale the inputs, or check the "
+            "labels."
         )
+
+    def _predicts_finite(self) -> bool:
+        """True when the model's outputs on the training arrays (if any) are all finite."""
+        data = getattr(self, "_training_arrays", None)
+        if data is None:
+            return True
+        training = self._training
+        self._set_training(False)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                for xs, _ in data.subset(0, data.samples, _EVALUATE_BATCH, False):
+                    if not all(np.isfinite(out).all() for out in self._graph.forward(xs)):
+                        return False
+        finally:
+            self._set_training(training)
+        return True
 
     # ------------------------------------------------------------- evaluate
     def _evaluate_batches(self, batches) -> dict:
@@ -510,9 +530,14 @@ class Trainer:
             metric.reset()
         self._set_training(True)
         try:
-            self._epoch_start = self._snapshot()
+            self._epoch_start = Snapshot(self)
+            self._fit_start, self._training_arrays = None, None
             with np.errstate(over="ignore", invalid="ignore"):
-                loss = self._train_step(xs, ys)
+                loss = self._train_step(xs, ys, batch_only=True)
+                bad = non_finite(self)
+                if bad:
+                    self._diverged(f"{loss}, but the update wrote NaN or infinity into {bad[:3]}",
+                                   0, 0, batch_only=True)
         finally:
             self._set_training(False)
         if not return_dict:

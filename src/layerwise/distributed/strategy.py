@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ..checkpoints import restore_checkpoint
-from ..exceptions import DistributedError
+from ..exceptions import DistributedError, TrainingDivergedError
 from .batchnorm import attach
 from .broadcast import broadcast_model
 from .data import AgreedBatches, ShardedBatches, rank_rows
@@ -114,6 +114,7 @@ class MPIStrategy:
         self._agreed: set[int] = set()  # ids of errors that every process raises together
         self.synchronized_layers: list = []  # batch-norm layers reducing over processes
         self._set_up = weakref.WeakSet()  # models that took rank 0's state (setup)
+        self._same_everywhere = True
         if self.size > 1:
             _install_excepthook(self)
 
@@ -169,6 +170,8 @@ class MPIStrategy:
         if id(error) in self._agreed or isinstance(error, DistributedError):
             self._agreed.discard(id(error))
             return
+        if isinstance(error, TrainingDivergedError) and self._same_everywhere:
+            return  # found in weights and optimizer state that are equal on every process
         self.abort(error)
 
     def abort(self, error: BaseException) -> None:
@@ -198,6 +201,11 @@ class MPIStrategy:
         """Make every process start from rank 0's model (see :mod:`.broadcast`)."""
         broadcast_model(model, self)
         self.synchronized_layers = attach(model, self)
+        # Layer state (moving averages) differs between processes during an epoch unless
+        # batch norm is synchronized: then a check of it could fail on one process only.
+        self._same_everywhere = self.sync_batch_norm or not any(
+            layer.state() for layer in model.layers
+        )
         self._set_up.add(model)
 
     def restore(self, model, path):
