@@ -51,11 +51,12 @@ def _launcher_options(path: str) -> list[str]:
 
 
 def run_mpi(script: str, processes: int, *args, timeout: float = 120.0, env=None):
-    """Run ``tests/mpi_scripts/<script>`` on ``processes`` processes; returns the completed
+    """Run ``tests/mpi_scripts/<script>`` (or a script by absolute path) on ``processes``
+    processes; returns the completed
     process (``returncode``, ``stdout``, ``stderr``). The whole job is killed at ``timeout``."""
     path = require_mpi()
     command = [path, *_launcher_options(path), "-n", str(processes), sys.executable,
-               str(SCRIPTS / script), *map(str, args)]
+               str(SCRIPTS / script), *map(str, args)]  # an absolute script path is kept
     environment = dict(os.environ)
     environment.update(
         UCX_TLS="self,sm",  # shared memory only: no network transport

@@ -3,6 +3,7 @@ printing and files on rank 0 only, resuming on every process, stopping together,
 generators, reduced metrics, and errors raised everywhere or ending the job in bounded time."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from distributed_cases import classifier, data
 from mpi_launch import run_mpi
 
 PROCESSES = 2
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "distributed.py"
 
 
 def scenario(tmp_path, part, expect_success=True):
@@ -138,3 +140,14 @@ def test_an_error_the_others_cannot_see_aborts_the_job(tmp_path, part, message):
     assert done.returncode != 0, done.stdout[-3000:]
     assert message in done.stderr, (done.returncode, done.stdout[-3000:], done.stderr[-3000:])
     assert not list(tmp_path.glob(f"{part}-rank*.json"))
+
+
+def test_the_example_runs_on_two_processes(tmp_path):
+    done = run_mpi(EXAMPLE, PROCESSES, tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Epoch 1/10 - loss: ") == 1  # printed by rank 0 only
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("2 process(es): test loss ")
+    assert float(last.rsplit("accuracy ", 1)[1]) > 0.5  # ten classes: chance is 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors",
+                                                         "model.safetensors"]
