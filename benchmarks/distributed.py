@@ -52,7 +52,7 @@ def worker(samples: int, epochs: int, per_process_batch: int) -> None:
               "batch_per_process": per_process_batch, "samples": samples}
     if strategy.size > 1:
         comm, MPI = strategy.comm, strategy.MPI
-        spent = {"allreduce": 0.0, "wait": 0.0, "steps": 0}
+        spent = {"allreduce": 0.0, "wait": 0.0, "steps": 0, "calls": []}
         original = strategy.allreduce
 
         def timed(array, barrier=False):
@@ -63,6 +63,7 @@ def worker(samples: int, epochs: int, per_process_batch: int) -> None:
             start = time.perf_counter()
             result = original(array)
             spent["allreduce"] += time.perf_counter() - start
+            spent["calls"].append(time.perf_counter() - start)
             spent["steps"] += 1
             return result
 
@@ -71,7 +72,7 @@ def worker(samples: int, epochs: int, per_process_batch: int) -> None:
     for _ in range(epochs):
         if strategy.size > 1:
             comm.Barrier()
-            spent.update(allreduce=0.0, wait=0.0, steps=0)
+            spent.update(allreduce=0.0, wait=0.0, steps=0, calls=[])
         start = time.perf_counter()
         fit()
         seconds.append(time.perf_counter() - start)
@@ -79,16 +80,18 @@ def worker(samples: int, epochs: int, per_process_batch: int) -> None:
     if strategy.size > 1:
         report["allreduce_in_fit_seconds"] = spent["allreduce"]
         report["steps"] = spent["steps"]
+        report["allreduce_in_fit_median_seconds"] = statistics.median(spent["calls"])
         # Diagnostic epoch: a barrier first separates waiting for the slower process from
         # the transfer.
         strategy.allreduce = lambda array: timed(array, barrier=True)
-        spent.update(allreduce=0.0, wait=0.0, steps=0)
+        spent.update(allreduce=0.0, wait=0.0, steps=0, calls=[])
         comm.Barrier()
         start = time.perf_counter()
         fit()
         report["diagnostic_epoch_seconds"] = time.perf_counter() - start
         report["diagnostic_wait_seconds"] = spent["wait"]
         report["diagnostic_transfer_seconds"] = spent["allreduce"]
+        report["diagnostic_transfer_median_seconds"] = statistics.median(spent["calls"])
         # The allreduce alone: the packed gradients plus the 3 numbers reduced with them.
         buffer = np.ones(model.count_params() + strategy.TAIL, dtype=np.float32)
         calls = []
@@ -133,6 +136,9 @@ def _summary(runs: dict, samples: int) -> str:
     wait = statistics.median(run["diagnostic_wait_seconds"] for run in two) / steps
     transfer = statistics.median(run["diagnostic_transfer_seconds"] for run in two) / steps
     alone = statistics.median(t for run in two for t in run["allreduce_alone_seconds"])
+    in_fit_median = statistics.median(run["allreduce_in_fit_median_seconds"] for run in two)
+    transfer_median = statistics.median(
+        run["diagnostic_transfer_median_seconds"] for run in two)
     step = epoch2 / steps
     base = rate[(1, 2)]
     rows = [
@@ -149,10 +155,11 @@ def _summary(runs: dict, samples: int) -> str:
         f"| whole step | {step * 1e3:.2f} | 100% |",
         f"| compute (forward, backward, update) | {(step - in_fit) * 1e3:.2f} | "
         f"{(step - in_fit) / step:.0%} |",
-        f"| allreduce call inside fit (transfer + waiting) | {in_fit * 1e3:.2f} | "
-        f"{in_fit / step:.0%} |",
+        f"| allreduce call inside fit (transfer + waiting; mean, median {in_fit_median * 1e3:.2f})"
+        f" | {in_fit * 1e3:.2f} | {in_fit / step:.0%} |",
         f"| of which waiting for the other process (diagnostic epoch) | {wait * 1e3:.2f} | |",
-        f"| of which transfer (diagnostic epoch) | {transfer * 1e3:.2f} | |",
+        f"| of which transfer (diagnostic epoch; mean, median {transfer_median * 1e3:.2f}) | "
+        f"{transfer * 1e3:.2f} | |",
         f"| allreduce of the {two[0]['gradient_elements']:,} gradients alone | "
         f"{alone * 1e3:.3f} | |",
     ]
