@@ -31,6 +31,12 @@ def main_run(tmp_path_factory):
     return reports
 
 
+def test_one_allreduce_per_step_over_the_packed_gradient(main_run):
+    steps = 2 * -(-50 // (4 * PROCESSES))  # two epochs of 50 samples at global batch 8
+    for report in main_run:
+        assert report["allreduce_sizes"] == [report["parameters"] + 3] * steps
+
+
 def test_only_rank_0_prints(main_run):
     chief, other = main_run
     assert chief["printed"].count("Epoch ") == 2 and "Epoch 2/2 - loss: " in chief["printed"]

@@ -61,6 +61,14 @@ if part == "main":
         model.evaluate(x, y, verbose=1)
     report["printed"] = printed.getvalue()
 
+    # One allreduce per step, over the whole packed gradient (and the numbers riding with it).
+    model = classifier("adam", distribute=strategy)
+    sizes, allreduce = [], strategy.allreduce
+    strategy.allreduce = lambda array: sizes.append(array.size) or allreduce(array)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    del strategy.allreduce
+    report["allreduce_sizes"], report["parameters"] = sizes, model.count_params()
+
     # Files: only rank 0 writes, wherever each process is told to.
     folder = out / f"files-rank{rank}"
     folder.mkdir()
