@@ -11,6 +11,7 @@ Divergence needs no callback: a loss that becomes NaN or infinite stops ``fit`` 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -23,8 +24,41 @@ __all__ = [
 ]
 
 
+def _integer(value, argument: str, minimum: int = 0) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"Argument '{argument}' must be an integer >= {minimum}; received {value!r:.60} of "
+            f"type {type(value).__name__}."
+        )
+    if value < minimum:
+        raise ValueError(
+            f"Argument '{argument}' must be an integer >= {minimum}; received {value!r}."
+        )
+    return int(value)
+
+
+def _real(value, argument: str, valid, expected: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(
+            f"Argument '{argument}' must be {expected}; received {value!r:.60} of type "
+            f"{type(value).__name__}."
+        )
+    if not (math.isfinite(value) and valid(value)):
+        raise ValueError(f"Argument '{argument}' must be {expected}; received {value!r}.")
+    return float(value)
+
+
+def _flag(value, argument: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Argument '{argument}' must be True or False; received {value!r:.60}.")
+    return bool(value)
+
+
 class Callback:
     """Base class of callbacks; override the hooks you need."""
+
+    writes_checkpoints = False  # True: ends each epoch after the other callbacks
+    state_keys: tuple[str, ...] = ()  # the keys of get_state(), checked when a file is read
 
     def __init__(self) -> None:
         self.model = None
@@ -50,6 +84,27 @@ class Callback:
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
         """Called after each training step with ``{'loss': batch_loss}``."""
 
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """Called by ``fit`` before anything changes: raise ``ValueError`` (naming the argument)
+        if this callback cannot work with this fit (it monitors a value that will not be
+        logged, say). ``log_names`` are the names ``fit`` will log; ``validation`` says whether
+        there is validation data."""
+
+    def get_state(self) -> dict:
+        """What this callback needs to continue exactly after a resume (counters, best value:
+        numbers, None, or lists of arrays), by the keys of ``state_keys``; checkpoints save it.
+        Nothing by default."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Take back what :meth:`get_state` returned (after ``on_train_begin`` of a resumed
+        fit); by default each key becomes the attribute of that name. Only ``state_keys``
+        are accepted from files."""
+        for key, value in state.items():
+            if key not in self.state_keys:
+                raise ValueError(f"{type(self).__name__} has no state {key!r:.40}.")
+            setattr(self, key, value)
+
 
 def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook) is not getattr(Callback, hook)
@@ -59,6 +114,13 @@ class CallbackList:
     """Dispatches hooks to several callbacks; per-batch hooks only to those that define them."""
 
     def __init__(self, callbacks, model) -> None:
+        if isinstance(callbacks, Callback) or (
+            callbacks is not None and not isinstance(callbacks, (list, tuple))
+        ):
+            raise TypeError(
+                "Argument 'callbacks' must be a list of layerwise.callbacks.Callback; received "
+                f"{callbacks!r:.60} of type {type(callbacks).__name__} (write callbacks=[...])."
+            )
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if not isinstance(callback, Callback):
@@ -70,9 +132,19 @@ class CallbackList:
         self.callbacks = callbacks
         self.batch_begin = [c for c in callbacks if _overrides(c, "on_batch_begin")]
         self.batch_end = [c for c in callbacks if _overrides(c, "on_batch_end")]
+        # Callbacks that write checkpoints end each epoch last, so that what they save holds
+        # every other callback's state (and learning rate) after that epoch.
+        self._epoch_end = [c for c in callbacks if not c.writes_checkpoints] + [
+            c for c in callbacks if c.writes_checkpoints
+        ]
+
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        for callback in self.callbacks:
+            callback.check_before_fit(log_names, validation)
 
     def call(self, hook: str, *args) -> None:
-        for callback in self.callbacks:
+        callbacks = self._epoch_end if hook == "on_epoch_end" else self.callbacks
+        for callback in callbacks:
             getattr(callback, hook)(*args)
 
 
@@ -81,16 +153,34 @@ class _Monitor(Callback):
 
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
         super().__init__()
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(
+                f"Argument 'monitor' must be the name of a logged value, e.g. 'val_loss'; "
+                f"received {monitor!r:.60}."
+            )
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"Argument 'mode' must be 'auto', 'min' or 'max'; received {mode!r}.")
-        if not isinstance(min_delta, (int, float)) or min_delta < 0:
-            raise ValueError(f"Argument 'min_delta' must be >= 0; received {min_delta!r}.")
+        min_delta = _real(min_delta, "min_delta", lambda d: d >= 0, "a number >= 0")
         self.monitor = monitor
         if mode == "auto":
             bigger_is_better = any(k in monitor for k in ("acc", "precision", "recall", "f1", "r2"))
             mode = "max" if bigger_is_better else "min"
         self.mode = mode
         self.min_delta = float(min_delta)
+
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """A ``val_`` quantity needs validation data; other names must be logged by fit."""
+        if self.monitor.startswith("val_") and not validation:
+            raise ValueError(
+                f"Argument 'monitor' of {type(self).__name__} is {self.monitor!r}, but fit has "
+                "no validation data: give validation_data or validation_split, or monitor "
+                "'loss'."
+            )
+        if self.monitor not in log_names:
+            raise ValueError(
+                f"Argument 'monitor' of {type(self).__name__} is {self.monitor!r}, which fit "
+                f"does not log; it logs {', '.join(sorted(log_names))}."
+            )
 
     def _reset_best(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -139,10 +229,8 @@ class EarlyStopping(_Monitor):
         restore_best_weights: bool = False,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"Argument 'patience' must be an integer >= 0; received {patience!r}.")
-        self.patience = patience
-        self.restore_best_weights = bool(restore_best_weights)
+        self.patience = _integer(patience, "patience")
+        self.restore_best_weights = _flag(restore_best_weights, "restore_best_weights")
 
     def on_train_begin(self, logs=None):
         self._reset_best()
@@ -167,6 +255,16 @@ class EarlyStopping(_Monitor):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
+    state_keys = ("best", "wait", "best_epoch", "stopped_epoch", "best_weights")
+
+    def get_state(self) -> dict:
+        """The best value and epoch, the wait counter and the best weights (if kept)."""
+        state = {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
+                 "stopped_epoch": self.stopped_epoch}
+        if self.best_weights is not None:
+            state["best_weights"] = self.best_weights
+        return state
+
 
 class ReduceLROnPlateau(_Monitor):
     """Multiply the learning rate by ``factor`` when a quantity stops improving.
@@ -190,9 +288,10 @@ class ReduceLROnPlateau(_Monitor):
         cooldown: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
-        if not 0 < factor < 1:
-            raise ValueError(f"Argument 'factor' must be in (0, 1); received {factor!r}.")
-        self.factor, self.patience, self.min_lr, self.cooldown = factor, patience, min_lr, cooldown
+        self.factor = _real(factor, "factor", lambda f: 0 < f < 1, "a number in (0, 1)")
+        self.patience = _integer(patience, "patience")
+        self.min_lr = _real(min_lr, "min_lr", lambda r: r >= 0, "a number >= 0")
+        self.cooldown = _integer(cooldown, "cooldown")
 
     def on_train_begin(self, logs=None):
         self._reset_best()
@@ -218,6 +317,12 @@ class ReduceLROnPlateau(_Monitor):
                 raise TypeError("ReduceLROnPlateau needs a constant learning rate, not a schedule.")
             optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
             self.cooling, self.wait = self.cooldown, 0
+
+    state_keys = ("best", "wait", "cooling")
+
+    def get_state(self) -> dict:
+        """The best value and the wait and cooldown counters."""
+        return {"best": self.best, "wait": self.wait, "cooling": self.cooling}
 
 
 class LearningRateScheduler(Callback):
@@ -269,13 +374,51 @@ class ModelCheckpoint(_Monitor):
         save_weights_only: bool = False,
     ) -> None:
         super().__init__(monitor, mode, 0.0)
-        self.filepath = str(filepath)
-        self.save_best_only = bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
+        if not isinstance(filepath, (str, os.PathLike)) or not os.fspath(filepath):
+            raise TypeError(
+                "Argument 'filepath' of ModelCheckpoint must be a file path (str or "
+                f"os.PathLike); received {filepath!r:.60}."
+            )
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = _flag(save_best_only, "save_best_only")
+        self.save_weights_only = _flag(save_weights_only, "save_weights_only")
         self._reset_best()
+
+    writes_checkpoints = True
+
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """The path template's fields must be logged names (or ``epoch``) and its folder must
+        exist; ``monitor`` is checked only when it decides (``save_best_only``)."""
+        if self.save_best_only:
+            super().check_before_fit(log_names, validation)
+        try:
+            path = self.filepath.format(epoch=1, **{name: 0.0 for name in log_names})
+        except (KeyError, IndexError) as error:
+            raise ValueError(
+                f"Argument 'filepath' of ModelCheckpoint, {self.filepath!r}, uses the field "
+                f"{error}, which fit does not log; available: epoch, "
+                f"{', '.join(sorted(log_names))}."
+            ) from None
+        except ValueError as error:
+            raise ValueError(
+                f"Argument 'filepath' of ModelCheckpoint, {self.filepath!r}, is not a valid "
+                f"template: {error}."
+            ) from None
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(
+                f"Argument 'filepath' of ModelCheckpoint, {self.filepath!r}: the folder "
+                f"{folder!r} does not exist."
+            )
 
     def on_train_begin(self, logs=None):
         self._reset_best()
+
+    state_keys = ("best",)
+
+    def get_state(self) -> dict:
+        """The best monitored value so far."""
+        return {"best": self.best}
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -148,12 +148,25 @@ class PairBatches:
     epoch; a one-shot iterator (a generator) needs ``steps_per_epoch`` and is read on across epochs.
     """
 
-    def __init__(self, source: Iterable, steps_per_epoch: int | None, convert, argument: str):
-        self.one_shot = iter(source) is source
+    def __init__(
+        self,
+        source: Iterable,
+        steps_per_epoch: int | None,
+        convert,
+        argument: str,
+        steps_argument: str = "steps_per_epoch",
+    ):
+        try:
+            self.one_shot = iter(source) is source
+        except TypeError:
+            raise TypeError(
+                f"Argument '{argument}' must be arrays or an iterable of (x_batch, y_batch) "
+                f"pairs; received {type(source).__name__}."
+            ) from None
         if self.one_shot and steps_per_epoch is None:
             raise ValueError(
-                f"Argument '{argument}' is a generator (a one-shot iterator), so 'steps_per_epoch' "
-                "is required to know where an epoch ends."
+                f"Argument '{argument}' is a generator (a one-shot iterator), so "
+                f"'{steps_argument}' is required to know where a pass ends."
             )
         self.source = source
         self.steps = steps_per_epoch

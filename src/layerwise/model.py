@@ -360,27 +360,56 @@ class Model(Trainer):
     def set_weights(self, weights) -> None:
         """Set all weights from a list in the order of :meth:`get_weights`.
 
+        Every array is checked before any is written: the count, each shape, real numbers
+        (not None, strings or complex), finite, representable in the model's dtype, and
+        non-negative where the weight is a variance.
+
         Raises:
-            ShapeMismatchError: wrong number of arrays or a wrong shape; nothing is changed then.
+            ShapeMismatchError: wrong number of arrays or a wrong shape.
+            TypeError, ValueError: an array that is not real numbers, or not finite.
         """
         items = self._weight_items()
+        if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
+            raise TypeError(
+                f"Argument 'weights' must be a list of arrays in the order of get_weights(); "
+                f"received {type(weights).__name__}."
+            )
         weights = list(weights)
         if len(weights) != len(items):
             raise ShapeMismatchError(
                 f"Argument 'weights' holds {len(weights)} arrays, but the model has {len(items)} "
                 f"weights ({', '.join(name for name, _ in items)})."
             )
+        owners = {f"{layer.name}/{n}": (layer, n) for layer in self.layers
+                  for n in (*layer.parameters(), *layer.state())}
         arrays = []
-        for (name, target), value in zip(items, weights):
-            value = np.asarray(value)
+        for index, ((name, target), value) in enumerate(zip(items, weights)):
+            where = f"Argument 'weights': item {index} ({name})"
+            if value is None or isinstance(value, (str, bytes)):
+                raise TypeError(f"{where} must be an array; received {value!r:.60}.")
+            try:
+                value = np.asarray(value)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"{where} cannot be read as an array: {error}") from None
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{where} must hold real numbers; received dtype {value.dtype}.")
             if value.shape != target.shape:
                 raise ShapeMismatchError(
-                    f"Argument 'weights': the array for {name} has shape {value.shape}, "
-                    f"expected {target.shape}."
+                    f"{where} has shape {value.shape}, expected {target.shape}."
                 )
-            arrays.append(value)
+            with np.errstate(over="ignore", invalid="ignore"):
+                cast = value.astype(target.dtype)
+            if not np.isfinite(cast).all():
+                raise ValueError(
+                    f"{where} holds NaN or infinity, or values too large for {target.dtype}."
+                )
+            layer, short = owners[name]
+            problem = layer.check_weight(short, cast)
+            if problem:
+                raise ValueError(f"{where} {problem}.")
+            arrays.append(cast)
         for (_, target), value in zip(items, arrays):
-            np.copyto(target, value, casting="unsafe")  # in place: optimizers keep references
+            np.copyto(target, value)  # in place: optimizers keep references
 
     def summary(self, print_fn=print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""
@@ -537,7 +566,7 @@ class Model(Trainer):
         state.update(distribute=None, _dist=None)  # a communicator belongs to its processes
         for name in (
             "_error_buffers", "_epoch_start", "_params", "_grads", "_packed", "_last_outputs",
-            "_fit_start", "_training_arrays", "_allreduce_buffer",
+            "_fit_start", "_training_arrays", "_fit_callbacks", "_allreduce_buffer",
         ):
             state.pop(name, None)
         return state

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,20 +30,78 @@ _DTYPES = {"F32": np.float32, "F64": np.float64}
 
 
 # --------------------------------------------------------------------------- writing
+class _Terminated(BaseException):
+    """SIGTERM arrived while a file was being written (turned into an exception to clean up)."""
+
+
+def _temporary_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}."
+
+
+def remove_stale_temporaries(path: str) -> list[str]:
+    """Delete the temporary files that earlier saves of ``path`` left behind when their process
+    was killed (names ``.<file>.<pid>.<random>.tmp`` whose process no longer runs); returns
+    their names. Temporaries of live processes, this one included, are left alone."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text = name[len(prefix) :].split(".", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not ours to judge
+    return True
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
-    The bytes go to a temporary file in the same folder, which is flushed and fsynced, then
+    The bytes go to a temporary file in the same folder (named after this process, so that a
+    later save can remove it if this process is killed), which is flushed and fsynced, then
     renamed over ``path`` (atomic on POSIX and Windows); the folder is fsynced where possible.
+    SIGTERM during the write removes the temporary file before the process ends as it would
+    have; SIGKILL cannot be caught, and the next save of the same path removes what it left.
     """
-    import tempfile  # on first save: `import layerwise` stays light
+    import signal  # on first save: `import layerwise` stays light
+    import tempfile
+    import threading
 
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
-    )
+    remove_stale_temporaries(path)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _on_term(signum, frame):
+            raise _Terminated()
+
+        previous = signal.signal(signal.SIGTERM, _on_term)
+    temporary = None
     try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=folder
+        )
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -50,12 +109,24 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         # mkstemp makes the file private (0600); keep the old file's mode, or the usual default.
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
+    except BaseException as error:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+        if isinstance(error, _Terminated):
+            signal.signal(signal.SIGTERM, previous)
+            previous = None
+            os.kill(os.getpid(), signal.SIGTERM)  # end (or run the old handler) as intended
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: str) -> None:
     try:  # make the rename itself durable
         directory = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -111,7 +182,13 @@ class ModelFile:
     def __init__(self, path) -> None:
         self.path = os.fspath(path)
         try:
-            size = os.path.getsize(self.path)
+            info = os.stat(self.path)
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+                raise ModelFileError(
+                    f"{self.path!r} is not a regular file (a folder, FIFO, socket or device); "
+                    "model files are regular files."
+                )
+            size = info.st_size
             with open(self.path, "rb") as file:
                 prefix = file.read(8)
         except OSError as error:
@@ -258,8 +335,18 @@ def read_weights(model, file: ModelFile, sources: dict[str, str]) -> dict[str, n
     """Every weight of the model from the file, checked for shape, dtype and finiteness."""
     targets = weight_tensors(model)
     arrays = {n: file.tensor(sources[n], a.shape, a.dtype) for n, a in targets.items()}
+    owners = {f"{layer.name}/{w}": (layer, w) for layer in model.layers
+              for w in (*layer.parameters(), *layer.state())}
+    for name, array in arrays.items():
+        layer, weight = owners[name]
+        problem = layer.check_weight(weight, array)
+        if problem:
+            raise ModelFileError(f"Tensor {sources[name]!r} in {file.path!r} {problem}.")
     known = set(sources.values())
-    unexpected = sorted(n for n in file.names if n not in known and not n.startswith("optimizer/"))
+    unexpected = sorted(
+        n for n in file.names
+        if n not in known and not n.startswith(("optimizer/", "callbacks/"))
+    )
     if unexpected:
         raise ModelFileError(
             f"{file.path!r} holds tensors the model does not have: {unexpected[:10]}."
@@ -279,6 +366,11 @@ def read_optimizer_state(model, file: ModelFile, sources: dict[str, str]) -> dic
             raise ModelFileError(f"Optimizer tensor {key!r} does not belong to this model.")
         reference = expected[model_key]
         state[model_key] = file.tensor(key, reference.shape, reference.dtype)
+        if slot in model.optimizer.non_negative_slots and (state[model_key] < 0).any():
+            raise ModelFileError(
+                f"Optimizer tensor {key!r} in {file.path!r} holds negative values, but it is an "
+                "average of squares."
+            )
     return {**expected, **state} if state else {}
 
 
@@ -290,7 +382,7 @@ def apply_weights(model, arrays: dict[str, np.ndarray]) -> None:
 
 
 def checked_count(value, what: str) -> int:
-    """``value`` if it is a non-negative integer (not a bool), else a ModelFileError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """``value`` if it is an integer from 0 to 2**53 (not a bool), else a ModelFileError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**53:
         raise ModelFileError(f"Invalid {what} {value!r:.40}.")
     return value

@@ -102,11 +102,14 @@ def compile_config(model) -> dict[str, Any] | None:
     }
 
 
-def save_model(model, path, include_optimizer: bool = True, training: dict | None = None) -> None:
+def save_model(
+    model, path, include_optimizer: bool = True, training: dict | None = None, extra_tensors=None
+) -> None:
     """Write the model (architecture, weights, compile settings, optimizer state) to ``path``."""
     if not _writes_files(model):
         return
     tensors = weight_tensors(model)
+    tensors.update(extra_tensors or {})
     if include_optimizer and model.compiled:
         for key, array in model.optimizer.get_state().items():
             tensors[f"optimizer/{key}"] = array

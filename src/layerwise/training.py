@@ -14,7 +14,7 @@ import numpy as np
 from . import metrics as metrics_module
 from . import packing
 from .callbacks import CallbackList
-from .checkpoints import restore_checkpoint
+from .checkpoints import read_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
@@ -138,12 +138,13 @@ class Trainer:
             ) from None
         return xs, ys
 
-    def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name):
+    def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name,
+                 steps_argument="steps_per_epoch"):
         if y is None:
             if isinstance(x, np.ndarray):
                 raise TypeError(f"Argument '{y_name}' is required when '{x_name}' is an array.")
             convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
-            return PairBatches(x, steps_per_epoch, convert, x_name), None
+            return PairBatches(x, steps_per_epoch, convert, x_name, steps_argument), None
         if steps_per_epoch is not None:
             raise ValueError(
                 "Argument 'steps_per_epoch' is for generators of (x_batch, y_batch) pairs; with "
@@ -170,6 +171,7 @@ class Trainer:
         verbose=None,
         steps_per_epoch: int | None = None,
         resume_from=None,
+        validation_steps: int | None = None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -193,6 +195,8 @@ class Trainer:
             callbacks: list of :class:`~layerwise.callbacks.Callback`.
             verbose: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' (overrides print_loss).
             steps_per_epoch: batches per epoch when ``x_train`` is a generator.
+            validation_steps: batches of each validation pass when ``validation_data`` is a
+                generator (a re-iterable is read to its end each time).
             resume_from: path of a checkpoint written by
                 :class:`~layerwise.callbacks.ModelCheckpoint`: weights, optimizer state, history
                 and random generators are restored and training continues after its epoch up to
@@ -207,6 +211,15 @@ class Trainer:
         """
         self._require_compiled("fit")
         epochs = check_positive_int(epochs, "epochs")
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
+        if validation_steps is not None:
+            validation_steps = check_positive_int(validation_steps, "validation_steps")
+            if validation_data is None:
+                raise ValueError(
+                    "Argument 'validation_steps' is for generators given as 'validation_data'; "
+                    "received no validation_data."
+                )
         batch_size = check_positive_int(batch_size, "batch_size")
         rate = None if learning_rate is None else check_learning_rate(learning_rate)
         verbose = _check_verbose(verbose, print_loss)
@@ -216,21 +229,25 @@ class Trainer:
             x_train, y_train, batch_size, shuffle, steps_per_epoch, "x_train", "y_train"
         )
         validation = self._validation_batches(
-            train, arrays, validation_data, validation_split, batch_size, shuffle
+            train, arrays, validation_data, validation_split, batch_size, shuffle,
+            validation_steps,
         )
         if isinstance(validation, tuple):
             train, validation = validation
         callback_list = CallbackList(callbacks, self)
+        callback_list.check_before_fit(self._log_names(validation is not None),
+                                       validation is not None)
         dist = self._dist  # a distribute= strategy of several processes, or None
         if dist is not None:  # each process trains on its share of every global batch
             train = dist.split(train)
-        start, history = 0, {}
-        if resume_from is not None and dist is not None:  # rank 0 reads, setup broadcasts
-            start, history = dist.restore(self, resume_from)
+        resume = None
+        if resume_from is not None and dist is not None:  # rank 0 reads, then broadcasts
+            resume = dist.read_checkpoint(self, resume_from, callback_list.callbacks)
         elif resume_from is not None:  # checks the whole checkpoint before changing anything
-            start, history = restore_checkpoint(self, resume_from)
+            resume = read_checkpoint(self, resume_from, callback_list.callbacks)
 
         # Everything is checked: from here on, weights change.
+        start, history, callback_states = resume() if resume else (0, {}, None)
         if rate is not None:
             self.optimizer.learning_rate = rate
         self._prepare_training()
@@ -245,8 +262,12 @@ class Trainer:
             verbose = 0  # only rank 0 prints
         reporter = make_reporter(verbose, epochs, len(train) or None)
         self._inside_fit = True
+        self._fit_callbacks = callback_list.callbacks
         try:
             callback_list.call("on_train_begin", {})
+            for callback, state in zip(callback_list.callbacks, callback_states or []):
+                if state is not None:
+                    callback.set_state(state)
             for epoch in range(start, epochs):
                 self._set_training(True)
                 callback_list.call("on_epoch_begin", epoch, {})
@@ -273,11 +294,14 @@ class Trainer:
             raise
         finally:
             self._inside_fit = False
+            self._fit_callbacks = []
             self._set_training(False)
             reporter.close()
         return float(self.history["loss"][-1])
 
-    def _validation_batches(self, train, arrays, validation_data, split, batch_size, shuffle):
+    def _validation_batches(
+        self, train, arrays, validation_data, split, batch_size, shuffle, steps=None
+    ):
         if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 1:
             raise ValueError(
                 f"Argument 'validation_split' must be a number in [0, 1); received {split!r}."
@@ -301,8 +325,20 @@ class Trainer:
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
             return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
+        if isinstance(validation_data, (str, bytes, np.ndarray)) or not hasattr(
+            validation_data, "__iter__"
+        ):
+            raise TypeError(
+                "Argument 'validation_data' must be a tuple (x_val, y_val) or an iterable of "
+                f"(x_batch, y_batch) pairs; received {type(validation_data).__name__}."
+            )
         convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
-        return PairBatches(validation_data, None, convert, "validation_data")
+        if isinstance(validation_data, (list, tuple)):  # in memory: check every batch now
+            batches = list(PairBatches(validation_data, None, convert, "validation_data"))
+            if not batches:
+                raise ValueError("Argument 'validation_data' holds no batches.")
+            return batches
+        return PairBatches(validation_data, steps, convert, "validation_data", "validation_steps")
 
     def _prepare_training(self) -> None:
         flat = self._pack_parameters()
@@ -359,6 +395,15 @@ class Trainer:
             dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+    def _log_names(self, validation: bool) -> set[str]:
+        """The names ``fit`` logs each epoch (callbacks may add more, e.g. learning_rate)."""
+        names = {"loss", *(name for group in self._metric_names for name in group)}
+        if len(self.losses) > 1:
+            names |= {f"{name}_loss" for name in self.output_names}
+        if validation:
+            names |= {f"val_{name}" for name in names}
+        return names | {"learning_rate"}
 
     def _add_metric_logs(self, logs: dict, metric_lists) -> None:
         for names, group in zip(self._metric_names, metric_lists):
@@ -495,18 +540,27 @@ class Trainer:
         self._add_metric_logs(result, metric_lists)
         return result
 
-    def evaluate(self, x, y=None, batch_size: int | None = None, verbose: int = 0) -> dict:
+    def evaluate(
+        self, x, y=None, batch_size: int | None = None, verbose: int = 0, steps: int | None = None
+    ) -> dict:
         """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
 
         ``x`` and ``y`` are arrays (lists or dicts for several inputs or outputs), or ``x`` is
-        an iterable of ``(x_batch, y_batch)`` pairs. Inside ``fit`` (from a callback) the
-        training mode of the rest of the epoch is left as it was.
+        an iterable of ``(x_batch, y_batch)`` pairs (a generator needs ``steps``, the number of
+        batches to read). Inside ``fit`` (from a callback) the training mode of the rest of the
+        epoch is left as it was.
         """
         self._require_compiled("evaluate")
         size = (
             _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
-        batches, _ = self._batches(x, y, size, False, None, "x", "y")
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(f"Argument 'verbose' must be 0, 1 or 2; received {verbose!r:.40}.")
+        if steps is not None:
+            steps = check_positive_int(steps, "steps")
+            if y is not None:
+                raise ValueError("Argument 'steps' is for generators of (x, y) pairs, not arrays.")
+        batches, _ = self._batches(x, y, size, False, steps, "x", "y", "steps")
         was_training = self._training
         self._set_training(False)
         try:

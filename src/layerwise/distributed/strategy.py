@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from ..checkpoints import restore_checkpoint
+from ..checkpoints import read_checkpoint
 from ..exceptions import DistributedError, TrainingDivergedError
 from .batchnorm import attach
 from .broadcast import broadcast_model
@@ -208,17 +208,23 @@ class MPIStrategy:
         )
         self._set_up.add(model)
 
-    def restore(self, model, path):
-        """``fit(resume_from=path)``: rank 0 reads the checkpoint, :meth:`setup` broadcasts it;
-        returns ``(start_epoch, history)`` on every process."""
-        result, error = None, None
+    def read_checkpoint(self, model, path, callbacks=()):
+        """``fit(resume_from=path)``: rank 0 reads and checks the checkpoint (refused on every
+        process if that fails); returns the function that applies it, which every process
+        calls: rank 0 restores, the others receive the epoch, history and callback states (and
+        :meth:`setup` then broadcasts the weights and optimizer state)."""
+        apply, error = None, None
         if self.is_chief:
             try:
-                result = restore_checkpoint(model, path)
+                apply = read_checkpoint(model, path, callbacks)
             except Exception as caught:  # noqa: BLE001 - raised on every process below
                 error = caught
         self.agree(error)
-        return self.comm.bcast(result, root=0)
+
+        def resume():
+            return self.comm.bcast(apply() if self.is_chief else None, root=0)
+
+        return resume
 
     def train_step(self, model, x, y, epoch: int, step: int) -> float:
         """One step with gradients averaged over processes (see :mod:`.step`). A model not

@@ -152,6 +152,7 @@ class Layer(Serializable):
         *,
         trainable: bool = True,
         regularizer=None,
+        non_negative: bool = False,
     ) -> np.ndarray:
         """Declare a weight: create ``self.<name>`` of ``shape`` in the layer's dtype, drawn
         by ``initializer`` from the layer's generator, and, if ``trainable``, its gradient
@@ -159,7 +160,8 @@ class Layer(Serializable):
 
         Declared weights are what :meth:`parameters` (trainable) and :meth:`state` (the rest)
         list, in declaration order, and what saving, packing, dtype casting and regularization
-        act on.
+        act on. ``non_negative`` weights (a variance) refuse negative values from files and
+        ``set_weights``.
         """
         init = initializers.get(initializer, argument=f"{name}_initializer")
         rng = getattr(self, "_rng", None)
@@ -168,6 +170,8 @@ class Layer(Serializable):
         array = init(tuple(int(s) for s in shape), self.dtype, rng)
         setattr(self, name, array)
         self._weights[name] = bool(trainable)
+        if non_negative:
+            self._non_negative = {*getattr(self, "_non_negative", ()), name}
         if trainable:
             setattr(self, f"grad_{name}", np.zeros_like(array))
         reg = regularizers.get(regularizer, f"{name}_regularizer")
@@ -176,6 +180,12 @@ class Layer(Serializable):
         else:
             self._regularizers.pop(name, None)
         return array
+
+    def check_weight(self, name: str, value: np.ndarray) -> str | None:
+        """Why ``value`` cannot be the weight ``name`` (a problem to report), or None."""
+        if name in getattr(self, "_non_negative", ()) and (value < 0).any():
+            return "holds negative values, but it is a variance"
+        return None
 
     def parameters(self) -> dict[str, np.ndarray]:
         """Trainable arrays by name, in declaration order (updated in place by optimizers)."""

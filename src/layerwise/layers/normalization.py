@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .. import initializers
 from ..registry import register
 from .base import Layer
 
@@ -69,14 +70,14 @@ class BatchNormalization(Layer):
         features = self.input_shape[-1]
         if self.scale:
             self.add_weight("gamma", (features,), "ones")
-        else:
-            self.gamma = np.ones(features, self.dtype)
+        else:  # fixed at 1; drawn through an initializer, so a loading file's budget counts it
+            self.gamma = initializers.get("ones")((features,), self.dtype)
         if self.center:
             self.add_weight("beta", (features,), "zeros")
         else:
-            self.beta = np.zeros(features, self.dtype)
+            self.beta = initializers.get("zeros")((features,), self.dtype)
         self.add_weight("moving_mean", (features,), "zeros", trainable=False)
-        self.add_weight("moving_variance", (features,), "ones", trainable=False)
+        self.add_weight("moving_variance", (features,), "ones", trainable=False, non_negative=True)
         if not self.scale:
             self.grad_gamma = np.zeros(features, self.dtype)
         if not self.center:

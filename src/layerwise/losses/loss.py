@@ -75,12 +75,20 @@ class Loss:
         return self.function.from_logits
 
     def _arrays(self, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-        """Arrays from lists: integer predictions become float64, labels keep their type, and
-        labels of the predictions' size take their shape (never a silent broadcast)."""
+        """Arrays from lists: integer predictions become float64, labels are checked as
+        ``fit`` checks them (shape, range: class ids in ``[0, k)``, binary labels in
+        ``[0, 1]``), and labels of the predictions' size take their shape (never a silent
+        broadcast)."""
         y_pred = np.asarray(y_pred)
+        if y_pred.dtype.kind not in "biuf":
+            raise TypeError(f"Argument 'y_pred' must hold real numbers; received {y_pred.dtype}.")
         if not np.issubdtype(y_pred.dtype, np.floating):
             y_pred = y_pred.astype(np.float64)
         y_true = np.asarray(y_true)
+        if y_true.dtype.kind not in "biuf":
+            raise TypeError(f"Argument 'y_true' must hold real numbers; received {y_true.dtype}.")
+        if y_pred.ndim == 0:
+            raise ShapeMismatchError("Argument 'y_pred' must hold a batch, not one number.")
         if isinstance(self.function, SparseCategoricalCrossentropy):
             expected = y_pred.shape[:-1]
             if y_true.size != int(np.prod(expected)):
@@ -88,14 +96,20 @@ class Loss:
                     f"Argument 'y_true' holds {y_true.size} labels for predictions of shape "
                     f"{y_pred.shape}; {self.name!r} needs one integer label per row."
                 )
-            return y_true.reshape(expected), y_pred
-        if y_true.shape != y_pred.shape:
+            y_true = y_true.reshape(expected)
+        elif y_true.shape != y_pred.shape:
             if y_true.size != y_pred.size:
                 raise ShapeMismatchError(
                     f"Argument 'y_true' has shape {y_true.shape}, but 'y_pred' has shape "
                     f"{y_pred.shape}; {self.name!r} needs labels of the predictions' shape."
                 )
             y_true = y_true.reshape(y_pred.shape)
+        if y_pred.ndim >= 2 and y_pred.dtype.kind == "f":
+            try:
+                y_true = self.function.targets(y_true, y_pred.shape[1:], y_pred.dtype)
+            except (ValueError, TypeError) as error:
+                message = str(error).replace("Argument 'y'", "Argument 'y_true'", 1)
+                raise type(error)(message) from None
         return y_true, y_pred
 
     def _value(self, y_true, y_pred) -> float:

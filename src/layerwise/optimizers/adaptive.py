@@ -29,6 +29,7 @@ class Adam(Optimizer):
     """
 
     slot_names = ("m", "v")
+    non_negative_slots = ("v",)
     elementwise = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
@@ -101,6 +102,7 @@ class RMSprop(Optimizer):
     """
 
     slot_names = ("v",)
+    non_negative_slots = ("v",)
     elementwise = True
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):

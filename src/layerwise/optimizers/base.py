@@ -11,7 +11,7 @@ import numpy as np
 from .. import registry, schedules
 from ..registry import Serializable, serialize
 
-__all__ = ["Optimizer", "check_learning_rate"]
+__all__ = ["Optimizer", "check_learning_rate", "check_iterations"]
 
 
 def _check_number(value, argument: str, low: float = 0.0, high: float = math.inf, closed=False):
@@ -52,6 +52,9 @@ class Optimizer(Serializable):
     """
 
     slot_names: tuple[str, ...] = ()
+    # Slots that can never be negative (running averages of squares): a file or set_state
+    # holding a negative value there is refused.
+    non_negative_slots: tuple[str, ...] = ()
     # True when update_parameter treats every element alike (no per-array norms or shapes), so
     # that one call on all parameters packed into one array equals one call per array. Only
     # the class that defines update_parameter can say so: a subclass that overrides it is
@@ -60,7 +63,7 @@ class Optimizer(Serializable):
 
     def __init__(self, learning_rate=0.01):
         self.learning_rate = learning_rate
-        self.iterations = 0
+        self._iterations = 0
         self.slots: dict[str, dict[str, np.ndarray]] = {}
         self._names: list[str] = []
         self._scratch: list[np.ndarray] = []
@@ -74,6 +77,15 @@ class Optimizer(Serializable):
     @learning_rate.setter
     def learning_rate(self, value):
         self._learning_rate = check_learning_rate(value)
+
+    @property
+    def iterations(self) -> int:
+        """Updates applied so far (an integer from 0 to 2**53, exact as a float too)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value) -> None:
+        self._iterations = check_iterations(value)
 
     @property
     def current_learning_rate(self) -> float:
@@ -201,23 +213,30 @@ class Optimizer(Serializable):
             ValueError: a negative or non-integer ``iterations``, or a saved array whose shape
                 differs from the parameter it belongs to.
         """
-        if not isinstance(iterations, numbers.Integral) or isinstance(iterations, bool):
-            raise ValueError(f"Argument 'iterations' must be an integer; received {iterations!r}.")
-        if iterations < 0:
-            raise ValueError(f"Argument 'iterations' must be >= 0; received {iterations!r}.")
+        iterations = check_iterations(iterations)
+        if not isinstance(state, dict):
+            raise TypeError(
+                f"Argument 'state' must be a dict of arrays by name, as get_state() returns; "
+                f"received {type(state).__name__}."
+            )
+        known = dict(zip(self._names, self._scratch))
         slots: dict[str, dict[str, np.ndarray]] = {}
         for key, array in state.items():
-            name, _, slot = key.rpartition("/")
-            slots.setdefault(name, {})[slot] = np.array(array, copy=True)
-        for name, scratch in zip(self._names, self._scratch):
-            for slot, array in slots.get(name, {}).items():
-                if array.shape != scratch.shape:
-                    raise ValueError(
-                        f"Saved optimizer state '{name}/{slot}' has shape {array.shape}, but the "
-                        f"parameter has shape {scratch.shape}."
-                    )
+            name, _, slot = key.rpartition("/") if isinstance(key, str) else ("", "", "")
+            if slot not in self.slot_names or (known and name not in known):
+                raise ValueError(
+                    f"Argument 'state' holds {key!r:.80}, which is not a slot of this optimizer "
+                    f"({', '.join(self.slot_names) or 'no slots'}) for one of its parameters."
+                )
+            value = _checked_slot(array, key, slot in self.non_negative_slots)
+            if name in known and value.shape != known[name].shape:
+                raise ValueError(
+                    f"Saved optimizer state '{name}/{slot}' has shape {value.shape}, but the "
+                    f"parameter has shape {known[name].shape}."
+                )
+            slots.setdefault(name, {})[slot] = value
         self.slots = slots
-        self.iterations = int(iterations)
+        self._iterations = iterations
         if self._names:  # already built: the scratch arrays stand in for the parameters
             flat, self._flat = self._flat, None  # rebuilt (packed again) around the new state
             self.build(self._names, self._scratch, flat=None if flat is None else flat[:2])
@@ -233,6 +252,32 @@ class Optimizer(Serializable):
 
     def __repr__(self):
         return f"{type(self).__name__}({self.get_config()})"
+
+
+def check_iterations(value, argument: str = "iterations") -> int:
+    """An update count: an integer from 0 to 2**53 (beyond, a float cannot hold it exactly)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Argument '{argument}' must be an integer; received {value!r:.60}.")
+    if not 0 <= value <= 2**53:
+        raise ValueError(f"Argument '{argument}' must be from 0 to 2**53; received {value!r}.")
+    return int(value)
+
+
+def _checked_slot(array, key: str, non_negative: bool) -> np.ndarray:
+    """A copy of a saved slot array, refused unless real, finite (and >= 0 where it must)."""
+    if isinstance(array, (str, bytes)) or array is None:
+        raise TypeError(f"Argument 'state': {key!r} must be an array; received {array!r:.60}.")
+    value = np.array(array, copy=True)
+    if value.dtype.kind not in "iuf":
+        raise TypeError(
+            f"Argument 'state': {key!r} must hold real numbers; received dtype {value.dtype}."
+        )
+    if not np.isfinite(value).all():
+        raise ValueError(f"Argument 'state': {key!r} holds NaN or infinity.")
+    if non_negative and (value < 0).any():
+        raise ValueError(f"Argument 'state': {key!r} is an average of squares but holds "
+                         "negative values.")
+    return value
 
 
 registry.register_kind("optimizer", Optimizer)
