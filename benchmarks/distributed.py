@@ -129,6 +129,8 @@ def _launch(processes: int, threads: int, args) -> dict:
 def _summary(runs: dict, samples: int) -> str:
     rate = {c: statistics.median(samples / s for run in runs[c] for s in run["epoch_seconds"])
             for c in CONFIGS}
+    # The fastest epoch: the least disturbed by the other work on a shared machine.
+    best = {c: max(samples / s for run in runs[c] for s in run["epoch_seconds"]) for c in CONFIGS}
     two = runs[(2, 1)]
     steps = two[0]["steps"]
     epoch2 = statistics.median(s for run in two for s in run["epoch_seconds"])
@@ -140,15 +142,16 @@ def _summary(runs: dict, samples: int) -> str:
     transfer_median = statistics.median(
         run["diagnostic_transfer_median_seconds"] for run in two)
     step = epoch2 / steps
-    base = rate[(1, 2)]
+    base, top = rate[(1, 2)], best[(1, 2)]
+    names = {(1, 2): "1 process x 2 BLAS threads, batch 256",
+             (2, 1): "2 processes x 1 thread, batch 128 each",
+             (1, 1): "(control) 1 process x 1 thread, batch 256"}
     rows = [
-        "| configuration (global batch 256) | samples/s (median) | ratio |",
-        "|---|---|---|",
-        f"| 1 process x 2 BLAS threads, batch 256 | {base:,.0f} | 1.00 |",
-        f"| 2 processes x 1 thread, batch 128 each | {rate[(2, 1)]:,.0f} | "
-        f"{rate[(2, 1)] / base:.2f} |",
-        f"| (control) 1 process x 1 thread, batch 256 | {rate[(1, 1)]:,.0f} | "
-        f"{rate[(1, 1)] / base:.2f} |",
+        "| configuration (global batch 256) | samples/s, median | ratio | samples/s, fastest "
+        "epoch | ratio |",
+        "|---|---|---|---|---|",
+        *(f"| {names[c]} | {rate[c]:,.0f} | {rate[c] / base:.2f} | {best[c]:,.0f} | "
+          f"{best[c] / top:.2f} |" for c in ((1, 2), (2, 1), (1, 1))),
         "",
         "| a 2-process step | ms | share |",
         "|---|---|---|",

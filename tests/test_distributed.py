@@ -115,3 +115,15 @@ def test_a_graph_with_two_inputs_and_two_outputs_equals_one_process(distributed_
         for key, values in reference.history.items():
             np.testing.assert_allclose(run[f"history_{key}"], values, rtol=1e-10, atol=1e-12,
                                        err_msg=key)
+
+
+def test_unpacked_gradients_are_averaged_alike(distributed_run):
+    processes, out = distributed_run
+    x, y = data()
+    reference = classifier("adam", True, "float64")
+    reference.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH * processes, verbose=0)
+    for rank in range(processes):
+        run = np.load(out / f"unpacked-rank{rank}.npz")
+        assert not run["packed"]
+        for i, weight in enumerate(reference.get_weights()):
+            np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)

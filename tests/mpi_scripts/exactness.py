@@ -48,3 +48,15 @@ model.fit(xs, ys, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0, validatio
 np.savez(out / f"graph-rank{strategy.rank}.npz",
          **{f"w{i}": w for i, w in enumerate(model.get_weights())},
          **{f"history_{key}": np.array(values) for key, values in model.history.items()})
+
+# Without packing (as for a model whose layers hold mixed dtypes): gradients are copied through
+# a buffer of their own, with the same numbers.
+from layerwise import packing  # noqa: E402
+
+pack = packing.pack
+packing.pack = lambda *args, **kwargs: None
+model = classifier("adam", True, "float64", distribute=strategy)
+model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0)
+packing.pack = pack
+np.savez(out / f"unpacked-rank{strategy.rank}.npz", packed=np.array(model._packed is not None),
+         **{f"w{i}": w for i, w in enumerate(model.get_weights())})
