@@ -108,6 +108,7 @@ def test_evaluate_metrics_are_reduced_over_processes(main_run):
         "f1": f1_score(truth, predicted, average="macro", zero_division=0),
     }
     for report in main_run:
+        assert report["evaluate_batches"] == pytest.approx(expected, rel=1e-12)
         assert report["evaluate"].keys() == expected.keys()
         for key, value in expected.items():
             assert report["evaluate"][key] == pytest.approx(value, rel=1e-12, abs=1e-12), key

@@ -120,7 +120,9 @@ if part == "main":
     report["evaluate"] = model.evaluate(x, y)
     report["weights"] = [w.tolist() for w in model.get_weights()]
     # Every process evaluates the same model on its own rows; the test recomputes the values.
-    report["own_rows_predict"] = model.predict(x).tolist()
+    # Batches given per process (rank 0: rows 0-20, rank 1: rows 20-50) are reduced too.
+    own = [(x[a:b], y[a:b]) for a, b in ([(0, 10), (10, 20)] if rank == 0 else [(20, 50)])]
+    report["evaluate_batches"] = model.evaluate(own)
     # train_on_batch: each process gives its own batch; the first call takes rank 0's weights
     # (rank 1's model starts elsewhere), every call averages the gradients.
     model = classifier("adam", distribute=strategy, seed=rank)
