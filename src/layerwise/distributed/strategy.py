@@ -68,7 +68,9 @@ class MPIStrategy:
     - an error on one process is raised on all of them (:class:`DistributedError` on the
       others) or, where they cannot agree, aborts the job with that error printed.
 
-    With one process (no ``mpiexec``) it changes nothing, so the same script runs unchanged.
+    ``fit``, ``evaluate`` and ``train_on_batch`` are then collective: every process calls them,
+    in the same order (``predict`` is not: it runs on what each process gives it). With one
+    process (no ``mpiexec``) nothing changes, so the same script runs unchanged.
 
     Args:
         comm: an ``mpi4py`` communicator (default ``MPI.COMM_WORLD``).
