@@ -135,6 +135,10 @@ def test_different_models_are_refused_on_every_process(tmp_path):
     assert chief["error"]["type"] == "ValueError"
     assert "process 1 differs from rank 0's" in chief["error"]["message"]
     assert other["error"]["type"] == "DistributedError"
+    for key in ("data_error", "evaluate_error"):
+        assert chief[key]["type"] == "ValueError" and "different arrays" in chief[key]["message"]
+        assert other[key]["type"] == "DistributedError"
+    assert chief["unchanged"] and other["unchanged"]
 
 
 @pytest.mark.parametrize("part, message", [

@@ -191,8 +191,29 @@ class MPIStrategy:
     def split(self, batches):
         """This process's share of ``fit``'s training batches (see :mod:`.data`)."""
         if hasattr(batches, "xs"):  # data.ArrayBatches: arrays given in full
+            self._check_same_arrays(batches, "x_train")
             return ShardedBatches(batches, self)
         return AgreedBatches(batches, self)
+
+    def _check_same_arrays(self, batches, argument: str) -> None:
+        """Arrays split by rank must be the same on every process: compare their sample count
+        and a fingerprint (sums over about a thousand rows) with rank 0's, on every process."""
+        arrays = batches.xs + batches.ys
+        every = max(1, batches.samples // 1000)
+        fingerprint = [batches.samples] + [
+            float(np.sum(a[::every], dtype=np.float64)) for a in arrays
+        ]
+        prints = self.comm.allgather(fingerprint)
+        error = None
+        if any(p != prints[0] for p in prints) and self.is_chief:
+            ranks = [r for r, p in enumerate(prints) if p != prints[0]]
+            error = ValueError(
+                f"Argument '{argument}': the processes were given different arrays (process(es) "
+                f"{ranks} differ from rank 0, samples {[p[0] for p in prints]}). Arrays are "
+                "split by rank and must be the same on every process; give each process its "
+                "own data as a list or generator of (x_batch, y_batch) batches instead."
+            )
+        self.agree(error)
 
     def tail_size(self, model) -> int:
         """How many numbers ride with ``model``'s packed gradients in each step's allreduce."""
@@ -240,6 +261,7 @@ class MPIStrategy:
         rows (generators and lists of batches are taken as this process's share)."""
         if not hasattr(batches, "xs"):
             return batches
+        self._check_same_arrays(batches, "validation or evaluation data")
         low, high = rank_rows(batches.samples, self.rank, self.size)
         return batches.subset(low, high, batches.batch_size, False)
 
