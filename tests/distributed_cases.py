@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import numpy as np
@@ -14,12 +15,24 @@ SAMPLES = 50  # not a multiple of any global batch: the last one is partial (and
 PER_RANK_BATCH = 4  # processes, leaves one process without samples)
 EPOCHS = 3
 
-# (optimizer, regularized, dtype): every combination the exactness test checks.
-CONFIGS = list(itertools.product(("sgd", "adam"), (False, True), ("float64", "float32")))
+# (optimizer, regularized, dtype, clipping): every combination the exactness test checks.
+CONFIGS = [(*c, None) for c in itertools.product(("sgd", "adam"), (False, True),
+                                                  ("float64", "float32"))]
+# Gradient clipping (Keras' clipnorm, clipvalue, global_clipnorm), where the optimizers have it;
+# thresholds small enough that every step clips.
+CLIPPING = "clipnorm" in inspect.signature(layerwise.optimizers.Optimizer.__init__).parameters
+if CLIPPING:
+    CONFIGS += [
+        ("sgd", True, "float64", ("global_clipnorm", 0.05)),
+        ("sgd", False, "float32", ("clipvalue", 0.002)),
+        ("adam", True, "float64", ("clipnorm", 0.02)),
+        ("adam", False, "float32", ("global_clipnorm", 0.05)),
+    ]
 
 
-def config_name(optimizer: str, regularized: bool, dtype: str) -> str:
-    return f"{optimizer}-{'l2' if regularized else 'plain'}-{dtype}"
+def config_name(optimizer: str, regularized: bool, dtype: str, clipping=None) -> str:
+    clip = "" if clipping is None else f"-{clipping[0]}"
+    return f"{optimizer}-{'l2' if regularized else 'plain'}-{dtype}{clip}"
 
 
 def data(seed: int = 0, n: int = SAMPLES):
@@ -30,8 +43,8 @@ def data(seed: int = 0, n: int = SAMPLES):
     return x, np.eye(3)[labels]
 
 
-def classifier(optimizer="sgd", regularized=False, dtype="float64", distribute=None,
-               batch_norm=False, metrics=("accuracy",), seed=0):
+def classifier(optimizer="sgd", regularized=False, dtype="float64", clipping=None,
+               distribute=None, batch_norm=False, metrics=("accuracy",), seed=0):
     """A small MLP (tanh, relu, softmax) compiled with ``distribute``; same weights per seed."""
     layerwise.set_seed(seed)
     regularizer = L2(0.01) if regularized else None
@@ -41,7 +54,9 @@ def classifier(optimizer="sgd", regularized=False, dtype="float64", distribute=N
         x = BatchNormalization(momentum=0.9)(x)
     x = Dense(8, activation="relu", kernel_regularizer=regularizer)(x)
     model = Model(inputs, Dense(3, activation="softmax")(x), seed=seed)
-    chosen = {"sgd": layerwise.optimizers.SGD(0.1), "adam": layerwise.optimizers.Adam(0.01)}
+    clip = {} if clipping is None else dict([clipping])
+    chosen = {"sgd": layerwise.optimizers.SGD(0.1, **clip),
+              "adam": layerwise.optimizers.Adam(0.01, **clip)}
     model.compile(loss_fn="categorical_crossentropy", optimizer=chosen[optimizer],
                   metrics=list(metrics), dtype=dtype, distribute=distribute)
     return model

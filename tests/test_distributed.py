@@ -24,9 +24,9 @@ from mpi_launch import run_mpi
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 
 
-def single_process(optimizer, regularized, dtype, processes):
+def single_process(optimizer, regularized, dtype, clipping, processes):
     x, y = data()
-    model = classifier(optimizer, regularized, dtype)
+    model = classifier(optimizer, regularized, dtype, clipping)
     model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH * processes, verbose=0,
               validation_split=0.2)
     return model, model.evaluate(x, y)
@@ -43,9 +43,8 @@ def distributed_run(request, tmp_path_factory):
 @pytest.mark.parametrize("config", CONFIGS, ids=[config_name(*c) for c in CONFIGS])
 def test_n_processes_equal_one_process_at_n_times_the_batch(distributed_run, config):
     processes, out = distributed_run
-    optimizer, regularized, dtype = config
-    reference, evaluated = single_process(optimizer, regularized, dtype, processes)
-    tolerance = TOLERANCE[dtype]
+    reference, evaluated = single_process(*config, processes)
+    tolerance = TOLERANCE[config[2]]
     runs = [np.load(out / f"{config_name(*config)}-rank{r}.npz") for r in range(processes)]
     expected = reference.get_weights()
     for rank, run in enumerate(runs):
@@ -127,3 +126,17 @@ def test_unpacked_gradients_are_averaged_alike(distributed_run):
         assert not run["packed"]
         for i, weight in enumerate(reference.get_weights()):
             np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)
+
+
+CLIPPED = [c for c in CONFIGS if c[3] is not None]  # empty until the optimizers can clip
+
+if CLIPPED:
+
+    @pytest.mark.parametrize("config", CLIPPED, ids=[config_name(*c) for c in CLIPPED])
+    def test_the_clipping_thresholds_bite(config):
+        # Guards the clipping cases above: clipped training differs from unclipped.
+        clipped, _ = single_process(*config, 2)
+        plain, _ = single_process(*config[:3], None, 2)
+        difference = max(np.abs(a - b).max()
+                         for a, b in zip(clipped.get_weights(), plain.get_weights()))
+        assert difference > 1e-4

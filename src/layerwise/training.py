@@ -528,7 +528,7 @@ class Trainer:
                     for metric in metric_lists[k]:
                         metric.update(y, probabilities)
         if dist is not None:  # every process's totals
-            totals, count = dist.reduce_evaluation(totals, count, metric_lists)
+            totals, (count,) = dist.reduce_evaluation(metric_lists, totals, [count])
         if count == 0:
             raise ValueError("The evaluation data yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)

@@ -12,13 +12,13 @@ from layerwise.distributed import MPIStrategy
 out = Path(sys.argv[1])
 strategy = MPIStrategy()
 x, y = data()
-for optimizer, regularized, dtype in CONFIGS:
-    model = classifier(optimizer, regularized, dtype, distribute=strategy)
+for config in CONFIGS:
+    model = classifier(*config, distribute=strategy)
     model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0, validation_split=0.2)
     result = model.evaluate(x, y)
     arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     np.savez(
-        out / f"{config_name(optimizer, regularized, dtype)}-rank{strategy.rank}.npz",
+        out / f"{config_name(*config)}-rank{strategy.rank}.npz",
         **arrays,
         loss=np.array(model.history["loss"]),
         accuracy=np.array(model.history["accuracy"]),

@@ -51,6 +51,13 @@ def _local_backward(model, strategy, xs, ys, scale):
     """Forward, losses, metrics and backward on this process's share (as the single-process
     step, with the errors weighted); returns its mean loss and each output's."""
     outputs = model._graph.forward(xs)
+    for mask, output in zip(model._graph.output_masks, outputs):
+        if mask is not None and output.ndim >= 3 and mask.shape == output.shape[:2]:
+            # Losses over unmasked steps would need each process's share of those steps.
+            raise NotImplementedError(
+                "Distributed training of an output with masked sequence steps is not supported "
+                "yet; train it on one process."
+            )
     losses_list, weights = model.losses, model.loss_weights
     output_losses = [f.value(y, o) for f, y, o in zip(losses_list, ys, outputs)]
     for k, group in enumerate(model._output_metrics):

@@ -265,11 +265,20 @@ class MPIStrategy:
         low, high = rank_rows(batches.samples, self.rank, self.size)
         return batches.subset(low, high, batches.batch_size, False)
 
-    def reduce_evaluation(self, totals: list, count: int, metric_lists: list):
-        """Every process's loss totals and sample count (summed) and metrics (merged)."""
-        sums = self.allreduce(np.array([*totals, count], dtype=np.float64))
+    def reduce_evaluation(self, metric_lists: list, *sums: list) -> list:
+        """Every process's evaluation: each list of ``sums`` (loss totals, sample counts, ...)
+        summed element-wise over processes, and the metrics merged; returns the lists summed,
+        in order (integers stay integers)."""
+        flat = np.array([value for values in sums for value in values], dtype=np.float64)
+        self.allreduce(flat)
         self.reduce_metrics([metric for group in metric_lists for metric in group])
-        return [float(t) for t in sums[:-1]], int(round(sums[-1]))
+        result, offset = [], 0
+        for values in sums:
+            part = flat[offset : offset + len(values)]
+            result.append([int(round(v)) if isinstance(old, (int, np.integer)) else float(v)
+                           for v, old in zip(part, values)])
+            offset += len(values)
+        return result
 
     def reduce_metrics(self, metrics: list) -> None:
         """Merge every process's metric totals into ``metrics`` (the same on every process)."""
