@@ -8,10 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+import layerwise
 from distributed_cases import data
 from layerwise import metrics
 from layerwise.data import ArrayBatches
 from layerwise.distributed.data import ShardedBatches, rank_rows
+from layerwise.distributed.step import _local_backward
 from mpi_launch import SCRIPTS, require_mpi
 
 
@@ -95,3 +97,34 @@ def test_importing_layerwise_does_not_import_mpi4py():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+class StepMask(layerwise.layers.Layer):
+    """Passes its input through and masks every step whose first feature is zero."""
+
+    def build(self, input_shape):
+        super().build(tuple(input_shape))
+        self.output_shape = self.input_shape
+
+    def forward(self, inputs):
+        return inputs
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        return output_error if input_gradient else None
+
+    def compute_mask(self, inputs, mask):
+        return inputs[..., 0] != 0
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def test_masked_sequence_outputs_are_refused_by_the_distributed_step():
+    inputs = layerwise.Input(shape=(5, 3))
+    model = layerwise.Model(inputs, layerwise.Dense(2)(StepMask()(inputs)))
+    model.compile(loss="mse")
+    model._prepare_training()
+    x = np.ones((4, 5, 3))
+    x[:, 3:, 0] = 0
+    with pytest.raises(NotImplementedError, match="masked sequence steps"):
+        _local_backward(model, FakeStrategy(0, 2), [x], [np.zeros((4, 5, 2))], None)
