@@ -158,8 +158,10 @@ class _Monitor(Callback):
                 f"Argument 'monitor' must be the name of a logged value, e.g. 'val_loss'; "
                 f"received {monitor!r:.60}."
             )
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"Argument 'mode' must be 'auto', 'min' or 'max'; received {mode!r}.")
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
+            raise ValueError(
+                f"Argument 'mode' must be 'auto', 'min' or 'max'; received {mode!r:.60}."
+            )
         min_delta = _real(min_delta, "min_delta", lambda d: d >= 0, "a number >= 0")
         self.monitor = monitor
         if mode == "auto":
@@ -334,15 +336,32 @@ class LearningRateScheduler(Callback):
             raise TypeError(f"Argument 'schedule' must be callable; received {schedule!r}.")
         self.schedule = schedule
 
-    def on_epoch_begin(self, epoch, logs=None):
-        optimizer = self.model.optimizer
-        rate = self.schedule(epoch, optimizer.current_learning_rate)
-        if not isinstance(rate, (int, float, np.floating)) or not math.isfinite(rate) or rate <= 0:
+    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
+        """The schedule is tried once on the first epoch (without changing anything)."""
+        self._rate(0)
+
+    def _rate(self, epoch: int) -> float:
+        try:
+            rate = self.schedule(epoch, self.model.optimizer.current_learning_rate)
+        except Exception as error:  # the user's function: say which argument failed
+            raise TypeError(
+                f"Argument 'schedule' of LearningRateScheduler failed for epoch {epoch} "
+                f"called as schedule(epoch, learning_rate): {type(error).__name__}: {error}"
+            ) from error
+        if (
+            isinstance(rate, (bool, np.bool_))
+            or not isinstance(rate, (int, float, np.floating, np.integer))
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
             raise ValueError(
-                f"The schedule of LearningRateScheduler returned {rate!r} for epoch {epoch}; "
-                "it must return a positive number."
+                f"Argument 'schedule' of LearningRateScheduler returned {rate!r:.60} for epoch "
+                f"{epoch}; it must return a positive number."
             )
-        optimizer.learning_rate = float(rate)
+        return float(rate)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self._rate(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -404,11 +423,24 @@ class ModelCheckpoint(_Monitor):
                 f"Argument 'filepath' of ModelCheckpoint, {self.filepath!r}, is not a valid "
                 f"template: {error}."
             ) from None
+        if "\x00" in path:
+            raise ValueError("Argument 'filepath' of ModelCheckpoint holds a NUL character.")
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise ValueError(
-                f"Argument 'filepath' of ModelCheckpoint, {self.filepath!r}: the folder "
-                f"{folder!r} does not exist."
+                f"Argument 'filepath' of ModelCheckpoint, {self.filepath!r:.200}: the folder "
+                f"{folder!r:.200} does not exist."
+            )
+        try:
+            longest = os.pathconf(folder, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):  # pragma: no cover - not POSIX
+            longest = 255
+        # Saves write a temporary ".<name>.<pid>.<random>.tmp" next to the file first.
+        if len(os.path.basename(path).encode()) + 32 > longest:
+            raise ValueError(
+                f"Argument 'filepath' of ModelCheckpoint: the file name "
+                f"{os.path.basename(path)!r:.80} is too long for this file system (at most "
+                f"{longest - 32} bytes here)."
             )
 
     def on_train_begin(self, logs=None):

@@ -145,8 +145,8 @@ class Model(Trainer):
         argument = "loss" if loss is not None else "loss_fn"
         spec = loss if loss is not None else ("mse" if loss_fn is None else loss_fn)
         try:
-            dtype_name = np.dtype(dtype).name
-        except TypeError:
+            dtype_name = np.dtype(dtype).name if isinstance(dtype, (str, type, np.dtype)) else None
+        except Exception:  # NumPy's parser raises TypeError, ValueError, even SyntaxError
             dtype_name = None
         if dtype_name not in _DTYPES:
             raise ValueError(f"Argument 'dtype' must be one of {_DTYPES}; received {dtype!r}.")
@@ -314,6 +314,8 @@ class Model(Trainer):
         """
         if (name is None) == (index is None):
             raise ValueError("Give exactly one of 'name' and 'index' to get_layer.")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Argument 'name' must be a layer's name; received {name!r:.60}.")
         if index is not None:
             if isinstance(index, bool) or not isinstance(index, int):
                 raise TypeError(f"Argument 'index' must be an int; received {index!r}.")

@@ -30,6 +30,19 @@ _DTYPES = {"F32": np.float32, "F64": np.float64}
 
 
 # --------------------------------------------------------------------------- writing
+def checked_path(path, argument: str = "path") -> str:
+    """``path`` as a string, or a TypeError/ValueError naming the argument."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"Argument '{argument}' must be a file path (str or os.PathLike); received "
+            f"{path!r:.60} of type {type(path).__name__}."
+        )
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise ValueError(f"Argument '{argument}' must be a non-empty path; received {path!r:.60}.")
+    return path
+
+
 class _Terminated(BaseException):
     """SIGTERM arrived while a file was being written (turned into an exception to clean up)."""
 
@@ -88,7 +101,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     import tempfile
     import threading
 
-    path = os.fspath(path)
+    path = checked_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     remove_stale_temporaries(path)
     previous = None
@@ -180,7 +193,7 @@ class ModelFile:
     """A safetensors file opened for checking: metadata parsed, tensors read on demand."""
 
     def __init__(self, path) -> None:
-        self.path = os.fspath(path)
+        self.path = checked_path(path)
         try:
             info = os.stat(self.path)
             if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end

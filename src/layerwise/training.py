@@ -48,8 +48,12 @@ def _check_verbose(verbose, print_loss) -> int | str:
         raise TypeError(f"Argument 'print_loss' must be True or False; received {print_loss!r}.")
     if verbose is None:
         return "auto" if print_loss else 0
-    if verbose not in (0, 1, 2, "auto") or isinstance(verbose, bool):
-        raise ValueError(f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r}.")
+    if not isinstance(verbose, (int, str)) or isinstance(verbose, bool) or verbose not in (
+        0, 1, 2, "auto"
+    ):
+        raise ValueError(
+            f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r:.60}."
+        )
     return verbose
 
 
@@ -554,7 +558,7 @@ class Trainer:
         size = (
             _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        if not isinstance(verbose, int) or isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"Argument 'verbose' must be 0, 1 or 2; received {verbose!r:.40}.")
         if steps is not None:
             steps = check_positive_int(steps, "steps")
@@ -578,6 +582,10 @@ class Trainer:
         Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.
         """
         self._require_compiled("train_on_batch")
+        if not isinstance(return_dict, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument 'return_dict' must be True or False; received {return_dict!r:.60}."
+            )
         xs, ys = self._convert_xy(x, y, "x", "y")
         self._prepare_training()
         for metric in self.metrics:

@@ -8,6 +8,8 @@ packing, pickling, regularization, saving order) is derived from the declaration
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import re
 from collections import defaultdict
 
@@ -43,6 +45,26 @@ def check_positive_int(value, argument: str) -> int:
     if value <= 0:
         raise ValueError(f"Argument '{argument}' must be a positive integer; received {value!r}.")
     return int(value)
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 2**62
+
+
+def _check_fits_in_memory(layer, name: str, shape: tuple[int, ...]) -> None:
+    """A weight (and its gradient) larger than the machine's memory is refused with a
+    ValueError that names the layer, rather than a MemoryError or the kernel's OOM killer."""
+    size = math.prod(shape)
+    needed = 2 * size * layer.dtype.itemsize
+    if needed > _physical_memory():
+        raise ValueError(
+            f"Layer {layer.name!r}: the weight {name!r} of shape {shape} ({size:,} values, "
+            f"{needed / 2**30:,.1f} GiB with its gradient) does not fit in this machine's "
+            "memory; check the layer's size arguments."
+        )
 
 
 class Layer(Serializable):
@@ -164,10 +186,13 @@ class Layer(Serializable):
         ``set_weights``.
         """
         init = initializers.get(initializer, argument=f"{name}_initializer")
+        shape = tuple(int(s) for s in shape)
+        if initializers._allocation_budget is None:  # loading a file has a stricter budget
+            _check_fits_in_memory(self, name, shape)
         rng = getattr(self, "_rng", None)
         if rng is None:
             rng = self._rng = make_rng(getattr(self, "seed", None))
-        array = init(tuple(int(s) for s in shape), self.dtype, rng)
+        array = init(shape, self.dtype, rng)
         setattr(self, name, array)
         self._weights[name] = bool(trainable)
         if non_negative:

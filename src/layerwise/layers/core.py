@@ -211,12 +211,18 @@ class Dense(Layer):
         self.input_shape = tuple(input_shape)
         self.input_size = int(self.input_shape[-1])
         self.output_shape = (*self.input_shape[:-1], self.output_size)
-        self.weights = self.add_weight(
-            "weights",
-            (self.input_size, self.output_size),
-            self.weights_initializer,
-            regularizer=self.kernel_regularizer,
-        )
+        try:
+            self.weights = self.add_weight(
+                "weights",
+                (self.input_size, self.output_size),
+                self.weights_initializer,
+                regularizer=self.kernel_regularizer,
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"{error} (Arguments 'output_size'={self.output_size} and 'input_size' or the "
+                f"input's last axis, {self.input_size}.)"
+            ) from None
         if self.use_bias:
             self.bias = self.add_weight(
                 "bias",

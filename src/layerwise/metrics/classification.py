@@ -142,7 +142,7 @@ class _ClassCounts(Metric):
     """Per-class true positives, predicted positives and actual positives over the epoch."""
 
     def __init__(self, threshold: float = 0.5, average: str | None = None, name: str | None = None):
-        if average not in _AVERAGES:
+        if not (average is None or isinstance(average, str)) or average not in _AVERAGES:
             raise ValueError(
                 f"Argument 'average' must be one of {_AVERAGES}; received {average!r}."
             )
