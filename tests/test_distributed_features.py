@@ -37,6 +37,12 @@ def test_one_allreduce_per_step_over_the_packed_gradient(main_run):
         assert report["allreduce_sizes"] == [report["parameters"] + 3] * steps
 
 
+def test_dropout_masks_are_independent_but_weights_equal(main_run):
+    chief, other = main_run
+    assert chief["dropout_weights"] == other["dropout_weights"]
+    assert chief["dropout_draw"] != other["dropout_draw"]
+
+
 def test_only_rank_0_prints(main_run):
     chief, other = main_run
     assert chief["printed"].count("Epoch ") == 2 and "Epoch 2/2 - loss: " in chief["printed"]

@@ -69,6 +69,20 @@ if part == "main":
     del strategy.allreduce
     report["allreduce_sizes"], report["parameters"] = sizes, model.count_params()
 
+    # Dropout: the same weights everywhere, masks from independent streams per process.
+    import layerwise
+    from layerwise import Dense, Dropout, Input, Model
+
+    layerwise.set_seed(3)
+    inputs = Input(shape=(6,))
+    dropout = Dropout(0.5)
+    hidden = dropout(Dense(16, activation="relu")(inputs))
+    model = Model(inputs, Dense(3, activation="softmax")(hidden))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", distribute=strategy)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    report["dropout_weights"] = [w.tolist() for w in model.get_weights()]
+    report["dropout_draw"] = dropout.random_generators()[0].random(4).tolist()
+
     # Files: only rank 0 writes, wherever each process is told to.
     folder = out / f"files-rank{rank}"
     folder.mkdir()
