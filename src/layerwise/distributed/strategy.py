@@ -74,9 +74,9 @@ class MPIStrategy:
 
     Args:
         comm: an ``mpi4py`` communicator (default ``MPI.COMM_WORLD``).
-        sync_batch_norm: compute batch-norm statistics over the global batch (two small
-            allreduces per batch-norm layer and step) instead of per process (the default, as
-            Horovod does).
+        sync_batch_norm: compute batch-norm statistics over the global batch (three small
+            allreduces per batch-norm layer and step: two in forward, one in backward) instead
+            of per process (the default, as Horovod does).
 
     Attributes:
         rank: this process's index, from 0.
