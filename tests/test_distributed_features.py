@@ -43,6 +43,11 @@ def test_dropout_masks_are_independent_but_weights_equal(main_run):
     assert chief["dropout_draw"] != other["dropout_draw"]
 
 
+def test_distribute_given_to_fit_trains_as_given_to_compile(main_run):
+    for report in main_run:
+        assert report["fit_distribute_equal"] and report["fit_distribute_stays"]
+
+
 def test_only_rank_0_prints(main_run):
     chief, other = main_run
     assert chief["printed"].count("Epoch ") == 2 and "Epoch 2/2 - loss: " in chief["printed"]

@@ -88,6 +88,7 @@ def test_one_process_without_mpiexec_trains_exactly_as_without_a_strategy():
     assert len(report["refused"]) == 3
     assert all("Argument 'distribute'" in message for message in report["refused"])
     assert "NoMerge has no merge_state" in report["no_merge"]
+    assert "Argument 'distribute'" in report["fit_refused"]
     assert report["unchanged"] is True
     assert report["mpi_string"] == "MPIStrategy"
 

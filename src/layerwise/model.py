@@ -12,7 +12,7 @@ import numpy as np
 from . import losses, optimizers, registry
 from . import metrics as metrics_module
 from .checkpoints import save_checkpoint
-from .distributed import MPIStrategy
+from .distributed import check_distribute
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
@@ -156,7 +156,7 @@ class Model(Trainer):
         for loss_function, layer in zip(losses_list, self.output_layers):
             self._check_loss_fits_output(loss_function, layer)
         metric_lists = self._resolve_metrics(metrics, losses_list)
-        distribute = _check_distribute(distribute, [m for group in metric_lists for m in group])
+        distribute = check_distribute(distribute, [m for group in metric_lists for m in group])
         # Everything is checked: from here on, the model changes.
         self.dtype = np.dtype(dtype)
         for layer in self.layers:
@@ -181,12 +181,7 @@ class Model(Trainer):
         ]
         self._fused = self._fused_outputs[0]
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
-        self.distribute = distribute
-        for layer in self.layers:  # fit attaches them again if distribute synchronizes them
-            if getattr(layer, "cross_process", None) is not None:
-                layer.cross_process = None
-        # Several processes: fit, evaluate and saving take the distributed paths.
-        self._dist = distribute if distribute is not None and distribute.size > 1 else None
+        self._use_distribute(distribute)
         self.compiled = True
 
     def _by_output(self, value, argument: str, what: str) -> list:
@@ -575,26 +570,6 @@ class Model(Trainer):
 
     def __repr__(self) -> str:
         return f"<Model {self.name!r}: {' -> '.join(layer.name for layer in self.layers)}>"
-
-
-def _check_distribute(distribute, metrics):
-    """``compile``'s ``distribute``: None, ``'mpi'`` or a strategy whose metrics can merge."""
-    if distribute is None:
-        return None
-    if isinstance(distribute, str) and distribute == "mpi":
-        distribute = MPIStrategy()
-    if not isinstance(distribute, MPIStrategy):
-        raise TypeError(
-            "Argument 'distribute' must be None, 'mpi' or a layerwise.distributed.MPIStrategy; "
-            f"received {distribute!r:.80} of type {type(distribute).__name__}."
-        )
-    for metric in metrics:
-        if type(metric).merge_state is metrics_module.Metric.merge_state:
-            raise TypeError(
-                f"Argument 'metrics': {type(metric).__name__} has no merge_state(other), which "
-                "distributed training needs to combine the totals of the processes."
-            )
-    return distribute
 
 
 registry.register_kind("model", Model)

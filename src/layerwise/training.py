@@ -16,6 +16,7 @@ from . import packing
 from .callbacks import CallbackList
 from .checkpoints import read_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
+from .distributed import check_distribute
 from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
 from .optimizers import check_learning_rate
@@ -176,6 +177,7 @@ class Trainer:
         steps_per_epoch: int | None = None,
         resume_from=None,
         validation_steps: int | None = None,
+        distribute=None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -205,6 +207,8 @@ class Trainer:
                 :class:`~layerwise.callbacks.ModelCheckpoint`: weights, optimizer state, history
                 and random generators are restored and training continues after its epoch up to
                 ``epochs`` in total, ending bit-for-bit where an uninterrupted run would.
+            distribute: as ``compile``'s (a :class:`~layerwise.distributed.MPIStrategy` or
+                ``'mpi'``); given here, it stays the model's from this call on.
 
         Returns:
             The mean training loss of the last epoch, a Python float.
@@ -214,6 +218,7 @@ class Trainer:
                 step are kept).
         """
         self._require_compiled("fit")
+        strategy = None if distribute is None else check_distribute(distribute, self.metrics)
         epochs = check_positive_int(epochs, "epochs")
         if steps_per_epoch is not None:
             steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
@@ -242,6 +247,8 @@ class Trainer:
         callback_list.check_before_fit(self._log_names(validation is not None),
                                        validation is not None)
         dist = self._dist  # a distribute= strategy of several processes, or None
+        if strategy is not None:
+            dist = strategy if strategy.size > 1 else None
         if dist is not None:  # each process trains on its share of every global batch
             train = dist.split(train)
         resume = None
@@ -254,6 +261,8 @@ class Trainer:
         start, history, callback_states = resume() if resume else (0, {}, None)
         if rate is not None:
             self.optimizer.learning_rate = rate
+        if strategy is not None:
+            self._use_distribute(strategy)
         self._prepare_training()
         if dist is not None:
             dist.setup(self)
@@ -351,6 +360,15 @@ class Trainer:
         self.optimizer.build(self._parameter_names(), self._params, flat=flat)
         self._regularized = [layer for layer in self.layers if layer.regularized]
         self._error_buffers = None
+
+    def _use_distribute(self, strategy) -> None:
+        """Train with ``strategy`` (or alone, for None) from now on."""
+        self.distribute = strategy
+        for layer in self.layers:  # fit attaches them again if the strategy synchronizes them
+            if getattr(layer, "cross_process", None) is not None:
+                layer.cross_process = None
+        # Several processes: fit, evaluate and saving take the distributed paths.
+        self._dist = strategy if strategy is not None and strategy.size > 1 else None
 
     def _pack_parameters(self):
         """Pack the layers' parameters and gradients (see :mod:`layerwise.packing`); returns

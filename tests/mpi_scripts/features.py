@@ -83,6 +83,15 @@ if part == "main":
     report["dropout_weights"] = [w.tolist() for w in model.get_weights()]
     report["dropout_draw"] = dropout.random_generators()[0].random(4).tolist()
 
+    # distribute= given to fit instead of compile: the same training, and it stays.
+    by_fit = classifier("adam")
+    by_fit.fit(x, y, epochs=2, batch_size=4, verbose=0, distribute=strategy)
+    by_compile = classifier("adam", distribute=strategy)
+    by_compile.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    report["fit_distribute_equal"] = all(
+        np.array_equal(a, b) for a, b in zip(by_fit.get_weights(), by_compile.get_weights()))
+    report["fit_distribute_stays"] = by_fit.distribute is strategy
+
     # Files: only rank 0 writes, wherever each process is told to.
     folder = out / f"files-rank{rank}"
     folder.mkdir()

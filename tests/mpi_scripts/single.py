@@ -47,7 +47,13 @@ try:
     model.compile(metrics=[NoMerge()], distribute=strategy)
 except TypeError as error:
     report["no_merge"] = str(error)
-report["unchanged"] = model.optimizer is before and model.distribute is None
+weights = model.get_weights()
+try:
+    model.fit(x, y, epochs=1, verbose=0, distribute="horovod")
+except TypeError as error:
+    report["fit_refused"] = str(error)
+report["unchanged"] = (model.optimizer is before and model.distribute is None
+                       and all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights())))
 model.compile(distribute="mpi")
 report["mpi_string"] = type(model.distribute).__name__
 print(json.dumps(report))

@@ -19,6 +19,6 @@ update. The same script runs on one process or on N::
 from __future__ import annotations
 
 from ..exceptions import DistributedError
-from .strategy import MPIStrategy
+from .strategy import MPIStrategy, check_distribute
 
-__all__ = ["MPIStrategy", "DistributedError"]
+__all__ = ["MPIStrategy", "DistributedError", "check_distribute"]

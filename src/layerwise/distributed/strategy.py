@@ -19,13 +19,14 @@ import numpy as np
 
 from ..checkpoints import read_checkpoint
 from ..exceptions import DistributedError, TrainingDivergedError
+from ..metrics import Metric
 from .batchnorm import attach
 from .broadcast import broadcast_model
 from .data import AgreedBatches, ShardedBatches, rank_rows
 from .step import reduce_metrics as _reduce_metrics
 from .step import train_step as _train_step
 
-__all__ = ["MPIStrategy"]
+__all__ = ["MPIStrategy", "check_distribute"]
 
 # A pause between printing an error and aborting, for the launcher to forward what was printed
 # before it tears the job down.
@@ -297,6 +298,27 @@ class MPIStrategy:
         for array in arrays:
             array[...] = buffer[offset : offset + array.size].reshape(array.shape)
             offset += array.size
+
+
+def check_distribute(distribute, metrics: list):
+    """``distribute`` of ``compile`` and ``fit``, checked: None, ``'mpi'`` (a new strategy) or
+    an :class:`MPIStrategy`, with ``metrics`` that can merge their totals across processes."""
+    if distribute is None:
+        return None
+    if isinstance(distribute, str) and distribute == "mpi":
+        distribute = MPIStrategy()
+    if not isinstance(distribute, MPIStrategy):
+        raise TypeError(
+            "Argument 'distribute' must be None, 'mpi' or a layerwise.distributed.MPIStrategy; "
+            f"received {distribute!r:.80} of type {type(distribute).__name__}."
+        )
+    for metric in metrics:
+        if type(metric).merge_state is Metric.merge_state:
+            raise TypeError(
+                f"Argument 'metrics': {type(metric).__name__} has no merge_state(other), which "
+                "distributed training needs to combine the totals of the processes."
+            )
+    return distribute
 
 
 def _install_excepthook(strategy: MPIStrategy) -> None:
