@@ -30,7 +30,7 @@ __all__ = ["MPIStrategy", "check_distribute"]
 
 # A pause between printing an error and aborting, for the launcher to forward what was printed
 # before it tears the job down.
-_FORWARD_SECONDS = 0.2
+_FORWARD_SECONDS = 0.5
 
 # Set by launchers (MPICH/Hydra, Open MPI/PRRTE, Slurm): a process started by mpiexec.
 _LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "SLURM_PROCID")
