@@ -435,7 +435,7 @@ class Trainer:
     def _train_step(self, xs, ys, epoch: int = 0, step: int = 0, batch_only=False) -> float:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
         if self._dist is not None:  # gradients averaged over processes
-            return self._dist.train_step(self, xs, ys, epoch, step)
+            return self._dist.train_step(self, xs, ys, epoch, step, batch_only)
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
         if len(outputs) == 1:

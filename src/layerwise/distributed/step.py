@@ -93,7 +93,7 @@ def _idle_pass(model) -> None:
     model._graph.backward([np.zeros_like(o) for o in outputs], list(model._fused_outputs))
 
 
-def train_step(model, strategy, xs, ys, epoch: int, step: int) -> float:
+def train_step(model, strategy, xs, ys, epoch: int, step: int, batch_only=False) -> float:
     """One synchronous step on every process; returns the global batch's loss.
 
     ``xs`` is None (or has no rows) on a process without samples in this step: it sends zeros.
@@ -141,7 +141,7 @@ def train_step(model, strategy, xs, ys, epoch: int, step: int) -> float:
         loss += layer.regularization_loss()
     if not math.isfinite(loss):
         try:
-            model._diverged(loss, epoch, step)
+            model._diverged(loss, epoch, step, batch_only)
         except TrainingDivergedError as diverged:  # the same reduced loss on every process
             raise strategy.mark_agreed(diverged) from None
     if model._regularized:

@@ -250,12 +250,12 @@ class MPIStrategy:
 
         return resume
 
-    def train_step(self, model, x, y, epoch: int, step: int) -> float:
+    def train_step(self, model, x, y, epoch: int, step: int, batch_only: bool = False) -> float:
         """One step with gradients averaged over processes (see :mod:`.step`). A model not
         yet set up (``train_on_batch`` before any ``fit``) first takes rank 0's state."""
         if model not in self._set_up:
             self.setup(model)
-        return _train_step(model, self, x, y, epoch, step)
+        return _train_step(model, self, x, y, epoch, step, batch_only)
 
     def shard_evaluation(self, batches):
         """Evaluation batches of arrays given in full: this process's contiguous part of the
