@@ -20,6 +20,7 @@ import numpy as np
 from ..checkpoints import read_checkpoint
 from ..exceptions import DistributedError, TrainingDivergedError
 from ..metrics import Metric
+from ..snapshot import Snapshot
 from .batchnorm import attach
 from .broadcast import broadcast_model
 from .data import AgreedBatches, ShardedBatches, rank_rows
@@ -255,6 +256,7 @@ class MPIStrategy:
         yet set up (``train_on_batch`` before any ``fit``) first takes rank 0's state."""
         if model not in self._set_up:
             self.setup(model)
+            model._epoch_start = Snapshot(model)  # what a divergence falls back on: rank 0's
         return _train_step(model, self, x, y, epoch, step, batch_only)
 
     def shard_evaluation(self, batches):
