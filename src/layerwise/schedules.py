@@ -182,10 +182,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     """
 
     def __init__(self, boundaries, values):
-        if isinstance(boundaries, (str, bytes)) or not hasattr(boundaries, "__iter__"):
-            raise ValueError(f"Argument 'boundaries' must be a list; received {boundaries!r}.")
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise ValueError(f"Argument 'values' must be a list; received {values!r}.")
+        for argument, value in (("boundaries", boundaries), ("values", values)):
+            if not isinstance(value, (list, tuple)) and not (
+                isinstance(value, np.ndarray) and value.ndim == 1
+            ):
+                raise ValueError(
+                    f"Argument '{argument}' must be a list; received {value!r:.60}."
+                )
         boundaries, values = list(boundaries), list(values)
         for b in boundaries:
             if _is_bool(b) or not isinstance(b, numbers.Integral) or b < 0:
