@@ -92,6 +92,19 @@ def worker(samples: int, epochs: int, per_process_batch: int) -> None:
         report["diagnostic_wait_seconds"] = spent["wait"]
         report["diagnostic_transfer_seconds"] = spent["allreduce"]
         report["diagnostic_transfer_median_seconds"] = statistics.median(spent["calls"])
+        # Diagnostic epoch without communication (each process keeps its own gradients): what
+        # two processes compute when nothing is sent and nobody waits.
+        tail = strategy.tail_size(model)
+
+        def local_only(array):
+            array[-tail:][0] *= strategy.size  # the sample count the allreduce would give
+            return array
+
+        strategy.allreduce = local_only
+        comm.Barrier()
+        start = time.perf_counter()
+        fit()
+        report["no_communication_epoch_seconds"] = time.perf_counter() - start
         # The allreduce alone: the packed gradients plus the 3 numbers reduced with them.
         buffer = np.ones(model.count_params() + strategy.TAIL, dtype=np.float32)
         calls = []
@@ -142,6 +155,7 @@ def _summary(runs: dict, samples: int) -> str:
     transfer_median = statistics.median(
         run["diagnostic_transfer_median_seconds"] for run in two)
     step = epoch2 / steps
+    alone_epoch = statistics.median(run["no_communication_epoch_seconds"] for run in two)
     base, top = rate[(1, 2)], best[(1, 2)]
     names = {(1, 2): "1 process x 2 BLAS threads, batch 256",
              (2, 1): "2 processes x 1 thread, batch 128 each",
@@ -152,6 +166,8 @@ def _summary(runs: dict, samples: int) -> str:
         "|---|---|---|---|---|",
         *(f"| {names[c]} | {rate[c]:,.0f} | {rate[c] / base:.2f} | {best[c]:,.0f} | "
           f"{best[c] / top:.2f} |" for c in ((1, 2), (2, 1), (1, 1))),
+        f"| (diagnostic) 2 processes, allreduce skipped | {samples / alone_epoch:,.0f} | "
+        f"{samples / alone_epoch / base:.2f} | | |",
         "",
         "| a 2-process step | ms | share |",
         "|---|---|---|",
@@ -176,6 +192,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per process")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-save", action="store_true", help="print only, keep results/")
     args = parser.parse_args()
     if args.worker:
         worker(args.samples, args.epochs, args.batch)
@@ -189,6 +206,8 @@ def main() -> None:
                   f"{runs[config][-1]['epoch_seconds']}", file=sys.stderr)
     table = _summary(runs, args.samples)
     print(table)
+    if args.no_save:
+        return
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     (results / "distributed.json").write_text(json.dumps({"args": vars(args), "runs": {
