@@ -338,7 +338,7 @@ class Trainer:
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
             return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
-        if isinstance(validation_data, (str, bytes, np.ndarray)) or not hasattr(
+        if isinstance(validation_data, (str, bytes, np.ndarray, dict, set)) or not hasattr(
             validation_data, "__iter__"
         ):
             raise TypeError(
@@ -552,7 +552,8 @@ class Trainer:
         if dist is not None:  # every process's totals
             totals, (count,) = dist.reduce_evaluation(metric_lists, totals, [count])
         if count == 0:
-            raise ValueError("The evaluation data yielded no batches.")
+            source = getattr(batches, "argument", "the evaluation data")
+            raise ValueError(f"Argument '{source}' yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)
         means = [t / count for t in totals]
         result = {"loss": sum(w * m for w, m in zip(self.loss_weights, means)) + penalty}

@@ -168,7 +168,8 @@ def export_onnx(model: Model, path: str | os.PathLike, opset: int | None = None)
     failure leaves any previous file at ``path`` untouched.
 
     Args:
-        model: the :class:`~layerwise.Model` to export (trained or not).
+        model: the :class:`~layerwise.Model` to export (trained or not), or a fitted
+            ``layerwise.sklearn`` estimator (its ``model_`` is exported).
         path: the file to write, e.g. ``'model.onnx'``.
         opset: the ONNX opset version (default 17, the lowest allowed 13); from 20 on, GELU in
             float32 models is
@@ -189,6 +190,9 @@ def export_onnx(model: Model, path: str | os.PathLike, opset: int | None = None)
         (outputs,) = session.run(None, {'input': x.astype(np.float32)})
     """
     onnx = _import_onnx()
+    if not isinstance(model, Model) and hasattr(type(model), "model_"):
+        # A layerwise.sklearn estimator: its fitted network (NotFittedError before fit).
+        model = model.model_
     if not isinstance(model, Model):
         raise TypeError(
             f"Argument 'model' must be a layerwise Model; received {model!r:.80} of type "

@@ -1,118 +1,219 @@
-"""``NeuralNetClassifier``: a layerwise network with scikit-learn's classifier API."""
+"""``NeuralNetClassifier``: scikit-learn's ``MLPClassifier``, parameter for parameter."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import column_or_1d
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _NeuralNetBase
+from ._base import MLPBase
+from ._docs import inherit_doc
 
 
-class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
-    """A feed-forward neural-network classifier (a layerwise ``Model``) with scikit-learn's API.
+@inherit_doc
+class NeuralNetClassifier(ClassifierMixin, MLPBase):
+    """A multi-layer perceptron classifier: a drop-in replacement for scikit-learn's
+    ``MLPClassifier``.
 
-    The network is ``Input -> Dense(size, activation) [-> Dropout] ... -> Dense(n_classes,
-    softmax)``, trained on sparse categorical cross-entropy; binary problems use two softmax units.
-    Labels may be any values scikit-learn accepts for classification (strings, integers, ...);
-    ``classes_`` holds them in sorted order, and the network predicts their index.
+    Same parameters (names, defaults, meaning), same network (Glorot-uniform initialisation,
+    log-loss with the L2 term ``alpha``), same solvers, schedules and stopping rule, same fitted
+    attributes; change the import and keep the rest of the code. Binary problems have one
+    logistic output, multiclass problems a softmax over ``n_classes`` outputs, multilabel
+    problems (``y`` a 0/1 matrix) one logistic output per label.
 
-    Args:
-        hidden_layer_sizes: units of each hidden layer, e.g. ``(64, 32)``; ``()`` gives
-            multinomial logistic regression.
-        activation: activation of the hidden layers: a layerwise activation name (``'relu'``,
-            ``'tanh'``, ``'sigmoid'``, ``'gelu'``, ...) or object. ReLU-like activations start
-            from He-normal weights, the others from Glorot-uniform weights.
-        optimizer: ``'adam'``, ``'adamw'``, ``'sgd'``, ``'rmsprop'``, or a
-            :mod:`layerwise.optimizers` object (copied at each ``fit``).
-        learning_rate: the optimizer's learning rate (a number or a layerwise schedule); None
-            keeps the rate of the given optimizer object.
-        epochs: maximum number of passes over the training data.
-        batch_size: samples per update, or ``'auto'`` for ``min(200, n_samples)`` (as MLP).
-        shuffle: reshuffle the training data each epoch.
-        l2: L2 penalty factor on every weight matrix (``l2 * sum(W**2)`` added to the loss, as
-            Keras' ``l2`` regularizer; biases are not penalised).
-        dropout: dropout rate after each hidden layer (0 for none).
-        validation_split: fraction of the training data held out (stratified, drawn with
-            ``random_state``) to report ``val_loss`` / ``val_accuracy`` each epoch.
-        early_stopping: stop when the monitored loss has not improved by ``tol`` for
-            ``patience`` epochs, and restore the best weights. The monitored loss is the
-            validation loss when ``validation_split > 0``, else the training loss.
-        patience: epochs without improvement before early stopping.
-        tol: smallest decrease of the loss that counts as an improvement.
-        dtype: ``'float64'`` (default, as scikit-learn) or ``'float32'`` (faster).
-        random_state: None, an int, a ``RandomState`` or a ``Generator``: seeds the initial
-            weights, the shuffling, the dropout masks and the validation split. With an int, two
-            fits are bit-for-bit identical. With None, layerwise's generator is used, so
-            :func:`layerwise.set_seed` applies.
-        verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
+    {parameters}
 
     Attributes:
-        classes_: the class labels, sorted.
-        n_features_in_: number of features seen in ``fit``.
-        feature_names_in_: column names, when ``fit`` was given a data frame with string names.
-        model_: the trained :class:`layerwise.Model`.
-        history_: per-epoch lists: ``loss``, ``accuracy`` and, with validation, ``val_loss``,
-            ``val_accuracy``.
-        loss_curve_: ``history_['loss']``, the mean training loss of each epoch.
-        loss_: the last epoch's training loss.
-        n_iter_: number of epochs run (fewer than ``epochs`` after early stopping).
-
-    scikit-learn's ``check_estimator`` passes in full; no check is skipped or expected to fail.
+        classes_: the class labels (for multilabel targets, ``arange(n_labels)``).
+        loss_: the loss of the last epoch (data term plus the L2 term).
+        best_loss_: the lowest ``loss_curve_`` value (None with ``early_stopping``; not set by
+            'lbfgs').
+        loss_curve_: the loss of each epoch (stochastic solvers).
+        validation_scores_: the accuracy on the held-out set after each epoch
+            (``early_stopping`` only, else None).
+        best_validation_score_: the best of ``validation_scores_`` (else None).
+        t_: the number of training samples seen (``n_iter_ * n_samples``).
+        coefs_: weight matrices ``(units[i], units[i + 1])``, views of the parameters.
+        intercepts_: bias vectors ``(units[i + 1],)``.
+        n_features_in_, feature_names_in_: the features seen in ``fit``.
+        n_iter_: epochs run ('lbfgs': iterations).
+        n_layers_: number of layers, input and output included.
+        n_outputs_: number of outputs.
+        out_activation_: 'logistic' or 'softmax'.
+        model_: the network as a :class:`layerwise.Model` (see :mod:`layerwise.sklearn`).
 
     Example::
 
         from sklearn.datasets import load_iris
-        from layerwise.sklearn import NeuralNetClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from layerwise.sklearn import NeuralNetClassifier   # was: MLPClassifier
 
         x, y = load_iris(return_X_y=True)
-        names = load_iris().target_names[y]          # string labels
-        clf = NeuralNetClassifier((16,), learning_rate=0.01, epochs=100, random_state=0)
-        clf.fit(x, names)
-        clf.predict(x[:2])                           # array(['setosa', 'setosa'], ...)
-        clf.predict_proba(x[:2]).sum(axis=1)         # array([1., 1.])
+        clf = make_pipeline(StandardScaler(), NeuralNetClassifier(random_state=0)).fit(x, y)
+        clf.score(x, y)                                     # 0.967
     """
 
-    def fit(self, X, y):
-        """Train a new network on samples ``X`` ``(n, n_features)`` and labels ``y`` ``(n,)``.
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        dropout=0.0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.dropout = dropout
+
+    # ------------------------------------------------------------ the parts MLPBase asks for
+    def _loss_name(self) -> str:
+        return "binary_log_loss" if self.out_activation_ == "logistic" else "log_loss"
+
+    def _output_activation(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        # New classes on a first fit (or a fit without warm_start); on warm_start or
+        # partial_fit the classes must be those already known, as scikit-learn requires.
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}."
+                )
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
+
+    # ------------------------------------------------------------ public API
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``X``, ``y`` (a new network on the first call).
+
+        Args:
+            X: samples ``(n_samples, n_features)``; y: labels ``(n_samples,)`` or a 0/1 matrix.
+            sample_weight: ``(n_samples,)`` or None.
+            classes: every class of the whole data set; required on the first call.
 
         Returns:
             self.
-
-        Raises:
-            ValueError: invalid hyperparameters (the message names the argument), non-finite
-                ``X``, continuous ``y``, or ``y`` with a single class.
         """
-        X, y = validate_data(self, X, y, dtype=self._model_dtype())
-        check_classification_targets(y)
-        classes, codes = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                "NeuralNetClassifier needs samples of at least 2 classes in 'y'; received 1 "
-                f"class: {classes[0]!r}."
-            )
-        self.classes_ = classes
-        return self._fit_network(
-            X,
-            codes,
-            n_outputs=len(classes),
-            output_activation="softmax",
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            stratify=True,
-        )
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)``, columns in the order of ``classes_``."""
-        return self._network_output(X)
+    def _predict(self, X, check_input=True):
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ == "multiclass" or (binarizer.y_type_ == "binary"
+                                                 and len(self.classes_) == 2):
+            # The class from the output layer's values before softmax / logistic: the largest
+            # (softmax keeps the order), or the sign (logistic(z) > 0.5 exactly when z > 0).
+            scores = self._forward_pass_fast(X, check_input=check_input, output=False)
+            if binarizer.y_type_ == "multiclass":
+                return self.classes_[np.argmax(scores, axis=1)]
+            return self.classes_[(scores.ravel() > 0).astype(int)]
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return binarizer.inverse_transform(y_pred)
 
-    def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
+    def predict(self, X):
+        """The predicted class of each sample ``(n_samples,)`` (a 0/1 matrix for multilabel)."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def predict_proba(self, X):
+        """Class probabilities ``(n_samples, n_classes)`` in the order of ``classes_``."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def decision_function(self, X):
+        """The output layer's values before its logistic or softmax: ``(n_samples,)`` for binary
+        problems (the log-odds of ``classes_[1]``), else ``(n_samples, n_outputs)``. Not in
+        ``MLPClassifier``; ranks samples as ``predict_proba`` does."""
+        check_is_fitted(self)
+        scores = self._forward_pass_fast(X, output=False)
+        return scores.ravel() if self.n_outputs_ == 1 else scores
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        y_prob = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.log(y_prob, out=y_prob)
 
-    def predict(self, X) -> np.ndarray:
-        """The most probable class of each sample, as a label from ``classes_``."""
-        probabilities = self.predict_proba(X)  # first: it raises NotFittedError before fit
-        return self.classes_[np.argmax(probabilities, axis=1)]
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

@@ -1,75 +1,149 @@
-"""``NeuralNetRegressor``: a layerwise network with scikit-learn's regressor API."""
+"""``NeuralNetRegressor``: scikit-learn's ``MLPRegressor``, parameter for parameter."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import validate_data
+from sklearn.metrics import r2_score
+from sklearn.utils import column_or_1d
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _NeuralNetBase
+from ._base import MLPBase
+from ._docs import inherit_doc
 
 
-class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
-    """A feed-forward neural-network regressor (a layerwise ``Model``) with scikit-learn's API.
+@inherit_doc
+class NeuralNetRegressor(RegressorMixin, MLPBase):
+    """A multi-layer perceptron regressor: a drop-in replacement for scikit-learn's
+    ``MLPRegressor``.
 
-    The network is ``Input -> Dense(size, activation) [-> Dropout] ... -> Dense(n_outputs)``
-    (linear output), trained on the mean squared error. Targets may be 1-D ``(n,)`` (then
-    ``predict`` returns 1-D) or 2-D ``(n, n_outputs)``. Targets are not rescaled: standardise
-    them (e.g. with ``TransformedTargetRegressor``) when their scale is far from 1.
+    Same parameters (names, defaults, meaning), same network (Glorot-uniform initialisation,
+    half squared error, or half Poisson deviance with an ``exp`` output, plus the L2 term
+    ``alpha``), same solvers, schedules and stopping rule, same fitted attributes. Targets may
+    be ``(n,)`` (``predict`` returns ``(n,)``) or ``(n, n_outputs)``. As in scikit-learn, targets
+    are not rescaled: standardise them (``TransformedTargetRegressor``) when far from unit scale.
 
     Args:
-        hidden_layer_sizes, activation, optimizer, learning_rate, epochs, batch_size, shuffle,
-        l2, dropout, validation_split, early_stopping, patience, tol, dtype, random_state,
-        verbose: as in :class:`NeuralNetClassifier` (the validation split is not stratified).
+        loss: ``'squared_error'`` (identity output) or ``'poisson'`` (``exp`` output, for
+            non-negative targets); the first positional parameter, as in ``MLPRegressor``.
+
+    {parameters}
 
     Attributes:
-        n_features_in_, feature_names_in_, model_, loss_curve_, loss_, n_iter_: as in
+        loss_, best_loss_, loss_curve_, t_, coefs_, intercepts_, n_features_in_,
+        feature_names_in_, n_iter_, n_layers_, n_outputs_, model_: as in
             :class:`NeuralNetClassifier`.
-        history_: per-epoch ``loss`` and, with validation, ``val_loss``.
-        n_outputs_: number of targets.
+        validation_scores_: R² on the held-out set after each epoch (``early_stopping``).
+        best_validation_score_: the best of ``validation_scores_``.
+        out_activation_: 'identity' (or 'exp' for the Poisson loss).
 
-    ``score`` is the coefficient of determination R² (``sklearn.metrics.r2_score``).
-    scikit-learn's ``check_estimator`` passes in full; no check is skipped or expected to fail.
+    ``score`` is the coefficient of determination R².
 
     Example::
 
-        import numpy as np
-        from layerwise.sklearn import NeuralNetRegressor
+        from sklearn.datasets import load_diabetes
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from layerwise.sklearn import NeuralNetRegressor    # was: MLPRegressor
 
-        x = np.linspace(-1, 1, 200).reshape(-1, 1)
-        y = np.sin(3 * x).ravel()
-        reg = NeuralNetRegressor((32,), activation='tanh', learning_rate=0.01, epochs=300,
-                                 random_state=0).fit(x, y)
-        reg.score(x, y)                              # close to 1
+        x, y = load_diabetes(return_X_y=True)
+        reg = make_pipeline(StandardScaler(), NeuralNetRegressor(solver='lbfgs', random_state=0))
+        reg.fit(x, y).score(x, y)                           # 0.97 (training data)
     """
 
-    def fit(self, X, y):
-        """Train a new network on samples ``X`` ``(n, n_features)`` and targets ``y``
-        ``(n,)`` or ``(n, n_outputs)``.
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        dropout=0.0,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.dropout = dropout
 
-        Returns:
-            self.
-        """
-        X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=self._model_dtype()
-        )
-        self._target_ndim = y.ndim
-        targets = y.reshape(len(y), -1)
-        self.n_outputs_ = targets.shape[1]
-        return self._fit_network(
-            X,
-            targets,
-            n_outputs=self.n_outputs_,
-            output_activation=None,
-            loss="mse",
-            metrics=None,
-            stratify=False,
-        )
+    # ------------------------------------------------------------ the parts MLPBase asks for
+    def _loss_name(self) -> str:
+        return self.loss
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted targets: ``(n,)`` when ``fit`` got 1-D targets, else ``(n, n_outputs)``."""
-        output = self._network_output(X)
-        return output.ravel() if self._target_ndim == 1 else output
+    def _output_activation(self) -> str:
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        if self.loss not in ("squared_error", "poisson"):
+            raise ValueError(
+                f"Argument 'loss' must be 'squared_error' or 'poisson'; received {self.loss!r}."
+            )
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, r2_score)
+
+    # ------------------------------------------------------------ public API
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def predict(self, X):
+        """Predicted targets: ``(n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X``, ``y`` (a new network on the first call); returns self."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
