@@ -6,6 +6,8 @@ for a few steps in both libraries in float64, and the largest difference of any 
 printed, relative to the weight's scale. Differences at the level of 1e-15..1e-13 are float
 rounding (summation order); anything above 1e-9 would be a different computation.
 
+The last row trains a small CNN (parity_cnn.py) with Adam.
+
 The network is small, so the direct BLAS calls that large layers take (layerwise._blas: the
 SGD step folded into the weight-gradient product, Adam's and momentum's one-pass updates) are
 switched on for every size here; the tests show that they equal the NumPy path.
@@ -16,6 +18,8 @@ switched on for every size here; the tests show that they equal the NumPy path.
 from __future__ import annotations
 
 import numpy as np
+import parity_cnn
+import parity_recurrent
 import torch
 
 import layerwise
@@ -102,6 +106,13 @@ def main() -> None:
     for name in OPTIMIZERS:
         cells = [f"{run(name, head):.1e}" for head in HEADS]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    # The CNN row: Conv2D, MaxPooling2D, Conv2D 'same', AveragePooling2D 'same' (parity_cnn.py).
+    cells = [f"{parity_cnn.largest_difference(head):.1e}" for head in HEADS]
+    print("| Adam, small CNN | " + " | ".join(cells) + " |")
+    print("\nSequence models (benchmarks/parity_recurrent.py), same measure:\n")
+    print("| network | largest relative difference |\n|---|---|")
+    for name, worst in parity_recurrent.rows():
+        print(f"| {name} | {worst:.1e} |")
 
 
 if __name__ == "__main__":

@@ -103,7 +103,10 @@ def test_arrays_are_float32_by_default_and_take_the_requested_dtype(name):
 
 def test_compute_fans_reads_rows_as_fan_in_and_columns_as_fan_out():
     assert compute_fans((3, 7)) == (3, 7)
-    assert compute_fans((2, 3, 7)) == (6, 7)
+    # Convolution kernels (*window, in, out): Keras multiplies both by the receptive field.
+    assert compute_fans((2, 3, 7)) == (6, 14)
+    assert compute_fans((3, 3, 32, 64)) == (288, 576)
+    assert compute_fans((5, 1, 4)) == (5, 20)
     assert compute_fans((5,)) == (5, 5)
     # Empty shapes give empty arrays rather than a division by zero.
     assert get("he_normal")((0, 4)).shape == (0, 4)
@@ -170,7 +173,7 @@ def test_unknown_initializer_name_lists_the_valid_names():
     with pytest.raises(
         ValueError, match=r"'weights_initializer'.*Valid names: .*he_normal.*xavier_uniform"
     ):
-        get("orthogonal", argument="weights_initializer")
+        get("variance_scaling", argument="weights_initializer")  # orthogonal exists now
 
 
 ROUND_TRIP = [
@@ -197,3 +200,13 @@ def test_round_trip_through_registry_gives_an_equal_initializer(init):
         assert other.get_config() == init.get_config()
         assert other == init
         np.testing.assert_array_equal(other((6, 5)), init((6, 5)))
+
+
+def test_glorot_uniform_of_a_conv_kernel_has_the_keras_limit():
+    # Keras: limit = sqrt(6 / (fan_in + fan_out)) with the receptive field, here 3*3*32 + 3*3*64.
+    kernel = get("glorot_uniform")((3, 3, 32, 64), dtype=np.float64)
+    limit = np.sqrt(6.0 / (288 + 576))
+    assert kernel.max() <= limit and kernel.min() >= -limit
+    assert kernel.max() > 0.99 * limit and kernel.min() < -0.99 * limit
+    he = get("he_normal")((5, 8, 16), dtype=np.float64)
+    assert abs(he.std() - np.sqrt(2.0 / 40)) < 0.1 * np.sqrt(2.0 / 40)

@@ -33,7 +33,8 @@ def _wire(case, seed=0):
     layer = case.make()
     if isinstance(layer, Input):
         return layer, Model(layer, layer)
-    inputs = [Input(shape) for shape in case.input_shapes]
+    dtype = "int64" if case.integer_inputs else None  # ids are fed as integers
+    inputs = [Input(shape, dtype=dtype) for shape in case.input_shapes]
     layer(inputs if layer.multiple_inputs else inputs[0])
     return layer, Model(inputs if len(inputs) > 1 else inputs[0], layer)
 

@@ -79,6 +79,16 @@ def as_features(x, input_shape: tuple[int, ...], dtype, argument: str = "x") -> 
             f"Argument '{argument}' has shape {array.shape}, but the model expects samples of "
             f"shape {tuple(input_shape)}, i.e. an array of shape {batch_shape(input_shape)}{hint}."
         )
+    if np.dtype(dtype).kind in "iu":  # an integer Input: ids stay integers, never rounded
+        if array.dtype.kind == "f":
+            check_finite(array, argument)
+            if np.any(array != np.round(array)):
+                raise ValueError(f"Argument '{argument}' feeds an integer input but holds "
+                                 "numbers that are not whole.")
+        elif array.dtype.kind not in "iub":
+            raise TypeError(f"Argument '{argument}' feeds an integer input; received dtype "
+                            f"{array.dtype}.")
+        return np.ascontiguousarray(array, dtype=dtype)
     array = np.ascontiguousarray(array, dtype=dtype)
     check_finite(array, argument)
     return array

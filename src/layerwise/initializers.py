@@ -40,6 +40,7 @@ __all__ = [
     "XavierUniform",
     "HeNormal",
     "HeUniform",
+    "Orthogonal",
     "get",
     "compute_fans",
 ]
@@ -48,13 +49,24 @@ __all__ = [
 def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight array: ``(rows, columns)``; a vector has both = size.
 
-    Each is at least 1, so that an empty shape never divides by zero (as in Keras).
+    A convolution kernel ``(*window, in_channels, filters)`` has the receptive field
+    ``prod(window)`` times each, as in Keras: ``fan_in = window * in_channels`` and
+    ``fan_out = window * filters``. Each is at least 1, so that an empty shape never divides
+    by zero (as in Keras).
+
+    Example:
+        >>> compute_fans((3, 3, 32, 64))
+        (288, 576)
     """
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
         return max(int(shape[0]), 1), max(int(shape[0]), 1)
-    return max(int(np.prod(shape[:-1])), 1), max(int(shape[-1]), 1)
+    receptive_field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return (
+        max(int(shape[-2]) * receptive_field, 1),
+        max(int(shape[-1]) * receptive_field, 1),
+    )
 
 
 def _positive(value, argument: str) -> float:
@@ -246,6 +258,46 @@ class HeUniform(_Uniform):
 
     def bound(self, shape):
         return math.sqrt(6.0 / compute_fans(shape)[0])
+
+
+@register("orthogonal")
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix times ``gain``, as Keras draws it: the Q of the QR
+    decomposition of a standard-normal ``(max(r, c), min(r, c))`` matrix, signs fixed by R's
+    diagonal, transposed when the (flattened) shape ``(r, c)`` is wide. Keras' default for
+    recurrent kernels.
+
+    Args:
+        gain: scale of the matrix.
+        seed: as for every initializer.
+
+    Example::
+
+        q = Orthogonal()((64, 256))          # q @ q.T == I (64 x 64)
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        if isinstance(gain, bool) or not isinstance(gain, (int, float, np.floating)):
+            raise TypeError(f"Argument 'gain' must be a number; received {gain!r}.")
+        self.gain = float(gain)
+
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(
+                f"The orthogonal initializer needs a shape of at least two dimensions; received "
+                f"{shape}."
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return np.ascontiguousarray(self.gain * q.reshape(shape))  # q.T is F-ordered
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
 
 
 def get(identifier, argument: str = "initializer") -> Initializer:

@@ -62,6 +62,12 @@ class Trainer:
     """The training half of ``Model``; see :class:`layerwise.Model` for the graph half."""
 
     # ------------------------------------------------------------------ data
+    def _evaluate_batch(self) -> int:
+        """Rows per evaluation pass: 1024, or fewer where predict's rule (at most 2**21
+        values in any layer's output per pass, see Model._predict_batch) asks for fewer."""
+        predict_batch = getattr(self, "_predict_batch", None)
+        return min(_EVALUATE_BATCH, predict_batch()) if predict_batch else _EVALUATE_BATCH
+
     def _structured(self, value, names: list[str], argument: str, what: str):
         """``value`` as one item per input (or output): a list/tuple in order, a dict by layer
         name, or (for one) the value itself. Returns ``(items, argument names)``."""
@@ -97,9 +103,10 @@ class Trainer:
     def _input_arrays(self, x, argument: str) -> list[np.ndarray]:
         """The model's inputs as arrays in its dtype, checked (shape, NaN, sample counts)."""
         items, names = self._structured(x, self.input_names, argument, "input")
+        dtypes = [getattr(layer, "input_dtype", None) for layer in self.input_layers]
         arrays = [
-            as_features(item, shape, self.dtype, name)
-            for item, shape, name in zip(items, self.input_shapes, names)
+            as_features(item, shape, self.dtype if dtype is None else dtype, name)
+            for item, shape, name, dtype in zip(items, self.input_shapes, names, dtypes)
         ]
         _same_length(arrays, names)
         return arrays
@@ -331,13 +338,13 @@ class Trainer:
                     f"validation_split={split} leaves no samples for training or validation "
                     f"out of {n}."
                 )
-            held_out = arrays.subset(cut, n, _EVALUATE_BATCH, False)
+            held_out = arrays.subset(cut, n, self._evaluate_batch(), False)
             return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
-            return ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
+            return ArrayBatches(xs, ys, self._evaluate_batch(), False, self._rng)
         if isinstance(validation_data, (str, bytes, np.ndarray, dict, set)) or not hasattr(
             validation_data, "__iter__"
         ):
@@ -438,12 +445,14 @@ class Trainer:
             return self._dist.train_step(self, xs, ys, epoch, step, batch_only)
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
-        if len(outputs) == 1:
+        masks = [_sequence_mask(m, o) for m, o in zip(self._graph.output_masks, outputs)]
+        if len(outputs) == 1 and masks[0] is None:
             loss = losses_list[0].value(ys[0], outputs[0])
             self._output_losses = (loss,)
             loss *= weights[0]
         else:
-            self._output_losses = tuple(f.value(y, o) for f, y, o in zip(losses_list, ys, outputs))
+            self._output_losses = tuple(_masked_value(f, y, o, m)
+                                        for f, y, o, m in zip(losses_list, ys, outputs, masks))
             loss = sum(w * v for w, v in zip(weights, self._output_losses))
         for layer in self._regularized:
             loss += layer.regularization_loss()
@@ -452,8 +461,11 @@ class Trainer:
         for k, group in enumerate(self._output_metrics):
             if group:  # logits become probabilities once per batch, not once per metric
                 probabilities = losses_list[k].probabilities(outputs[k])
+                y, mask = ys[k], masks[k]
+                if mask is not None:  # masked steps count for nothing (Keras)
+                    y, probabilities = y[mask], probabilities[mask]
                 for metric in group:
-                    metric.update(ys[k], probabilities)
+                    metric.update(y, probabilities)
         buffers = self._error_buffers
         if buffers is None:
             buffers = self._error_buffers = [None] * len(outputs)
@@ -466,7 +478,18 @@ class Trainer:
                 or buffer.shape[1:] != output.shape[1:]
             ):
                 buffer = buffers[k] = np.empty_like(output)
-            error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)], k)
+            if masks[k] is None:
+                error, pre_activation = self._loss_gradient(ys[k], output, buffer[: len(output)],
+                                                            k)
+            else:  # the gradient of the mean over the unmasked positions, zero elsewhere
+                error = buffer[: len(output)]
+                error[...] = 0.0
+                mask = masks[k]
+                if mask.any():
+                    part, pre_activation = self._loss_gradient(ys[k][mask], output[mask], None, k)
+                    error[mask] = part
+                else:
+                    pre_activation = self._fused_outputs[k]
             if weights[k] != 1.0:
                 error *= weights[k]
             errors.append(error)
@@ -521,7 +544,7 @@ class Trainer:
         self._set_training(False)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                for xs, _ in data.subset(0, data.samples, _EVALUATE_BATCH, False):
+                for xs, _ in data.subset(0, data.samples, self._evaluate_batch(), False):
                     if not all(np.isfinite(out).all() for out in self._graph.forward(xs)):
                         return False
         finally:
@@ -538,24 +561,31 @@ class Trainer:
             for group, loss, shape in zip(self._output_metrics, self.losses, self.output_shapes)
         ]
         totals = [0.0] * len(self.losses)
+        counts = [0] * len(self.losses)
         count = 0
         for xs, ys in batches:
             outputs = self._graph.forward(xs)
             n = len(xs[0])
             count += n
             for k, (loss, y, output) in enumerate(zip(self.losses, ys, outputs)):
-                totals[k] += loss.value(y, output) * n
+                mask = _sequence_mask(self._graph.output_masks[k], output)
+                weight = n if mask is None else int(mask.sum())  # masked: by unmasked steps
+                totals[k] += _masked_value(loss, y, output, mask) * weight
+                counts[k] += weight
                 if metric_lists[k]:
                     probabilities = loss.probabilities(output)
+                    if mask is not None:
+                        y, probabilities = y[mask], probabilities[mask]
                     for metric in metric_lists[k]:
                         metric.update(y, probabilities)
         if dist is not None:  # every process's totals
-            totals, (count,) = dist.reduce_evaluation(metric_lists, totals, [count])
+            totals, counts, (count,) = dist.reduce_evaluation(metric_lists, totals, counts,
+                                                              [count])
         if count == 0:
             source = getattr(batches, "argument", "the evaluation data")
             raise ValueError(f"Argument '{source}' yielded no batches.")
         penalty = sum(layer.regularization_loss() for layer in self.layers)
-        means = [t / count for t in totals]
+        means = [t / c if c else 0.0 for t, c in zip(totals, counts)]
         result = {"loss": sum(w * m for w, m in zip(self.loss_weights, means)) + penalty}
         if len(means) > 1:
             for name, value in zip(self.output_names, means):
@@ -575,7 +605,8 @@ class Trainer:
         """
         self._require_compiled("evaluate")
         size = (
-            _EVALUATE_BATCH if batch_size is None else check_positive_int(batch_size, "batch_size")
+            self._evaluate_batch() if batch_size is None
+            else check_positive_int(batch_size, "batch_size")
         )
         if not isinstance(verbose, int) or isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"Argument 'verbose' must be 0, 1 or 2; received {verbose!r:.40}.")
@@ -631,6 +662,23 @@ class Trainer:
             self._dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+
+def _sequence_mask(mask, output):
+    """The output's mask when it marks the steps of a sequence output ``(n, steps, ...)``
+    (Keras: losses and metrics then leave masked steps out), else None."""
+    if mask is None or output.ndim < 3 or mask.shape != output.shape[:2]:
+        return None
+    return mask
+
+
+def _masked_value(loss, y, output, mask) -> float:
+    """The loss over the unmasked positions only (their mean; 0 when none is left)."""
+    if mask is None:
+        return loss.value(y, output)
+    if not mask.any():
+        return 0.0
+    return loss.value(y[mask], output[mask])
 
 
 def _same_length(arrays: list, names: list[str]) -> None:

@@ -45,7 +45,11 @@ import numpy as np
 from .._version import __version__
 from ..model import Model
 from ..model_file import atomic_write
-from . import onnx_converters  # noqa: F401  (registers the built-in converters)
+from . import (  # noqa: F401  (importing them registers the built-in converters)
+    onnx_conv,
+    onnx_converters,
+    onnx_recurrent,
+)
 from .onnx_graph import (
     ACTIVATION_CONVERTERS,
     INPUT_NAME,
@@ -110,6 +114,12 @@ def _io_names(layers, default: str) -> list[str]:
     return [default] if len(layers) == 1 else [layer.name for layer in layers]
 
 
+def _input_type(helper, layer, graph) -> int:
+    """An integer Input (token ids) keeps its dtype; every other input has the model's."""
+    dtype = getattr(layer, "input_dtype", None)
+    return graph.element_type if dtype is None else helper.np_dtype_to_tensor_dtype(dtype)
+
+
 def _build_model_proto(onnx, model: Model, opset: int):
     graph = OnnxGraph(onnx, model.dtype, opset)
     graph_graph = model._graph
@@ -137,8 +147,10 @@ def _build_model_proto(onnx, model: Model, opset: int):
         graph.nodes,
         model.name,
         [
-            helper.make_tensor_value_info(name, graph.element_type, ["batch", *shape])
-            for name, shape in zip(input_names, model.input_shapes)
+            helper.make_tensor_value_info(
+                name, _input_type(helper, layer, graph), ["batch", *shape]
+            )
+            for name, shape, layer in zip(input_names, model.input_shapes, model.input_layers)
         ],
         [
             helper.make_tensor_value_info(name, graph.element_type, ["batch", *shape])

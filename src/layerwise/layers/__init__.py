@@ -1,9 +1,23 @@
 """Layers: the base class, core layers, merge and shape layers, dropout and normalization."""
 
 from .base import Layer
+from .bidirectional import Bidirectional
+from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Input
+from .embedding import Embedding, Masking
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
@@ -23,4 +37,21 @@ __all__ = [
     "Concatenate",
     "Flatten",
     "Reshape",
+    "Embedding",
+    "Masking",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "LayerNormalization",
+    "Conv1D",
+    "Conv2D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
 ]

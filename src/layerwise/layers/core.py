@@ -20,13 +20,27 @@ class Input(Layer):
     Args:
         shape: the shape of one sample, without the batch axis, e.g. ``(784,)`` or ``(28, 28)``.
         name: optional layer name.
+        dtype: ``None`` (the model's floating dtype: data is converted to it) or an integer
+            dtype such as ``'int32'``: the input is fed as integers, never cast to float
+            (token ids for an ``Embedding``); data holding non-integers is refused.
     """
 
-    def __init__(self, shape: tuple[int, ...], name: str | None = None) -> None:
+    def __init__(self, shape: tuple[int, ...], name: str | None = None, dtype=None) -> None:
         super().__init__(name)
         self.validate_init(shape)
         self.shape = tuple(int(s) for s in shape)
         self.input_shape = self.output_shape = self.shape
+        if dtype is not None:
+            try:
+                resolved = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"Argument 'dtype' of Input must be a NumPy dtype name such as "
+                                f"'int32' or 'float32'; received {dtype!r}.") from None
+            if resolved.kind not in "iuf":
+                raise ValueError(f"Argument 'dtype' of Input must be an integer or floating "
+                                 f"dtype; received {dtype!r}.")
+            dtype = None if resolved.kind == "f" else resolved
+        self.input_dtype = dtype
 
     @staticmethod
     def validate_init(shape) -> None:
@@ -63,8 +77,11 @@ class Input(Layer):
         return output_error
 
     def get_config(self):
-        """``{'shape': [...], 'name': ...}``."""
-        return {"shape": list(self.shape), "name": self.name}
+        """``{'shape': [...], 'name': ...}`` (and ``'dtype'`` for an integer input)."""
+        config = {"shape": list(self.shape), "name": self.name}
+        if getattr(self, "input_dtype", None) is not None:
+            config["dtype"] = self.input_dtype.name
+        return config
 
 
 @register("dense")

@@ -11,7 +11,7 @@ from .. import initializers
 from ..registry import register
 from .base import Layer
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization"]
 
 
 @register("batch_normalization", "batchnorm")
@@ -168,3 +168,105 @@ def _number(value, argument: str, valid, expected: str) -> float:
     if not (math.isfinite(value) and valid(value)):
         raise ValueError(f"Argument '{argument}' must be {expected}; received {value!r}.")
     return float(value)
+
+
+@register("layer_normalization", "layernorm")
+class LayerNormalization(Layer):
+    """Normalize each sample over its last axis (or ``axis``), then scale and shift (Keras).
+
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and (biased) variance
+    of each position over the normalized axes; the same in training and inference.
+
+    Args:
+        axis: axis or tuple of axes to normalize over (negative counts from the end; -1).
+        epsilon: positive number added to the variance (1e-3).
+        center, scale: learn ``beta`` / ``gamma`` (otherwise fixed at 0 / 1).
+        name: optional layer name.
+
+    Shapes: input and output ``(n, ...)``; ``gamma`` and ``beta`` have the shape of the
+    normalized axes.
+
+    Example::
+
+        x = LayerNormalization()(LSTM(32, return_sequences=True)(inputs))
+    """
+
+    supports_masking = True
+    _transient = ("x_hat", "inv_std")
+
+    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 name: str | None = None) -> None:
+        super().__init__(name)
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+        if (isinstance(axis, bool) or not isinstance(axes, (tuple, list)) or not axes
+                or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                           for a in axes)):
+            raise TypeError(f"Argument 'axis' must be an integer or a tuple of integers; "
+                            f"received {axis!r}.")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not (
+                math.isfinite(epsilon) and epsilon > 0):
+            raise ValueError(f"Argument 'epsilon' must be a positive number; received "
+                             f"{epsilon!r}.")
+        for flag, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"Argument '{flag}' must be True or False; received {value!r}.")
+        self.axis = int(axes[0]) if isinstance(axis, (int, np.integer)) else tuple(axes)
+        self._axes = tuple(int(a) for a in axes)
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.x_hat = self.inv_std = None
+
+    def build(self, input_shape) -> None:
+        """``gamma``/``beta`` of the normalized axes' shape (axes of one sample)."""
+        input_shape = tuple(input_shape)
+        rank = len(input_shape) + 1
+        axes = sorted({a % rank for a in self._axes})
+        if 0 in axes or any(a >= rank for a in self._axes) or any(a < -rank + 1
+                                                                  for a in self._axes):
+            raise ValueError(f"Argument 'axis' of {self.name!r} must name axes of a sample "
+                             f"{input_shape} (not the batch axis); received {self.axis!r}.")
+        self._norm_axes = tuple(axes)
+        # Keras' weight shape: the normalized axes' sizes; broadcast over the others.
+        self._param_shape = tuple(input_shape[a - 1] for a in axes)
+        self._broadcast = (1, *(input_shape[a - 1] if a in axes else 1 for a in range(1, rank)))
+        self.input_shape = self.output_shape = input_shape
+        if self.scale:
+            self.add_weight("gamma", self._param_shape, "ones")
+        if self.center:
+            self.add_weight("beta", self._param_shape, "zeros")
+
+    def forward(self, input_data):
+        """The normalized, scaled and shifted input."""
+        self.input = input_data
+        mean = np.mean(input_data, axis=self._norm_axes, keepdims=True)
+        centered = input_data - mean
+        var = np.mean(centered * centered, axis=self._norm_axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        self.x_hat = centered * self.inv_std
+        out = self.x_hat * self.gamma.reshape(self._broadcast) if self.scale else self.x_hat.copy()
+        if self.center:
+            out += self.beta.reshape(self._broadcast)
+        self.output = out
+        return out
+
+    def _backward(self, output_error, pre_activation=False, input_gradient=True):
+        """Gradients of ``gamma``, ``beta`` and the input (the exact Jacobian product)."""
+        batch_axes = tuple(a for a in range(output_error.ndim) if a not in self._norm_axes)
+        if self.scale:
+            self.grad_gamma[...] = np.sum(output_error * self.x_hat, axis=batch_axes,
+                                          keepdims=True).reshape(self._param_shape)
+        if self.center:
+            self.grad_beta[...] = np.sum(output_error, axis=batch_axes,
+                                         keepdims=True).reshape(self._param_shape)
+        if not input_gradient:
+            return None
+        g = output_error * self.gamma.reshape(self._broadcast) if self.scale else output_error
+        axes = self._norm_axes
+        mean_g = np.mean(g, axis=axes, keepdims=True)
+        mean_gx = np.mean(g * self.x_hat, axis=axes, keepdims=True)
+        return (g - mean_g - self.x_hat * mean_gx) * self.inv_std
+
+    def get_config(self):
+        """The constructor's arguments."""
+        return {"axis": self.axis if isinstance(self.axis, int) else list(self.axis),
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "name": self.name}

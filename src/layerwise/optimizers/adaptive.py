@@ -32,8 +32,8 @@ class Adam(Optimizer):
     non_negative_slots = ("v",)
     elementwise = True
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.beta_1 = _check_number(beta_1, "beta_1", 0.0, 1.0, closed=True)
         self.beta_2 = _check_number(beta_2, "beta_2", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
@@ -75,9 +75,10 @@ class AdamW(Adam):
     elementwise = True
 
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004,
+        **clipping,
     ):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
         self.weight_decay = _check_number(weight_decay, "weight_decay", closed=True)
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate):
@@ -105,8 +106,8 @@ class RMSprop(Optimizer):
     non_negative_slots = ("v",)
     elementwise = True
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.rho = _check_number(rho, "rho", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
 

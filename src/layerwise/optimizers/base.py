@@ -45,6 +45,13 @@ class Optimizer(Serializable):
     Use: ``build(names, params)`` once (and again whenever the parameter arrays are replaced),
     then ``apply(params, grads)`` per training step.
 
+    Gradient clipping (Keras' arguments, at most one of them; applied before every update):
+    ``clipnorm`` scales each gradient array whose L2 norm exceeds it down to that norm,
+    ``global_clipnorm`` scales all gradients together when their joint norm exceeds it, and
+    ``clipvalue`` clips every element to ``[-clipvalue, clipvalue]``. Plain SGD's fast path
+    (gradients pre-multiplied by the learning rate, the step folded into the products) is off
+    while clipping is set.
+
     Attributes:
         learning_rate: a positive number or a schedule; may be reassigned at any time (validated).
         iterations: number of updates applied so far (drives schedules and bias correction).
@@ -61,8 +68,22 @@ class Optimizer(Serializable):
     # updated array by array unless it sets elementwise itself.
     elementwise = False
 
-    def __init__(self, learning_rate=0.01):
+    def __init__(self, learning_rate=0.01, clipnorm=None, clipvalue=None, global_clipnorm=None):
         self.learning_rate = learning_rate
+        given = {name: value for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                                 ("global_clipnorm", global_clipnorm))
+                 if value is not None}
+        if len(given) > 1:
+            raise ValueError(
+                "Only one of 'clipnorm', 'clipvalue' and 'global_clipnorm' can be set; received "
+                + ", ".join(f"{name}={value!r}" for name, value in given.items()) + "."
+            )
+        for name, value in given.items():
+            _check_number(value, name)
+        self.clipnorm = None if clipnorm is None else float(clipnorm)
+        self.clipvalue = None if clipvalue is None else float(clipvalue)
+        self.global_clipnorm = None if global_clipnorm is None else float(global_clipnorm)
+        self._clip_buffer = None
         self._iterations = 0
         self.slots: dict[str, dict[str, np.ndarray]] = {}
         self._names: list[str] = []
@@ -153,8 +174,13 @@ class Optimizer(Serializable):
         # The packed arrays belong to the model being trained: a copy is unbuilt (fit builds it
         # again) and keeps only its per-parameter state.
         state = dict(self.__dict__)
-        state.update(_flat=None, _names=[], _scratch=[])
+        state.update(_flat=None, _names=[], _scratch=[], _clip_buffer=None)
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name in ("clipnorm", "clipvalue", "global_clipnorm", "_clip_buffer"):
+            state.setdefault(name, None)  # optimizers pickled before clipping existed
+        self.__dict__.update(state)
 
     def gradient_scale(self) -> float | None:
         """A factor the training loop may multiply the gradients by before :meth:`apply`
@@ -176,11 +202,53 @@ class Optimizer(Serializable):
         self.iterations += 1
         if self._flat is not None:  # params and grads are views of these (see build)
             flat_params, flat_grads, flat_slots, scratch = self._flat
+            if self.clipping:
+                flat_grads = self._clip_flat(flat_grads, grads)
             self.update_parameter(flat_params, flat_grads, flat_slots, scratch, learning_rate)
             return
+        if self.clipping:
+            grads = self.clip_gradients(grads)
         slots = self.slots
         for name, param, grad, scratch in zip(self._names, params, grads, self._scratch):
             self.update_parameter(param, grad, slots[name], scratch, learning_rate)
+
+    @property
+    def clipping(self) -> bool:
+        """Whether a clipping argument is set."""
+        return (self.clipnorm or self.clipvalue or self.global_clipnorm) is not None
+
+    def clip_gradients(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        """The gradients clipped as Keras does (new arrays; ``grads`` are not changed)."""
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            return [g * (self.clipnorm / max(norm, self.clipnorm))
+                    for g, norm in zip(grads, (float(np.sqrt(np.vdot(g, g))) for g in grads))]
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            scale = self.global_clipnorm / max(norm, self.global_clipnorm)
+            return [g * scale for g in grads]
+        return list(grads)
+
+    def _clip_flat(self, flat_grads: np.ndarray, grads: list[np.ndarray]) -> np.ndarray:
+        """The packed gradients clipped into a reused buffer (``grads`` are views of them)."""
+        buffer = self._clip_buffer
+        if buffer is None or buffer.shape != flat_grads.shape or buffer.dtype != flat_grads.dtype:
+            buffer = self._clip_buffer = np.empty_like(flat_grads)
+        if self.clipvalue is not None:
+            return np.clip(flat_grads, -self.clipvalue, self.clipvalue, out=buffer)
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(float(np.vdot(flat_grads, flat_grads)))
+            return np.multiply(flat_grads, self.global_clipnorm / max(norm, self.global_clipnorm),
+                               out=buffer)
+        offset = 0
+        for g in grads:  # clipnorm: each array by its own norm
+            norm = float(np.sqrt(np.vdot(g, g)))
+            end = offset + g.size
+            np.multiply(flat_grads[offset:end], self.clipnorm / max(norm, self.clipnorm),
+                        out=buffer[offset:end])
+            offset = end
+        return buffer
 
     def update_parameter(self, param, grad, slots, scratch, learning_rate) -> None:
         """Update ``param`` in place from ``grad``.
@@ -244,7 +312,10 @@ class Optimizer(Serializable):
     def _config(self, **extra):
         rate = self._learning_rate
         rate = serialize(rate) if isinstance(rate, schedules.LearningRateSchedule) else rate
-        return {"learning_rate": rate, **extra}
+        clipping = {name: getattr(self, name) for name in ("clipnorm", "clipvalue",
+                                                             "global_clipnorm")
+                    if getattr(self, name, None) is not None}
+        return {"learning_rate": rate, **extra, **clipping}
 
     def get_config(self):
         """The constructor's arguments; a schedule is stored as its config dict."""

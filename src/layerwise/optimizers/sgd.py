@@ -22,12 +22,14 @@ class SGD(Optimizer):
         learning_rate: positive number or schedule.
         momentum: in [0, 1); 0 is plain gradient descent (no state is kept).
         nesterov: use Nesterov momentum (needs ``momentum > 0``).
+        clipnorm, clipvalue, global_clipnorm: gradient clipping (see :class:`Optimizer`).
     """
 
     elementwise = True
 
-    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **clipping):
+        super().__init__(learning_rate, **clipping)
         self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise ValueError(f"Argument 'nesterov' must be True or False; received {nesterov!r}.")
@@ -37,8 +39,9 @@ class SGD(Optimizer):
         self.slot_names = ("velocity",) if self.momentum else ()
 
     def gradient_scale(self) -> float | None:
-        """Without momentum: the learning rate, so that ``fit`` can hand over ``lr * g``."""
-        return None if self.momentum else self.current_learning_rate
+        """Without momentum (and clipping): the learning rate, so that ``fit`` can hand over
+        ``lr * g``. Clipping must see the gradients themselves, so it turns this path off."""
+        return None if self.momentum or self.clipping else self.current_learning_rate
 
     def apply(self, params, grads, prescaled=False) -> None:
         """One update; with ``prescaled`` the gradients already hold ``lr * g``: ``p -= g``."""

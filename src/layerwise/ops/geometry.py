@@ -1,0 +1,45 @@
+"""Output sizes and padding of sliding windows, as Keras and TensorFlow compute them."""
+
+from __future__ import annotations
+
+__all__ = ["conv_output_length", "padding_amounts"]
+
+
+def conv_output_length(length: int, window: int, stride: int, dilation: int, padding: str) -> int:
+    """Positions of a window sliding over ``length`` elements.
+
+    ``'valid'``: ``floor((length - effective_window) / stride) + 1`` (0 or less when the window
+    does not fit); ``'same'``: ``ceil(length / stride)``, whatever the window; ``'causal'``
+    (1-D): ``'valid'`` after padding ``effective_window - 1`` before. The effective
+    window of a dilated kernel is ``(window - 1) * dilation + 1``.
+
+    Example:
+        >>> conv_output_length(28, 3, 1, 1, "valid"), conv_output_length(5, 2, 2, 1, "same")
+        (26, 3)
+    """
+    if padding == "same":
+        return -(-length // stride)
+    if padding == "causal":  # padded before by the dilated window less one: 'valid' on that
+        return (length - 1) // stride + 1
+    effective = (window - 1) * dilation + 1
+    return (length - effective) // stride + 1
+
+
+def padding_amounts(
+    length: int, window: int, stride: int, dilation: int, padding: str
+) -> tuple[int, int]:
+    """``(before, after)`` padding of one axis. ``'same'`` pads ``max((out - 1) * stride +
+    effective_window - length, 0)`` in all, the odd one after (bottom/right), as TensorFlow.
+
+    Example:
+        >>> padding_amounts(5, 2, 2, 1, "same"), padding_amounts(28, 3, 1, 1, "same")
+        ((0, 1), (1, 1))
+    """
+    if padding == "causal":  # Keras' Conv1D: every output sees only the present and the past
+        return ((window - 1) * dilation, 0)
+    if padding != "same":
+        return (0, 0)
+    output = conv_output_length(length, window, stride, dilation, "same")
+    effective = (window - 1) * dilation + 1
+    total = max((output - 1) * stride + effective - length, 0)
+    return (total // 2, total - total // 2)

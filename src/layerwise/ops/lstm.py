@@ -1,0 +1,301 @@
+"""LSTM forward and backpropagation through time, with Keras' weight layout.
+
+Weights as Keras keeps them: ``kernel (features, 4u)``, ``recurrent_kernel (u, 4u)``,
+``bias (4u,)``, gates in the order ``i, f, c, o``. Per step, with ``z = x W + h U + b``::
+
+    i, f, o = sigma(z_i), sigma(z_f), sigma(z_o);  g = act(z_c)
+    c = f * c_prev + i * g;                       h = o * act(c)
+
+Internally the gates are reordered ``i, o, f, g`` so that the three sigmoid gates form one
+block, and ``sigma(z) = (1 + tanh(z / 2)) / 2``: one ``tanh`` pass over all four gates (the
+sigmoid columns of the weights halved) and one affine pass give every activation. The bias rides
+in the recurrent product as a row of ones under the state. The derivative factors backward needs
+are formed a few steps at a time during backward, so that a backward step is one product and
+five passes.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .. import activations as _activations
+from . import strided_blas as sb
+from ._sequence import Workspace, cell_activation, derivative_into, prepare_sequence
+
+__all__ = ["lstm_forward", "lstm_backward", "gate_columns"]
+
+_INTERNAL_ORDER = (0, 3, 1, 2)  # Keras blocks i, f, c, o  ->  internal i, o, f, g
+
+
+def gate_columns(units: int, order=_INTERNAL_ORDER) -> np.ndarray:
+    """Column indices that take Keras' gate blocks to the internal order."""
+    return np.concatenate([np.arange(k * units, (k + 1) * units) for k in order])
+
+
+def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last):
+    plan = ws.plans.get(key)
+    if plan is not None:
+        return plan
+    steps, u = s.shape[0], h.shape[2]
+    calls = sb.Calls()
+    # The step's views are made once: slicing costs ~2 us a step, a tenth of the step.
+    plan = SimpleNamespace(calls=calls, steps=[], views=[
+        (s[p, :4 * u], s[p, :3 * u], s[p, :u], s[p, u:2 * u], s[p, 2 * u:3 * u],
+         s[p, 3 * u:4 * u], s[p, 4 * u:5 * u], s[p, 5 * u:],
+         s[p + 1, 5 * u:] if p + 1 < steps else c_last, ht[p + 1, :u], ht[p, :u])
+        for p in range(steps)])
+    for p in range(steps):
+        state = ht[p] if hr is None else hr
+        plan.steps.append((
+            calls.add(sb.transpose_into(xw[:, p, :], s[p, : 4 * u], call=False), xw, s),
+            calls.add(sb.matmul(uaug.T, state, s[p, : 4 * u], beta=1.0, call=False), uaug,
+                      state),
+            calls.add(sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
+        ))
+    ws.plans[key] = plan
+    return plan
+
+
+def lstm_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
+                 recurrent_activation="sigmoid", go_backwards: bool = False,
+                 return_sequences: bool = False, mask=None, zero_output_for_mask: bool = False,
+                 training: bool = False, input_dropout_mask=None, recurrent_dropout_mask=None,
+                 workspace: Workspace | None = None):
+    """Run an LSTM over ``x (batch, steps, features)``; returns ``(output, cache)``.
+
+    Args:
+        x: the inputs; ``kernel``, ``recurrent_kernel``, ``bias`` (or None): Keras' layout.
+        activation, recurrent_activation: element-wise activations (Keras' defaults).
+        go_backwards: process the steps last to first (the output sequence in that order).
+        return_sequences: output ``(batch, steps, units)`` instead of the last ``(batch, units)``.
+        mask: bool ``(batch, steps)``; a masked step keeps state and output as they were.
+        zero_output_for_mask: masked steps output zeros (what Bidirectional asks for).
+        training: keep what :func:`lstm_backward` needs.
+        input_dropout_mask: ``(batch, features)`` multiplied into every step's input (scaled).
+        recurrent_dropout_mask: ``(batch, units)`` multiplied into the state fed back.
+        workspace: reused buffers (a layer keeps one); the output is a view of them when
+            ``training``, a fresh array otherwise.
+
+    Example::
+
+        out, cache = lstm_forward(x, kernel, recurrent_kernel, bias, training=True)
+        dx = lstm_backward(cache, np.ones_like(out), grad_k, grad_rk, grad_b)
+    """
+    act = cell_activation(activation, "activation")
+    rec = cell_activation(recurrent_activation, "recurrent_activation")
+    x, masked = prepare_sequence(x, mask, go_backwards)
+    n, steps, features = x.shape
+    units = recurrent_kernel.shape[0]
+    dtype = x.dtype
+    ws = workspace if workspace is not None else Workspace()
+    cols = gate_columns(units)
+    fast = isinstance(rec, _activations.Sigmoid) and isinstance(act, _activations.Tanh)
+    g4, g3 = 4 * units, 3 * units
+
+    w = ws.array("w", (features, g4), dtype)
+    np.take(kernel, cols, axis=1, out=w)
+    u_int = ws.array("u", (units, g4), dtype)
+    np.take(recurrent_kernel, cols, axis=1, out=u_int)
+    uaug = ws.array("uaug", (units + 1, g4), dtype)
+    uaug[:units] = u_int
+    uaug[units] = 0.0 if bias is None else bias[cols]
+    w_scaled = w
+    if fast:  # sigma(z) = (1 + tanh(z/2)) / 2: halve the sigmoid columns of this call's copies
+        w_scaled = ws.array("w_scaled", (features, g4), dtype)
+        np.copyto(w_scaled, w)
+        w_scaled[:, :g3] *= 0.5
+        uaug[:, :g3] *= 0.5
+    xd = x if input_dropout_mask is None else x * input_dropout_mask[:, None, :]
+    xw = ws.array("xw", (n, steps, g4), dtype)
+    np.dot(xd.reshape(n * steps, features), w_scaled, out=xw.reshape(n * steps, g4))
+
+    s = ws.array("s", (steps, 6 * units, n), dtype)  # per step: i o f g | act(c) | c_prev
+    ht = ws.array("ht", (steps + 1, units + 1, n), dtype, fill=1.0)  # states, a row of ones
+    ht[0, :units] = 0.0
+    h = ws.array("h", (n, steps, units), dtype)  # the states again, batch-major
+    r_aug = hr = None
+    if recurrent_dropout_mask is not None:
+        hr = ws.array("hr", (units + 1, n), dtype, fill=1.0)
+        r_aug = np.ones((units + 1, n), dtype)
+        r_aug[:units] = recurrent_dropout_mask.T
+    c_last = ws.array("c_last", (units, n), dtype)
+    tmp = ws.array("tmp", (units, n), dtype)
+    plan = _forward_plan(ws, ("lstm-forward", hr is None), xw, s, ht, hr, h, uaug, c_last)
+    run = plan.calls.run
+    s[0, 5 * units:] = 0.0
+    for p in range(steps):
+        into_gates, recurrent, out_of_state = plan.steps[p]
+        run(into_gates)
+        if hr is not None:
+            np.multiply(ht[p], r_aug, out=hr)
+        run(recurrent)
+        gates, sig, i, o, f, g, tc, c_prev, c, h_new, h_prev = plan.views[p]
+        if fast:
+            np.tanh(gates, out=gates)
+            sig *= 0.5
+            sig += 0.5
+        else:
+            rec.forward(sig, out=sig)
+            act.forward(g, out=g)
+        np.multiply(f, c_prev, out=c)
+        np.multiply(i, g, out=tmp)
+        c += tmp
+        if masked is not None:
+            np.copyto(c, c_prev, where=masked[p])
+        if fast:
+            np.tanh(c, out=tc)
+        else:
+            act.forward(c, out=tc)
+        np.multiply(o, tc, out=h_new)
+        if masked is not None:
+            np.copyto(h_new, h_prev, where=masked[p])
+        run(out_of_state)
+    if return_sequences:
+        output = h
+        if zero_output_for_mask and masked is not None:
+            output = h * ~masked.T[:, :, None]
+    else:
+        output = h[:, -1, :]
+    if not training:
+        return np.array(output, copy=True), None
+    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=units, steps=steps, n=n, act=act,
+                            rec=rec,
+                            return_sequences=return_sequences, go_backwards=go_backwards,
+                            zero_output=zero_output_for_mask, cols=cols,
+                            input_dropout_mask=input_dropout_mask,
+                            recurrent_dropout_mask=recurrent_dropout_mask)
+    return output, cache
+
+
+# Steps whose derivative factors are formed together: few enough to stay in cache between
+# the forward's data and the backward steps that use them, enough to make NumPy calls count.
+_CHUNK = 8
+
+
+def _factors(cache, st, pt, start: int, end: int) -> None:
+    """The derivative factors of steps ``start..end-1`` (``st`` their slice of the per-step
+    buffer, ``pt`` the factors' buffer): ``[P_i, P_o, P_f] = [g, tc, c_prev] * sigma'`` and
+    ``[P_g, R] = [i, o] * act'([g, tc])``; a masked step gets zeros and ``f = 1``, so that its
+    gradients pass through untouched."""
+    u = cache.units
+    p3, k2 = pt[:, : 3 * u], pt[:, 3 * u:]
+    derivative_into(cache.rec, st[:, : 3 * u], p3)
+    p3 *= st[:, 3 * u:]
+    derivative_into(cache.act, st[:, 3 * u:5 * u], k2)
+    k2 *= st[:, : 2 * u]
+    if cache.masked is not None:
+        where = cache.masked[start:end][:, None, :]
+        np.copyto(pt, 0.0, where=where)
+        np.copyto(st[:, 2 * u:3 * u], 1.0, where=where)
+
+
+def _backward_plan(ws: Workspace, key, dt, d, u_int, dh, units):
+    plan = ws.plans.get(key)
+    if plan is not None:
+        return plan
+    steps = d.shape[1]
+    calls = sb.Calls()
+    plan = SimpleNamespace(calls=calls, steps=[], views=None)
+    for p in range(steps):
+        nxt = dt[(p + 1) % 2]
+        plan.steps.append((
+            calls.add(sb.matmul(u_int, nxt, dh, beta=0.0, call=False), u_int, dt, dh),
+            calls.add(sb.matmul(u_int, nxt, dh, beta=1.0, call=False)),
+            calls.add(sb.transpose_into(dt[p % 2], d[:, p, :], call=False), d),
+        ))
+    ws.plans[key] = plan
+    return plan
+
+
+def lstm_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_bias=None,
+                  input_gradient: bool = True):
+    """Gradients of the call that made ``cache``; returns the input gradient (or None).
+
+    ``output_error`` has the output's shape; the weight gradients are written in place (Keras'
+    layout). Example: see :func:`lstm_forward`.
+    """
+    ws, units, steps, n = cache.ws, cache.units, cache.steps, cache.n
+    dtype = grad_kernel.dtype
+    g4 = 4 * units
+    s, h = ws.arrays["s"], ws.arrays["h"]
+    p_chunk = ws.array("p", (_CHUNK, 5 * units, n), dtype)
+    u_int, w = ws.arrays["u"], ws.arrays["w"]
+    masked = cache.masked
+    dt = ws.array("dt", (2, g4, n), dtype)
+    d = ws.array("d", (n, steps, g4), dtype)
+    dh = ws.array("dh", (units, n), dtype)
+    dc = ws.array("dc", (units, n), dtype)
+    tmp = ws.array("tmp", (units, n), dtype)
+    step_error = ws.array("step_error", (units, n), dtype)
+    plan = _backward_plan(ws, "lstm-backward", dt, d, u_int, dh, units)
+    run = plan.calls.run
+    output_error = np.asarray(output_error, dtype=dtype)
+    if cache.return_sequences and cache.zero_output and masked is not None:
+        output_error = output_error * ~masked.T[:, :, None]
+    r_t = None if cache.recurrent_dropout_mask is None else cache.recurrent_dropout_mask.T
+    views = plan.views
+    if views is None:  # made once per layout: slicing costs ~2 us a step
+        u = units
+        views = plan.views = [
+            (p_chunk[p % _CHUNK, 4 * u:], p_chunk[p % _CHUNK, :g4].reshape(4, u, n),
+             p_chunk[p % _CHUNK, u:2 * u], dt[p % 2].reshape(4, u, n), dt[p % 2, u:2 * u],
+             s[p, 2 * u:3 * u])
+            for p in range(steps)]
+    dc[...] = 0.0
+    for p in range(steps - 1, -1, -1):
+        if p == steps - 1 or (p + 1) % _CHUNK == 0:  # a new chunk of steps begins (backwards)
+            start = (p // _CHUNK) * _CHUNK
+            _factors(cache, s[start:p + 1], p_chunk[:p + 1 - start], start, p + 1)
+        p_r, p_all, p_o, d_all, d_o, f = views[p]
+        if p == steps - 1:
+            last = output_error[:, -1, :] if cache.return_sequences else output_error
+            sb.transpose_into(last, dh)
+        else:
+            carry = masked is not None and masked[p + 1].any()
+            if carry:  # samples masked at p+1 hand their state gradient straight to step p
+                np.multiply(dh, masked[p + 1], out=dh)
+            if cache.return_sequences:
+                sb.transpose_into(output_error[:, p, :], step_error)
+                if carry:
+                    dh += step_error
+                else:
+                    np.copyto(dh, step_error)
+            accumulate = carry or cache.return_sequences
+            if r_t is None:
+                run(plan.steps[p][1 if accumulate else 0])
+            else:  # the fed-back state was dropped out: so is its gradient
+                if accumulate:
+                    np.copyto(step_error, dh)
+                run(plan.steps[p][0])
+                dh *= r_t
+                if accumulate:
+                    dh += step_error
+        np.multiply(dh, p_r, out=tmp)
+        dc += tmp
+        np.multiply(dc, p_all, out=d_all)
+        np.multiply(dh, p_o, out=d_o)
+        dc *= f
+        run(plan.steps[p][2])
+    d2 = d.reshape(n * steps, g4)
+    cols = cache.cols
+    x2 = cache.x.reshape(n * steps, -1)
+    grad_kernel[:, cols] = np.dot(x2.T, d2)
+    h_prev = h if r_t is None else h * cache.recurrent_dropout_mask[:, None, :]
+    h2 = h_prev.reshape(n * steps, units)
+    # Row k of h2 is the state that fed row k + 1 of d2, except at each sample's first step
+    # (its state was zero): one product over the shifted rows, minus those n - 1 pairs.
+    grad_u = np.dot(h2[:-1].T, d2[1:])
+    if n > 1:
+        grad_u -= np.dot(h_prev[:-1, -1, :].T, d[1:, 0, :])
+    grad_recurrent_kernel[:, cols] = grad_u
+    if grad_bias is not None:
+        grad_bias[cols] = np.dot(np.ones(n * steps, dtype), d2)
+    if not input_gradient:
+        return None
+    dx = ws.array("dx", (n, steps, w.shape[0]), dtype)  # reused: no fresh pages a batch
+    np.dot(d2, w.T, out=dx.reshape(n * steps, -1))
+    if cache.input_dropout_mask is not None:
+        dx *= cache.input_dropout_mask[:, None, :]
+    return dx[:, ::-1] if cache.go_backwards else dx
