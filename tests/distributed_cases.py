@@ -85,3 +85,28 @@ def two_headed(distribute=None, seed=0):
                   optimizer=layerwise.optimizers.Adam(0.01), metrics={"classes": ["accuracy"]},
                   dtype="float64", distribute=distribute)
     return model
+
+
+def padded_text(seed: int = 2, n: int = SAMPLES):
+    """Right-padded id sequences (n, 6) with 0 as padding, and 0/1 labels (n, 1)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, 20, size=(n, 6))
+    lengths = rng.integers(1, 7, size=n)
+    ids[np.arange(6)[None, :] >= lengths[:, None]] = 0
+    labels = (ids[:, 0] > 10).astype(float)[:, None]
+    return ids, labels
+
+
+def masked_text_model(distribute=None, seed=0):
+    """Embedding(mask_zero) -> GlobalAveragePooling1D (mean over the unmasked steps) -> sigmoid:
+    a mask that the layers consume, so the output itself is not masked."""
+    from layerwise import Embedding, GlobalAveragePooling1D
+
+    layerwise.set_seed(seed)
+    ids = Input((6,), dtype="int32")
+    pooled = GlobalAveragePooling1D()(Embedding(20, 4, mask_zero=True)(ids))
+    model = Model(ids, Dense(1, activation="sigmoid")(Dense(8, activation="tanh")(pooled)),
+                  seed=seed)
+    model.compile(loss="binary_crossentropy", optimizer=layerwise.optimizers.Adam(0.01),
+                  metrics=["accuracy"], dtype="float64", distribute=distribute)
+    return model

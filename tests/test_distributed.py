@@ -17,6 +17,8 @@ from distributed_cases import (
     config_name,
     data,
     graph_data,
+    masked_text_model,
+    padded_text,
     two_headed,
 )
 from mpi_launch import run_mpi
@@ -140,3 +142,15 @@ if CLIPPED:
         difference = max(np.abs(a - b).max()
                          for a, b in zip(clipped.get_weights(), plain.get_weights()))
         assert difference > 1e-4
+
+
+def test_a_mask_consumed_by_the_layers_trains_as_one_process(distributed_run):
+    processes, out = distributed_run
+    ids, labels = padded_text()
+    reference = masked_text_model()
+    reference.fit(ids, labels, epochs=EPOCHS, batch_size=PER_RANK_BATCH * processes, verbose=0)
+    for rank in range(processes):
+        run = np.load(out / f"masked-rank{rank}.npz")
+        for i, weight in enumerate(reference.get_weights()):
+            np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(run["loss"], reference.history["loss"], rtol=1e-10)

@@ -60,3 +60,12 @@ model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0)
 packing.pack = pack
 np.savez(out / f"unpacked-rank{strategy.rank}.npz", packed=np.array(model._packed is not None),
          **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+
+# Padded sequences whose mask the layers consume (Embedding(mask_zero), masked mean pooling).
+from distributed_cases import masked_text_model, padded_text  # noqa: E402
+
+ids, labels = padded_text()
+model = masked_text_model(distribute=strategy)
+model.fit(ids, labels, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0)
+np.savez(out / f"masked-rank{strategy.rank}.npz", loss=np.array(model.history["loss"]),
+         **{f"w{i}": w for i, w in enumerate(model.get_weights())})
