@@ -26,7 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("train", "sklearn", "blas", "predict", "memory", "import")
+BENCHMARKS = (
+    "train", "sklearn", "blas", "predict", "predict10k", "families", "gelu", "memory", "import"
+)
 MEMORY_LIMIT_MB = 64.0
 
 
@@ -459,6 +461,7 @@ def main(argv=None) -> int:
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
 
+    import inference
     import measure
     import numpy  # noqa: F401  (loads its BLAS before the thread limits are applied)
     import workloads
@@ -502,12 +505,18 @@ def main(argv=None) -> int:
     )
 
     rows, raw, notes = [], {}, []
-    needs_data = set(args.selected) & {"train", "sklearn", "blas", "predict"}
+    needs_data = set(args.selected) & {"train", "sklearn", "blas", "predict", "predict10k"}
     data = workloads.Data(args.samples) if needs_data else None
     if set(args.selected) & {"train", "sklearn", "blas"}:
         run_training(args, data, peers, log, rows, raw, notes)
     if "predict" in args.selected:
         run_predict(args, data, peers, log, rows, raw, notes)
+    if "predict10k" in args.selected:
+        inference.run_predict_rows(args, data, peers, log, rows, raw, notes, _row)
+    if "families" in args.selected:
+        inference.run_predict_families(args, peers, log, rows, raw, notes, _row)
+    if "gelu" in args.selected:
+        inference.run_gelu(args, log, rows, raw, notes, _row)
     if "memory" in args.selected:
         run_memory(args, peers, log, rows, raw, notes)
     if "import" in args.selected:

@@ -383,7 +383,7 @@ def test_non_model_is_refused(tmp_path):
 
 def test_missing_onnx_package_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
-    with pytest.raises(ImportError, match=r"pip install layerwise\[onnx\]"):
+    with pytest.raises(ImportError, match=r'pip install "layerwise\[onnx\]"'):
         export_onnx(activation_model("relu"), tmp_path / "model.onnx")
 
 

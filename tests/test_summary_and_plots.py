@@ -31,7 +31,8 @@ def test_summary_counts_parameters_by_hand(capsys):
     assert f"Total params: {trainable + batch_norm_state:,} " in text
     assert f"Trainable params: {trainable:,} " in text
     assert f"Non-trainable params: {batch_norm_state:,} " in text
-    assert model.count_params() == trainable
+    # Keras counts every weight, trainable or not (its summary's "Total params").
+    assert model.count_params() == trainable + batch_norm_state
     for layer in model.layers:  # one row per layer, with its type
         assert f"{layer.name} ({type(layer).__name__})" in text
     first_dense = model.layers[2]

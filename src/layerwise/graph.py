@@ -12,13 +12,15 @@ with several parents or children:
 
 from __future__ import annotations
 
+from typing import Any
+
 from .exceptions import DisconnectedLayersError
 from .layers.base import Layer
 
 __all__ = ["Graph", "as_layer_list", "topological_order"]
 
 
-def as_layer_list(value, argument: str) -> list[Layer]:
+def as_layer_list(value: Any, argument: str) -> list[Layer]:
     """``value`` (a layer or a list of layers) as a non-empty list of distinct layers."""
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if not items:
@@ -37,7 +39,7 @@ def as_layer_list(value, argument: str) -> list[Layer]:
     return items
 
 
-def topological_order(inputs: list[Layer], outputs) -> list[Layer]:
+def topological_order(inputs: list[Layer], outputs: Any) -> list[Layer]:
     """Layers from the inputs to the outputs, each after all of its parents: a depth-first walk
     from each output in turn, parents in the order the layer was called on them."""
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]

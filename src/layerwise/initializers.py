@@ -1,8 +1,8 @@
-"""Weight initializers by name, with the spec's exact formulas.
+"""Weight initializers by name, with the formulas of the table below.
 
 An initializer is called as ``initializer(shape, dtype, rng)`` and returns a new array. For a
 weight matrix of shape ``(fan_in, fan_out)``, the Xavier (Glorot) and He initializers use the
-fan-in and fan-out below; normals are plain (not truncated) normals, as the spec says.
+fan-in and fan-out below; normals are plain (not truncated) normals.
 
 =================  ==========================================
 name               distribution
@@ -22,8 +22,10 @@ he_uniform         U[-sqrt(6 / fan_in), +...]
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import registry
 from .registry import ConfigValue, register
@@ -116,11 +118,16 @@ class Initializer(ConfigValue):
         if seed is not None:
             make_rng(seed)  # validates the seed now rather than at first use
 
-    def sample(self, shape, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """Values for an array of ``shape`` drawn from ``rng`` (float64)."""
         raise NotImplementedError
 
-    def __call__(self, shape, dtype=np.float32, rng: np.random.Generator | None = None):
+    def __call__(
+        self,
+        shape: tuple[int, ...],
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
         """A new array of ``shape`` and ``dtype`` (float32 by default)."""
         shape = tuple(int(s) for s in shape)
         _spend_allocation_budget(shape)
@@ -130,7 +137,7 @@ class Initializer(ConfigValue):
             rng = make_rng()
         return np.asarray(self.sample(shape, rng), dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed} if self.seed is not None else {}
 
 
@@ -141,22 +148,22 @@ registry.register_kind("initializer", Initializer)
 class _Normal(Initializer):
     """A plain (not truncated) normal with mean 0 and the standard deviation ``std(shape)``."""
 
-    def std(self, shape) -> float:
+    def std(self, shape: tuple[int, ...]) -> float:
         """The standard deviation for a weight array of ``shape``."""
         raise NotImplementedError
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.normal(0.0, self.std(shape), size=shape)
 
 
 class _Uniform(Initializer):
     """A uniform distribution on ``[-bound(shape), bound(shape)]``."""
 
-    def bound(self, shape) -> float:
+    def bound(self, shape: tuple[int, ...]) -> float:
         """The half-width of the interval for a weight array of ``shape``."""
         raise NotImplementedError
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         limit = self.bound(shape)
         return rng.uniform(-limit, limit, size=shape)
 
@@ -169,10 +176,10 @@ class RandomNormal(_Normal):
         super().__init__(seed)
         self.stddev = _positive(stddev, "stddev")
 
-    def std(self, shape):
+    def std(self, shape: tuple[int, ...]) -> float:
         return self.stddev
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"stddev": self.stddev, **super().get_config()}
 
 
@@ -184,10 +191,10 @@ class RandomUniform(_Uniform):
         super().__init__(seed)
         self.limit = _positive(limit, "limit")
 
-    def bound(self, shape):
+    def bound(self, shape: tuple[int, ...]) -> float:
         return self.limit
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"limit": self.limit, **super().get_config()}
 
 
@@ -195,7 +202,7 @@ class RandomUniform(_Uniform):
 class Zeros(Initializer):
     """All zeros."""
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.zeros(shape)
 
 
@@ -203,7 +210,7 @@ class Zeros(Initializer):
 class Ones(Initializer):
     """All ones."""
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.ones(shape)
 
 
@@ -219,10 +226,10 @@ class Constant(Initializer):
             raise ValueError(f"Argument 'value' must be a finite number; received {value!r}.")
         self.value = float(value)
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.full(shape, self.value)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
@@ -230,7 +237,7 @@ class Constant(Initializer):
 class XavierNormal(_Normal):
     """Normal with standard deviation ``sqrt(2 / (fan_in + fan_out))`` (Glorot normal)."""
 
-    def std(self, shape):
+    def std(self, shape: tuple[int, ...]) -> float:
         fan_in, fan_out = compute_fans(shape)
         return math.sqrt(2.0 / (fan_in + fan_out))
 
@@ -239,7 +246,7 @@ class XavierNormal(_Normal):
 class XavierUniform(_Uniform):
     """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot uniform)."""
 
-    def bound(self, shape):
+    def bound(self, shape: tuple[int, ...]) -> float:
         fan_in, fan_out = compute_fans(shape)
         return math.sqrt(6.0 / (fan_in + fan_out))
 
@@ -248,7 +255,7 @@ class XavierUniform(_Uniform):
 class HeNormal(_Normal):
     """Normal with standard deviation ``sqrt(2 / fan_in)``."""
 
-    def std(self, shape):
+    def std(self, shape: tuple[int, ...]) -> float:
         return math.sqrt(2.0 / compute_fans(shape)[0])
 
 
@@ -256,7 +263,7 @@ class HeNormal(_Normal):
 class HeUniform(_Uniform):
     """Uniform on ``±sqrt(6 / fan_in)``."""
 
-    def bound(self, shape):
+    def bound(self, shape: tuple[int, ...]) -> float:
         return math.sqrt(6.0 / compute_fans(shape)[0])
 
 
@@ -282,7 +289,7 @@ class Orthogonal(Initializer):
             raise TypeError(f"Argument 'gain' must be a number; received {gain!r}.")
         self.gain = float(gain)
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         if len(shape) < 2:
             raise ValueError(
                 f"The orthogonal initializer needs a shape of at least two dimensions; received "
@@ -296,11 +303,11 @@ class Orthogonal(Initializer):
             q = q.T
         return np.ascontiguousarray(self.gain * q.reshape(shape))  # q.T is F-ordered
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, **super().get_config()}
 
 
-def get(identifier, argument: str = "initializer") -> Initializer:
+def get(identifier: Any, argument: str = "initializer") -> Initializer:
     """An initializer from a name, instance, config dict, or ``None`` (random normal)."""
     if identifier is None:
         return RandomNormal()

@@ -6,8 +6,12 @@ Training (``fit``, ``evaluate``, ``train_on_batch``) lives in :mod:`layerwise.tr
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import losses, optimizers, registry
 from . import metrics as metrics_module
@@ -16,6 +20,7 @@ from .distributed import check_distribute
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
+from .predicting import predict_with_hooks
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
 from .summary import summary_text
@@ -32,7 +37,7 @@ _PREDICT_VALUES = 2**21
 
 
 class Model(Trainer):
-    """A network from its input layer to its output layer (the spec's ``Model``).
+    """A network from its input layers to its output layers (each layer called on its parents).
 
     Args:
         inputs: the first layer: an ``Input``, or a ``Dense`` created with ``input_size``.
@@ -51,7 +56,9 @@ class Model(Trainer):
         predictions = model.predict(x_test)
     """
 
-    def __init__(self, inputs, outputs, name: str | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, inputs: Any, outputs: Any, name: str | None = None, seed: int | None = None
+    ) -> None:
         if inputs is None or outputs is None:
             which = "inputs" if inputs is None else "outputs"
             raise TypeError(f"Argument '{which}' of Model must be a Layer; received None.")
@@ -109,14 +116,14 @@ class Model(Trainer):
     # ------------------------------------------------------------------ compile
     def compile(
         self,
-        loss_fn=None,
-        optimizer="sgd",
-        metrics=None,
-        dtype="float32",
+        loss_fn: Any = None,
+        optimizer: Any = "sgd",
+        metrics: Any = None,
+        dtype: DTypeLike = "float32",
         *,
-        loss=None,
-        loss_weights=None,
-        distribute=None,
+        loss: Any = None,
+        loss_weights: Any = None,
+        distribute: Any = None,
     ) -> None:
         """Choose the loss, optimizer, metrics and floating-point type.
 
@@ -358,7 +365,7 @@ class Model(Trainer):
         trainable parameters, then its non-trainable state (batch norm's moving averages)."""
         return [array.copy() for _, array in self._weight_items()]
 
-    def set_weights(self, weights) -> None:
+    def set_weights(self, weights: Any) -> None:
         """Set all weights from a list in the order of :meth:`get_weights`.
 
         Every array is checked before any is written: the count, each shape, real numbers
@@ -412,27 +419,48 @@ class Model(Trainer):
         for (_, target), value in zip(items, arrays):
             np.copyto(target, value)  # in place: optimizers keep references
 
-    def summary(self, print_fn=print) -> None:
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""
         print_fn(summary_text(self))
 
     # ------------------------------------------------------------------ files
-    def save(self, path, include_optimizer: bool = True) -> None:
+    def save(
+        self,
+        path: str | os.PathLike,
+        include_optimizer: bool = True,
+        *,
+        allow_other_extension: bool = False,
+    ) -> None:
         """Write the model to one ``.safetensors`` file: architecture, weights, compile
         settings and optimizer state (see :mod:`layerwise.saving`). Reload it with
-        :func:`layerwise.load_model`. The write is atomic."""
-        save_model(self, path, include_optimizer=include_optimizer)
+        :func:`layerwise.load_model`. The write is atomic.
 
-    def save_checkpoint(self, path, epoch: int, logs: dict | None = None) -> None:
+        A name for another format (``.keras``, ``.h5``, ``.pt``, ``.pkl``, ...) raises
+        ``ValueError`` unless ``allow_other_extension=True`` (the file is safetensors anyway).
+        """
+        save_model(
+            self, path, include_optimizer=include_optimizer,
+            allow_other_extension=allow_other_extension,
+        )
+
+    def save_checkpoint(
+        self,
+        path: str | os.PathLike,
+        epoch: int,
+        logs: dict | None = None,
+        *,
+        allow_other_extension: bool = False,
+    ) -> None:
         """Write the full training state after ``epoch`` (what ``fit(resume_from=path)``
         reads): the model file plus the epoch, history and random-generator states."""
-        save_checkpoint(self, path, epoch, logs)
+        save_checkpoint(self, path, epoch, logs, allow_other_extension=allow_other_extension)
 
-    def save_weights(self, path) -> None:
-        """Write only the weights (and layer state such as moving averages) to ``path``."""
-        save_weights(self, path)
+    def save_weights(self, path: str | os.PathLike, *, allow_other_extension: bool = False) -> None:
+        """Write only the weights (and layer state such as moving averages) to ``path``; a name
+        for another format is refused as in :meth:`save`."""
+        save_weights(self, path, allow_other_extension=allow_other_extension)
 
-    def load_weights(self, path) -> None:
+    def load_weights(self, path: str | os.PathLike) -> None:
         """Load weights written by :meth:`save_weights` or :meth:`save`, checking names and
         shapes; raises :class:`~layerwise.exceptions.ModelFileError` and changes nothing if
         they do not match."""
@@ -448,8 +476,10 @@ class Model(Trainer):
         return model_from_config(config)
 
     def count_params(self) -> int:
-        """Number of trainable parameters."""
-        return int(sum(p.size for p in self._parameter_arrays()))
+        """Number of weights, trainable and not (batch normalization's moving averages count),
+        as Keras' ``count_params``: the "Total params" of :meth:`summary`, which also shows
+        the trainable and non-trainable parts."""
+        return int(sum(array.size for _, array in self._weight_items()))
 
     # ------------------------------------------------------------------ running
     def _set_training(self, training: bool) -> None:
@@ -458,7 +488,7 @@ class Model(Trainer):
             layer.training = training
 
     def _run_forward(self, x: np.ndarray) -> np.ndarray:
-        """Forward pass of a one-input, one-output model (the spec's path)."""
+        """Forward pass of a one-input, one-output model."""
         return self._graph.forward([x])[0]
 
     def _run_backward(
@@ -471,14 +501,14 @@ class Model(Trainer):
         """One array for one output, the list for several (Keras' convention)."""
         return arrays[0] if len(arrays) == 1 else arrays
 
-    def forward(self, x):
+    def forward(self, x: Any) -> np.ndarray:
         """The model's output for a batch ``x`` (kept for ``backward``): an array, or a list for
         several outputs. ``x`` is an array, or a list/dict for several inputs."""
         self._require_compiled("forward")
         self._last_outputs = self._graph.forward(self._input_arrays(x, "x"))
         return self._single_or_list(self._last_outputs)
 
-    def backward(self, y):
+    def backward(self, y: Any) -> np.ndarray:
         """Backward pass for labels ``y`` of the last ``forward``: stores every layer's
         gradients and returns the gradient with respect to the model's input (a list for
         several inputs)."""
@@ -537,17 +567,40 @@ class Model(Trainer):
                       if layer.inbound and layer.output_shape), default=1)
         return max(1, min(_PREDICT_BATCH, _PREDICT_VALUES // widest))
 
-    def predict(self, x, batch_size: int | None = None):
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = 0,
+        callbacks: Any = None,
+    ) -> Any:
         """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
         list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
         inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
-        batches of ``batch_size`` (default 4096, fewer for models with large activations, such
-        as CNNs: at most 2**21 values in any layer's output per batch). Dropout and batch
-        normalization run in inference mode for this call only (a ``predict`` inside ``fit``'s
-        callbacks does not change the training mode of the rest of the epoch)."""
+        batches of ``batch_size``. Dropout and batch normalization run in inference mode for
+        this call only (a ``predict`` inside ``fit``'s callbacks does not change the training
+        mode of the rest of the epoch).
+
+        Args:
+            x: the samples.
+            batch_size: samples per forward pass (default 4096, fewer for models with large
+                activations, such as CNNs: at most 2**21 values in any layer's output per pass).
+            verbose: 0 silent (the default: predict is often called in loops), 1 a progress bar,
+                2 one line when done, ``'auto'`` a bar on a terminal.
+            callbacks: callbacks whose ``on_predict_*`` hooks are called (``on_predict_batch_end``
+                receives ``{'outputs': batch_outputs}``).
+        """
         xs = self._input_arrays(x, "x")
         size = (self._predict_batch() if batch_size is None
                 else check_positive_int(batch_size, "batch_size"))
+        if isinstance(verbose, bool) or not (
+            isinstance(verbose, (int, str)) and verbose in (0, 1, 2, "auto")
+        ):
+            raise ValueError(
+                f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r:.40}."
+            )
+        if verbose or callbacks:
+            return predict_with_hooks(self, xs, size, verbose, callbacks)
         was_training = self._training
         if was_training:
             self._set_training(False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +20,25 @@ import numpy as np
 from . import initializers
 from ._version import __version__
 from .exceptions import ModelFileError
+
+__all__ = [
+    "atomic_write",
+    "weight_tensors",
+    "to_bytes",
+    "layerwise_version",
+    "ModelFile",
+    "file_errors",
+    "allocation_budget",
+    "file_elements",
+    "match_names",
+    "read_weights",
+    "read_optimizer_state",
+    "apply_weights",
+    "checked_count",
+    "remove_stale_temporaries",
+    "checked_path",
+]
+
 
 FORMAT = "layerwise"
 FORMAT_VERSION = 1
@@ -30,7 +50,7 @@ _DTYPES = {"F32": np.float32, "F64": np.float64}
 
 
 # --------------------------------------------------------------------------- writing
-def checked_path(path, argument: str = "path") -> str:
+def checked_path(path: Any, argument: str = "path") -> str:
     """``path`` as a string, or a TypeError/ValueError naming the argument."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
@@ -161,7 +181,7 @@ def _mode_for(path: str) -> int:
         return 0o666 & ~umask
 
 
-def weight_tensors(model) -> dict[str, np.ndarray]:
+def weight_tensors(model: Any) -> dict[str, np.ndarray]:
     """The model's weights and layer state by file name, ``<layer>/<parameter>``, in order."""
     tensors = {}
     for layer in model.layers:
@@ -192,7 +212,7 @@ def layerwise_version() -> str:
 class ModelFile:
     """A safetensors file opened for checking: metadata parsed, tensors read on demand."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = checked_path(path)
         try:
             info = os.stat(self.path)
@@ -239,7 +259,7 @@ class ModelFile:
                 "Upgrade layerwise to read it."
             )
 
-    def json(self, key: str, required: bool = True):
+    def json(self, key: str, required: bool = True) -> Any:
         """The metadata entry ``key`` parsed from JSON (None if absent and not required)."""
         text = self.metadata.get(key)
         if text is None:
@@ -293,7 +313,7 @@ def _check_depth(value, key: str) -> None:
 
 
 @contextmanager
-def file_errors(path):
+def file_errors(path: str | os.PathLike) -> Iterator[None]:
     """Turn anything that goes wrong while rebuilding from a file into a ModelFileError."""
     try:
         yield
@@ -307,7 +327,7 @@ def file_errors(path):
 
 
 @contextmanager
-def allocation_budget(elements: int):
+def allocation_budget(elements: int) -> Iterator[None]:
     """While loading, initializers may not create more numbers than the file holds: a file that
     declares a huge layer fails fast instead of allocating it."""
     previous = initializers._allocation_budget
@@ -327,7 +347,7 @@ def file_elements(file: ModelFile) -> int:
     return total
 
 
-def match_names(model, file: ModelFile, order) -> dict[str, str]:
+def match_names(model: Any, file: ModelFile, order: Any) -> dict[str, str]:
     """Map each of the model's weight names to the file's: by name, or else by structure."""
     names = list(weight_tensors(model))
     saved = [n for n in order or [] if isinstance(n, str)]
@@ -344,7 +364,7 @@ def match_names(model, file: ModelFile, order) -> dict[str, str]:
     )
 
 
-def read_weights(model, file: ModelFile, sources: dict[str, str]) -> dict[str, np.ndarray]:
+def read_weights(model: Any, file: ModelFile, sources: dict[str, str]) -> dict[str, np.ndarray]:
     """Every weight of the model from the file, checked for shape, dtype and finiteness."""
     targets = weight_tensors(model)
     arrays = {n: file.tensor(sources[n], a.shape, a.dtype) for n, a in targets.items()}
@@ -367,7 +387,9 @@ def read_weights(model, file: ModelFile, sources: dict[str, str]) -> dict[str, n
     return arrays
 
 
-def read_optimizer_state(model, file: ModelFile, sources: dict[str, str]) -> dict[str, np.ndarray]:
+def read_optimizer_state(
+    model: Any, file: ModelFile, sources: dict[str, str]
+) -> dict[str, np.ndarray]:
     """The optimizer's slots from the file, renamed to the model's parameter names."""
     saved_to_model = {saved: name for name, saved in sources.items()}
     expected = model.optimizer.get_state()
@@ -387,14 +409,14 @@ def read_optimizer_state(model, file: ModelFile, sources: dict[str, str]) -> dic
     return {**expected, **state} if state else {}
 
 
-def apply_weights(model, arrays: dict[str, np.ndarray]) -> None:
+def apply_weights(model: Any, arrays: dict[str, np.ndarray]) -> None:
     """Copy ``arrays`` (already checked) into the model's weights, in place."""
     targets = weight_tensors(model)
     for name, array in arrays.items():
         np.copyto(targets[name], array)
 
 
-def checked_count(value, what: str) -> int:
+def checked_count(value: Any, what: str) -> int:
     """``value`` if it is an integer from 0 to 2**53 (not a bool), else a ModelFileError."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**53:
         raise ModelFileError(f"Invalid {what} {value!r:.40}.")

@@ -10,9 +10,14 @@ call (:meth:`Optimizer.build` with ``flat``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+__all__ = [
+    "Packed",
+    "pack",
+]
 
 
 class Packed(NamedTuple):
@@ -32,7 +37,7 @@ def _tail(packed: Packed) -> int:
     return 0 if base is None else base.size - packed.flat[1].size
 
 
-def pack(layers, previous: Packed | None = None, tail: int = 0) -> Packed | None:
+def pack(layers: list[Any], previous: Packed | None = None, tail: int = 0) -> Packed | None:
     """Pack the parameters and gradients of ``layers`` (values kept), or return ``previous``
     when the layers still hold exactly its arrays; None without parameters or with mixed
     dtypes. Arrays replaced since (a new dtype after ``compile``, other layers) are packed

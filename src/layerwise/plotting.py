@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ._optional import require
+
 __all__ = ["plot_history"]
 
 
-def plot_history(history, metrics=None, figsize=None):
+def plot_history(
+    history: Any, metrics: list[str] | None = None, figsize: tuple[float, float] | None = None
+) -> Any:
     """Draw the loss and metric curves of ``model.history``, training and validation.
 
     One panel per quantity (``loss``, ``accuracy``, ...), each with its ``val_`` twin when
@@ -17,16 +23,12 @@ def plot_history(history, metrics=None, figsize=None):
         figsize: matplotlib figure size; default 4.5 x 3.5 inches per panel.
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install layerwise[plot]``).
+        ImportError: matplotlib is not installed (``pip install "layerwise[plot]"``).
     """
-    try:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ("agg",) and not _has_display():
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as error:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError("plot_history needs matplotlib: pip install 'layerwise[plot]'") from error
+    matplotlib = require("matplotlib", "plot", "plot_history")
+    if matplotlib.get_backend().lower() not in ("agg",) and not _has_display():
+        matplotlib.use("Agg")
+    plt = require("matplotlib.pyplot", "plot", "plot_history")
     history = getattr(history, "history", history)
     if not isinstance(history, dict) or not history:
         raise ValueError(

@@ -11,9 +11,22 @@ compiles, saves and loads like a built-in.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Serializable", "register", "register_serializable", "get", "serialize", "deserialize"]
+__all__ = [
+    "ConfigValue",
+    "Serializable",
+    "register",
+    "register_kind",
+    "register_serializable",
+    "get",
+    "serialize",
+    "deserialize",
+    "valid_names",
+    "lookup",
+    "registered_name",
+]
 
 _BASES: dict[str, type] = {}  # kind -> base class of that kind
 _ALIASES: dict[str, dict[str, type]] = {}  # kind -> user-facing name -> class
@@ -29,7 +42,7 @@ class Serializable:
         return {}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]):
+    def from_config(cls, config: dict[str, Any]) -> Any:
         """Build an object from the dict returned by ``get_config``."""
         return cls(**config)
 
@@ -66,7 +79,7 @@ def _kind_of(cls: type) -> str:
     )
 
 
-def register(*aliases: str, name: str | None = None):
+def register(*aliases: str, name: str | None = None) -> Callable[[type], type]:
     """Class decorator: register a class under its class name and the given short names."""
 
     def decorator(cls: type) -> type:
@@ -81,7 +94,9 @@ def register(*aliases: str, name: str | None = None):
     return decorator
 
 
-def register_serializable(cls: type | None = None, *, name: str | None = None, aliases=()):
+def register_serializable(
+    cls: type | None = None, *, name: str | None = None, aliases: tuple[str, ...] = ()
+) -> Any:
     """Register a user's own layer, activation, loss, optimizer, metric, ... for use by name
     and for saving and loading.
 
@@ -111,7 +126,7 @@ def valid_names(kind: str) -> list[str]:
     return sorted(_ALIASES[kind])
 
 
-def get(kind: str, identifier: Any, argument: str | None = None, **kwargs):
+def get(kind: str, identifier: Any, argument: str | None = None, **kwargs: Any) -> Any:
     """Resolve ``identifier`` (name, instance, class or config) to an object of ``kind``.
 
     ``argument`` names the user's argument in error messages; ``kwargs`` are passed to the class
@@ -176,7 +191,7 @@ def serialize(obj: Any) -> dict[str, Any] | None:
     return {"class_name": _NAMES[cls], "kind": _kind_of(cls), "config": obj.get_config()}
 
 
-def deserialize(config: Any, kind: str | None = None):
+def deserialize(config: Any, kind: str | None = None) -> Any:
     """Rebuild an object from :func:`serialize`'s output (``kind`` defaults to the config's)."""
     if config is None:
         return None

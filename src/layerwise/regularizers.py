@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class L1L2(Regularizer):
         self.l1 = _factor(l1, "l1")
         self.l2 = _factor(l2, "l2")
 
-    def __call__(self, weights):
+    def __call__(self, weights: np.ndarray) -> float:
         penalty = 0.0
         if self.l1:
             penalty += self.l1 * float(np.sum(np.abs(weights)))
@@ -70,7 +71,7 @@ class L1L2(Regularizer):
             penalty += self.l2 * float(np.sum(np.square(weights)))
         return penalty
 
-    def gradient(self, weights):
+    def gradient(self, weights: np.ndarray) -> np.ndarray:
         grad = np.zeros_like(weights)
         if self.l1:
             grad += self.l1 * np.sign(weights)
@@ -78,7 +79,7 @@ class L1L2(Regularizer):
             grad += (2 * self.l2) * weights
         return grad
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l1": self.l1, "l2": self.l2}
 
 
@@ -89,7 +90,7 @@ class L1(L1L2):
     def __init__(self, l1: float = 0.01):
         super().__init__(l1=l1, l2=0.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l1": self.l1}
 
 
@@ -100,11 +101,11 @@ class L2(L1L2):
     def __init__(self, l2: float = 0.01):
         super().__init__(l1=0.0, l2=l2)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l2": self.l2}
 
 
-def get(identifier, argument: str = "regularizer") -> Regularizer | None:
+def get(identifier: Any, argument: str = "regularizer") -> Regularizer | None:
     """A regularizer from a name, instance or config; ``None`` means no penalty."""
     if identifier is None:
         return None

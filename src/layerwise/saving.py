@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from ._extensions import check_extension
 from .exceptions import ModelFileError
 from .layers.base import Layer
 from .model_file import (
@@ -60,6 +61,7 @@ __all__ = [
     "atomic_write",
     "model_config",
     "model_from_config",
+    "compile_config",
 ]
 
 
@@ -69,7 +71,7 @@ def _writes_files(model) -> bool:
     return dist is None or dist.is_chief
 
 
-def model_config(model) -> dict[str, Any]:
+def model_config(model: Any) -> dict[str, Any]:
     """The architecture: every layer's class and config, and the indices of its parents."""
     return {
         "name": model.name,
@@ -83,7 +85,7 @@ def model_config(model) -> dict[str, Any]:
     }
 
 
-def compile_config(model) -> dict[str, Any] | None:
+def compile_config(model: Any) -> dict[str, Any] | None:
     """The compile settings (loss, optimizer, step count, metrics, dtype); None if uncompiled."""
     if not model.compiled:
         return None
@@ -103,10 +105,22 @@ def compile_config(model) -> dict[str, Any] | None:
 
 
 def save_model(
-    model, path, include_optimizer: bool = True, training: dict | None = None, extra_tensors=None
+    model: Any,
+    path: str | os.PathLike,
+    include_optimizer: bool = True,
+    training: dict | None = None,
+    extra_tensors: dict[str, Any] | None = None,
+    *,
+    allow_other_extension: bool = False,
 ) -> None:
-    """Write the model (architecture, weights, compile settings, optimizer state) to ``path``."""
-    if not _writes_files(model):
+    """Write the model (architecture, weights, compile settings, optimizer state) to ``path``.
+
+    Raises:
+        ValueError: ``path`` ends in another format's extension (``.keras``, ``.h5``, ``.pt``,
+            ``.pkl``, ...) and ``allow_other_extension`` is False; nothing is written.
+    """
+    check_extension(path, allow_other_extension)
+    if not _writes_files(model):  # rank 0 alone writes in a distributed run
         return
     tensors = weight_tensors(model)
     tensors.update(extra_tensors or {})
@@ -126,8 +140,12 @@ def save_model(
     atomic_write(path, to_bytes(tensors, metadata))
 
 
-def save_weights(model, path) -> None:
-    """Write only the weights and layer state (no architecture, no optimizer)."""
+def save_weights(
+    model: Any, path: str | os.PathLike, *, allow_other_extension: bool = False
+) -> None:
+    """Write only the weights and layer state (no architecture, no optimizer); another
+    format's file name is refused as in :func:`save_model`."""
+    check_extension(path, allow_other_extension)
     if not _writes_files(model):
         return
     metadata = {
@@ -159,7 +177,7 @@ def _indices(value, count: int, what: str, default: list[int]) -> list[int]:
     return value
 
 
-def model_from_config(config: dict[str, Any]):
+def model_from_config(config: dict[str, Any]) -> Any:
     """Rebuild an (uncompiled) model from :func:`model_config`'s output; files written before
     graphs (no ``inputs``/``outputs`` entries) are chains from the first layer to the last."""
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -208,7 +226,7 @@ def model_from_config(config: dict[str, Any]):
     return model
 
 
-def load_model(path, compile: bool = True):
+def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
     """Rebuild a model saved with ``model.save(path)``: architecture, weights and, if it was
     compiled, its loss, optimizer (with its state) and metrics.
 
@@ -285,7 +303,7 @@ def _compile_from(model, settings: dict) -> None:
     )
 
 
-def load_weights(model, path) -> None:
+def load_weights(model: Any, path: str | os.PathLike) -> None:
     """Load weights saved by ``save_weights`` or ``save`` into ``model``, checking names and
     shapes; nothing changes if anything does not match."""
     file = ModelFile(path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import bisect
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,10 +83,10 @@ class StepDecay(LearningRateSchedule):
         self.decay_steps = _steps(decay_steps, "decay_steps")
         self.decay_rate = _positive(decay_rate, "decay_rate")
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         return self.initial_learning_rate * self.decay_rate ** (step // self.decay_steps)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -117,13 +119,13 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_rate = _positive(decay_rate, "decay_rate")
         self.staircase = bool(staircase)
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         exponent = step / self.decay_steps
         if self.staircase:
             exponent = math.floor(exponent)
         return self.initial_learning_rate * self.decay_rate**exponent
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -153,12 +155,12 @@ class CosineDecay(LearningRateSchedule):
         if self.alpha > 1:
             raise ValueError(f"Argument 'alpha' must be in [0, 1]; received {alpha!r}.")
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         progress = min(step, self.decay_steps) / self.decay_steps
         cosine = 0.5 * (1 + math.cos(math.pi * progress))
         return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -181,7 +183,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         PiecewiseConstantDecay(boundaries=[1000, 2000], values=[0.1, 0.01, 0.001])
     """
 
-    def __init__(self, boundaries, values):
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
         for argument, value in (("boundaries", boundaries), ("values", values)):
             if not isinstance(value, (list, tuple)) and not (
                 isinstance(value, np.ndarray) and value.ndim == 1
@@ -208,15 +210,15 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.boundaries = [int(b) for b in boundaries]
         self.values = [_positive(v, "values") for v in values]
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         # The first boundary that the step has not passed; bisect_left keeps step == boundary
         # in the earlier interval, as Keras does.
         return self.values[bisect.bisect_left(self.boundaries, step)]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"boundaries": list(self.boundaries), "values": list(self.values)}
 
 
-def get(identifier, argument: str = "learning_rate") -> LearningRateSchedule:
+def get(identifier: Any, argument: str = "learning_rate") -> LearningRateSchedule:
     """A schedule from an instance (returned as is), a class or a config dict."""
     return registry.get("schedule", identifier, argument=argument)

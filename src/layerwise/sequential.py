@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import registry
 from .exceptions import IncompatibleLayerError
 from .layers.base import Layer
@@ -31,7 +33,9 @@ class Sequential(Model):
         model.compile(loss='mse', optimizer='adam')
     """
 
-    def __init__(self, layers=None, name: str | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, layers: Any = None, name: str | None = None, seed: int | None = None
+    ) -> None:
         if layers is None or isinstance(layers, Layer):
             layers = [] if layers is None else [layers]
         if not isinstance(layers, (list, tuple)):

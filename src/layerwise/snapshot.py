@@ -4,12 +4,14 @@ to fall back on when it diverges, and refuses to end with any of it non-finite."
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["Snapshot", "state_arrays", "non_finite"]
 
 
-def state_arrays(model) -> list[tuple[str, np.ndarray]]:
+def state_arrays(model: Any) -> list[tuple[str, np.ndarray]]:
     """Every array that training changes, by name: parameters, layer state, optimizer slots."""
     arrays = [
         (f"{layer.name}/{name}", array)
@@ -27,7 +29,7 @@ def state_arrays(model) -> list[tuple[str, np.ndarray]]:
     return arrays
 
 
-def non_finite(model) -> list[str]:
+def non_finite(model: Any) -> list[str]:
     """The names of the arrays of :func:`state_arrays` that hold NaN or infinity."""
     return [name for name, array in state_arrays(model) if not np.isfinite(array).all()]
 
@@ -36,7 +38,7 @@ class Snapshot:
     """Copies of :func:`state_arrays` and the optimizer's step count, restorable in place
     (layers and optimizers keep referring to the same arrays)."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model: Any) -> None:
         self.model = model
         self.arrays = [(array, array.copy()) for _, array in state_arrays(model)]
         optimizer = getattr(model, "optimizer", None)

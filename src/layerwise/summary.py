@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["summary_text"]
 
 
@@ -9,7 +11,7 @@ def _shape(shape) -> str:
     return "(None, " + ", ".join(str(s) for s in shape) + ")" if shape else "?"
 
 
-def summary_text(model, line_length: int = 80) -> str:
+def summary_text(model: Any, line_length: int = 80) -> str:
     """The summary as a string; trainable parameters are those optimizers update,
     non-trainable ones are layer state such as batch normalization's moving averages."""
     rows = []

@@ -8,12 +8,14 @@ optimizer update parameters in place.
 from __future__ import annotations
 
 import math
+import os
+from typing import Any
 
 import numpy as np
 
 from . import metrics as metrics_module
-from . import packing
-from .callbacks import CallbackList
+from . import packing, weighting
+from .callbacks import BackupAndRestore, CallbackList, TerminateOnNaN
 from .checkpoints import read_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .distributed import check_distribute
@@ -35,12 +37,13 @@ class History(dict):
     the epoch numbers (from 0).
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.epoch: list[int] = []
 
     @property
     def history(self) -> dict:
+        """This dict itself, for Keras' spelling ``model.history.history['loss']``."""
         return self
 
 
@@ -150,13 +153,24 @@ class Trainer:
             ) from None
         return xs, ys
 
+    def _convert_batch(self, xb, yb, wb=None):
+        """One ``(x, y)`` or ``(x, y, sample_weight)`` batch from an iterable, checked; the
+        weights (one array per output) follow the targets, as :meth:`_attach_weights` does."""
+        xs, ys = self._convert_xy(xb, yb, "x_batch", "y_batch")
+        if wb is not None:
+            weights = weighting.check_sample_weights(
+                wb, self.output_names, len(xs[0]), "sample_weight of a batch"
+            )
+            ys = list(ys) + [w.astype(self.dtype) for w in weights]
+        return xs, ys
+
     def _batches(self, x, y, batch_size, shuffle, steps_per_epoch, x_name, y_name,
                  steps_argument="steps_per_epoch"):
         if y is None:
             if isinstance(x, np.ndarray):
                 raise TypeError(f"Argument '{y_name}' is required when '{x_name}' is an array.")
-            convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
-            return PairBatches(x, steps_per_epoch, convert, x_name, steps_argument), None
+            batches = PairBatches(x, steps_per_epoch, self._convert_batch, x_name, steps_argument)
+            return batches, None
         if steps_per_epoch is not None:
             raise ValueError(
                 "Argument 'steps_per_epoch' is for generators of (x_batch, y_batch) pairs; with "
@@ -169,29 +183,33 @@ class Trainer:
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        x_train,
-        y_train=None,
+        x_train: Any,
+        y_train: Any = None,
         epochs: int = 1,
-        learning_rate=None,
+        learning_rate: Any = None,
         print_loss: bool = True,
         batch_size: int = 32,
         shuffle: bool = True,
         *,
-        validation_data=None,
+        validation_data: Any = None,
         validation_split: float = 0.0,
-        callbacks=None,
-        verbose=None,
+        callbacks: Any = None,
+        verbose: int | str | None = None,
         steps_per_epoch: int | None = None,
-        resume_from=None,
+        resume_from: str | os.PathLike | None = None,
         validation_steps: int | None = None,
-        distribute=None,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        initial_epoch: int = 0,
+        distribute: Any = None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
         Args:
             x_train: samples ``(n, *input_shape)`` (array or nested lists), or, with
-                ``y_train=None``, an iterable of ``(x_batch, y_batch)`` pairs: a list or an
-                object whose ``__iter__`` starts a new pass each epoch, or a generator (then give
+                ``y_train=None``, an iterable of ``(x_batch, y_batch)`` pairs (or
+                ``(x_batch, y_batch, sample_weight)`` triples): a list or an object whose
+                ``__iter__`` starts a new pass each epoch, or a generator (then give
                 ``steps_per_epoch``).
             y_train: labels ``(n, *output_shape)``; 1-D for a single output; integer labels for
                 ``sparse_categorical_crossentropy``.
@@ -200,7 +218,7 @@ class Trainer:
                 otherwise the optimizer's own (0.01 for the default SGD).
             print_loss: print progress (``verbose='auto'``); False is silent.
             batch_size: samples per update; the last, smaller batch is trained on too.
-                ``batch_size=1`` is the spec's per-sample gradient descent.
+                ``batch_size=1`` is per-sample (stochastic) gradient descent.
             shuffle: draw a new sample order each epoch.
             validation_data: ``(x_val, y_val)``, evaluated after each epoch (``val_`` logs).
             validation_split: fraction of the data (taken from the end, before shuffling) held
@@ -214,6 +232,13 @@ class Trainer:
                 :class:`~layerwise.callbacks.ModelCheckpoint`: weights, optimizer state, history
                 and random generators are restored and training continues after its epoch up to
                 ``epochs`` in total, ending bit-for-bit where an uninterrupted run would.
+            sample_weight: one weight per sample ``(n,)`` (a list or dict by output name for
+                several outputs): each batch's loss is ``sum(w * loss_per_sample) / n`` and
+                metrics are weighted (Keras' meaning). Split with ``validation_split`` too.
+            class_weight: ``{class index: weight}``, turned into each sample's weight from its
+                label (one output only; not together with ``sample_weight``).
+            initial_epoch: the epoch (from 0) to start at, as Keras: training runs epochs
+                ``initial_epoch`` to ``epochs - 1`` and callbacks see those numbers.
             distribute: as ``compile``'s (a :class:`~layerwise.distributed.MPIStrategy` or
                 ``'mpi'``); given here, it stays the model's from this call on.
 
@@ -241,9 +266,23 @@ class Trainer:
         verbose = _check_verbose(verbose, print_loss)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"Argument 'shuffle' must be True or False; received {shuffle!r}.")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)):
+            raise TypeError(
+                f"Argument 'initial_epoch' must be an integer; received {initial_epoch!r}."
+            )
+        if not 0 <= initial_epoch < epochs:
+            raise ValueError(
+                f"Argument 'initial_epoch' must be in [0, epochs) = [0, {epochs}); received "
+                f"{initial_epoch}."
+            )
+        if initial_epoch and resume_from is not None:
+            raise ValueError(
+                "Give 'initial_epoch' or 'resume_from', not both: a checkpoint knows its epoch."
+            )
         train, arrays = self._batches(
             x_train, y_train, batch_size, shuffle, steps_per_epoch, "x_train", "y_train"
         )
+        self._attach_weights(arrays, sample_weight, class_weight, "sample_weight")
         validation = self._validation_batches(
             train, arrays, validation_data, validation_split, batch_size, shuffle,
             validation_steps,
@@ -253,6 +292,9 @@ class Trainer:
         callback_list = CallbackList(callbacks, self)
         callback_list.check_before_fit(self._log_names(validation is not None),
                                        validation is not None)
+        backup = next((c for c in callback_list if isinstance(c, BackupAndRestore)), None)
+        if resume_from is None and backup is not None and backup.exists():
+            resume_from = backup.path  # an interrupted run with BackupAndRestore goes on
         dist = self._dist  # a distribute= strategy of several processes, or None
         if strategy is not None:
             dist = strategy if strategy.size > 1 else None
@@ -265,7 +307,7 @@ class Trainer:
             resume = read_checkpoint(self, resume_from, callback_list.callbacks)
 
         # Everything is checked: from here on, weights change.
-        start, history, callback_states = resume() if resume else (0, {}, None)
+        start, history, callback_states = resume() if resume else (int(initial_epoch), {}, None)
         if rate is not None:
             self.optimizer.learning_rate = rate
         if strategy is not None:
@@ -276,11 +318,14 @@ class Trainer:
         self._fit_start = Snapshot(self)
         self._training_arrays = arrays if isinstance(arrays, ArrayBatches) else None
         self.history = History(history)
-        self.history.epoch = list(range(start))
+        # A resumed run continues the checkpoint's history; initial_epoch starts a new one there.
+        self.history.epoch = list(range(start)) if resume_from is not None else []
         self.stop_training = False
         if dist is not None and not dist.is_chief:
             verbose = 0  # only rank 0 prints
-        reporter = make_reporter(verbose, epochs, len(train) or None)
+        reporter = make_reporter(
+            verbose, epochs, len(train) or None, running_metrics=self._running_metric_logs
+        )
         self._inside_fit = True
         self._fit_callbacks = callback_list.callbacks
         try:
@@ -295,8 +340,8 @@ class Trainer:
                 self._set_training(False)
                 if dist is not None:
                     dist.average_state(self)
-                if validation is not None:
-                    for key, value in self._evaluate_batches(validation).items():
+                if validation is not None and not self._terminated:
+                    for key, value in self._evaluate_batches(validation, callback_list).items():
                         logs[f"val_{key}"] = value
                 callback_list.call("on_epoch_end", epoch, logs)
                 self.history.epoch.append(epoch)
@@ -342,6 +387,17 @@ class Trainer:
             return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
+        if (
+            isinstance(validation_data, tuple)
+            and len(validation_data) == 3
+            and not _is_array_pair(validation_data[0], several=len(self.input_layers) > 1)
+        ):
+            # (x_val, y_val, sample_weight_val), as Keras accepts
+            xs, ys = self._convert_xy(*validation_data[:2], "validation_data[0]",
+                                      "validation_data[1]")
+            batches = ArrayBatches(xs, ys, _EVALUATE_BATCH, False, self._rng)
+            self._attach_weights(batches, validation_data[2], None, "validation_data[2]")
+            return batches
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
             return ArrayBatches(xs, ys, self._evaluate_batch(), False, self._rng)
@@ -352,13 +408,16 @@ class Trainer:
                 "Argument 'validation_data' must be a tuple (x_val, y_val) or an iterable of "
                 f"(x_batch, y_batch) pairs; received {type(validation_data).__name__}."
             )
-        convert = lambda xb, yb: self._convert_xy(xb, yb, "x_batch", "y_batch")  # noqa: E731
         if isinstance(validation_data, (list, tuple)):  # in memory: check every batch now
-            batches = list(PairBatches(validation_data, None, convert, "validation_data"))
+            batches = list(
+                PairBatches(validation_data, None, self._convert_batch, "validation_data")
+            )
             if not batches:
                 raise ValueError("Argument 'validation_data' holds no batches.")
             return batches
-        return PairBatches(validation_data, steps, convert, "validation_data", "validation_steps")
+        return PairBatches(
+            validation_data, steps, self._convert_batch, "validation_data", "validation_steps"
+        )
 
     def _prepare_training(self) -> None:
         flat = self._pack_parameters()
@@ -395,12 +454,25 @@ class Trainer:
         output_totals = [0.0] * len(self.losses)
         dist = self._dist
         reporter.epoch_begin(epoch)
+        begin = callback_list.wants("on_train_batch_begin")
+        end = callback_list.wants("on_train_batch_end")
+        self._terminated = False
         # Overflow while diverging is reported once, by TrainingDivergedError, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             for step, (xs, ys) in enumerate(batches):
-                for callback in callback_list.batch_begin:
-                    callback.on_batch_begin(step, {})
-                loss = self._train_step(xs, ys, epoch, step)
+                if begin:
+                    callback_list.call("on_train_batch_begin", step, {})
+                try:
+                    loss = self._train_step(xs, ys, epoch, step)
+                except TrainingDivergedError:
+                    if not any(isinstance(c, TerminateOnNaN) for c in callback_list):
+                        raise
+                    # TerminateOnNaN: the weights of the last finite step are kept; the epoch
+                    # ends here and logs the non-finite loss, as in Keras.
+                    callback_list.call("on_train_batch_end", step, {"loss": math.nan})
+                    self._terminated = self.stop_training = True
+                    total, count = math.nan, max(count, 1)
+                    break
                 n = len(xs[0]) if dist is None else dist.last_count  # the global batch's
                 total += loss * n
                 count += n
@@ -408,8 +480,8 @@ class Trainer:
                     for k, value in enumerate(self._output_losses):
                         output_totals[k] += value * n
                 reporter.batch_end(step, total / count)
-                for callback in callback_list.batch_end:
-                    callback.on_batch_end(step, {"loss": loss})
+                if end:
+                    callback_list.call("on_train_batch_end", step, {"loss": loss})
         if count == 0:
             raise ValueError("The training data yielded no batches in this epoch.")
         bad = non_finite(self)
@@ -424,6 +496,36 @@ class Trainer:
             dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+    def _running_metric_logs(self) -> dict[str, float]:
+        """The metrics' values over the epoch so far (for the progress bar)."""
+        logs: dict[str, float] = {}
+        self._add_metric_logs(logs, self._output_metrics)
+        return logs
+
+    def _attach_weights(self, batches, sample_weight, class_weight, argument: str) -> None:
+        """Check the weights and let ``batches`` yield them after the targets (one array per
+        output); a refused call raises before anything changed."""
+        if sample_weight is None and class_weight is None:
+            return
+        if batches is None or not isinstance(batches, ArrayBatches):
+            raise ValueError(
+                f"Argument '{argument if class_weight is None else 'class_weight'}' needs arrays; "
+                "with batches from an iterable, weigh the loss inside the data instead."
+            )
+        n, targets = batches.samples, batches.ys[: len(self.losses)]
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("Give 'class_weight' or 'sample_weight', not both (as Keras).")
+            if len(self.losses) != 1:
+                raise ValueError(
+                    "Argument 'class_weight' is for models with one output; with several, give "
+                    "'sample_weight' per output."
+                )
+            weights = [weighting.class_weights_to_sample_weights(class_weight, targets[0])]
+        else:
+            weights = weighting.check_sample_weights(sample_weight, self.output_names, n, argument)
+        batches.ys = list(targets) + [w.astype(self.dtype) for w in weights]
 
     def _log_names(self, validation: bool) -> set[str]:
         """The names ``fit`` logs each epoch (callbacks may add more, e.g. learning_rate)."""
@@ -445,8 +547,20 @@ class Trainer:
             return self._dist.train_step(self, xs, ys, epoch, step, batch_only)
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
+        ys, sample_weights = ys[: len(outputs)], ys[len(outputs) :] or None
         masks = [_sequence_mask(m, o) for m, o in zip(self._graph.output_masks, outputs)]
-        if len(outputs) == 1 and masks[0] is None:
+        if sample_weights is not None:
+            if any(m is not None for m in masks):
+                raise ValueError(
+                    "Argument 'sample_weight' is not supported for outputs with masked steps; "
+                    "weigh the steps through the mask instead."
+                )
+            self._output_losses = tuple(
+                weighting.weighted_loss(f, y, o, w)
+                for f, y, o, w in zip(losses_list, ys, outputs, sample_weights)
+            )
+            loss = sum(w * v for w, v in zip(weights, self._output_losses))
+        elif len(outputs) == 1 and masks[0] is None:
             loss = losses_list[0].value(ys[0], outputs[0])
             self._output_losses = (loss,)
             loss *= weights[0]
@@ -465,7 +579,7 @@ class Trainer:
                 if mask is not None:  # masked steps count for nothing (Keras)
                     y, probabilities = y[mask], probabilities[mask]
                 for metric in group:
-                    metric.update(y, probabilities)
+                    _update(metric, y, probabilities, sample_weights, k)
         buffers = self._error_buffers
         if buffers is None:
             buffers = self._error_buffers = [None] * len(outputs)
@@ -492,6 +606,8 @@ class Trainer:
                     pre_activation = self._fused_outputs[k]
             if weights[k] != 1.0:
                 error *= weights[k]
+            if sample_weights is not None:
+                weighting.scale_rows(error, sample_weights[k])
             errors.append(error)
             fused.append(pre_activation)
         # Plain SGD takes gradients already multiplied by the learning rate: scaling the small
@@ -552,7 +668,7 @@ class Trainer:
         return True
 
     # ------------------------------------------------------------- evaluate
-    def _evaluate_batches(self, batches) -> dict:
+    def _evaluate_batches(self, batches, callback_list: CallbackList | None = None) -> dict:
         dist = self._dist
         if dist is not None:  # arrays in full: each process evaluates its part of the rows
             batches = dist.shard_evaluation(batches)
@@ -563,21 +679,37 @@ class Trainer:
         totals = [0.0] * len(self.losses)
         counts = [0] * len(self.losses)
         count = 0
-        for xs, ys in batches:
+        hooks = callback_list if callback_list is not None else CallbackList(None, self)
+        begin, end = hooks.wants("on_test_batch_begin"), hooks.wants("on_test_batch_end")
+        hooks.call("on_test_begin", {})
+        for step, (xs, ys) in enumerate(batches):
+            if begin:
+                hooks.call("on_test_batch_begin", step, {})
             outputs = self._graph.forward(xs)
+            ys, sample_weights = ys[: len(outputs)], ys[len(outputs) :] or None
             n = len(xs[0])
             count += n
+            batch_losses = []
             for k, (loss, y, output) in enumerate(zip(self.losses, ys, outputs)):
                 mask = _sequence_mask(self._graph.output_masks[k], output)
-                weight = n if mask is None else int(mask.sum())  # masked: by unmasked steps
-                totals[k] += _masked_value(loss, y, output, mask) * weight
+                if sample_weights is not None and mask is None:
+                    value = weighting.weighted_loss(loss, y, output, sample_weights[k])
+                    weight = n
+                else:
+                    weight = n if mask is None else int(mask.sum())  # masked: by unmasked steps
+                    value = _masked_value(loss, y, output, mask)
+                batch_losses.append(value)
+                totals[k] += value * weight
                 counts[k] += weight
                 if metric_lists[k]:
                     probabilities = loss.probabilities(output)
                     if mask is not None:
                         y, probabilities = y[mask], probabilities[mask]
                     for metric in metric_lists[k]:
-                        metric.update(y, probabilities)
+                        _update(metric, y, probabilities, sample_weights, k)
+            if end:
+                batch_loss = sum(w * v for w, v in zip(self.loss_weights, batch_losses))
+                hooks.call("on_test_batch_end", step, {"loss": batch_loss})
         if dist is not None:  # every process's totals
             totals, counts, (count,) = dist.reduce_evaluation(metric_lists, totals, counts,
                                                               [count])
@@ -591,10 +723,19 @@ class Trainer:
             for name, value in zip(self.output_names, means):
                 result[f"{name}_loss"] = value
         self._add_metric_logs(result, metric_lists)
+        hooks.call("on_test_end", dict(result))
         return result
 
     def evaluate(
-        self, x, y=None, batch_size: int | None = None, verbose: int = 0, steps: int | None = None
+        self,
+        x: Any,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        steps: int | None = None,
+        *,
+        sample_weight: Any = None,
+        callbacks: Any = None,
     ) -> dict:
         """Loss and metrics on data, in inference mode: ``{'loss': ..., 'accuracy': ...}``.
 
@@ -602,6 +743,16 @@ class Trainer:
         an iterable of ``(x_batch, y_batch)`` pairs (a generator needs ``steps``, the number of
         batches to read). Inside ``fit`` (from a callback) the training mode of the rest of the
         epoch is left as it was.
+
+        Args:
+            x: the samples.
+            y: the targets.
+            batch_size: samples per forward pass (default 1024).
+            verbose: 1 prints the results on one line.
+            steps: batches to read when ``x`` is a generator of ``(x, y)`` pairs.
+            sample_weight: one weight per sample, as in :meth:`fit`: the loss is
+                ``sum(w * loss_per_sample) / n`` and metrics are weighted.
+            callbacks: callbacks whose ``on_test_*`` hooks are called.
         """
         self._require_compiled("evaluate")
         size = (
@@ -614,11 +765,13 @@ class Trainer:
             steps = check_positive_int(steps, "steps")
             if y is not None:
                 raise ValueError("Argument 'steps' is for generators of (x, y) pairs, not arrays.")
-        batches, _ = self._batches(x, y, size, False, steps, "x", "y", "steps")
+        batches, arrays = self._batches(x, y, size, False, steps, "x", "y", "steps")
+        self._attach_weights(arrays, sample_weight, None, "sample_weight")
+        callback_list = CallbackList(callbacks, self)
         was_training = self._training
         self._set_training(False)
         try:
-            result = self._evaluate_batches(batches)
+            result = self._evaluate_batches(batches, callback_list)
         finally:
             if was_training and self._inside_fit:
                 self._set_training(True)
@@ -626,7 +779,7 @@ class Trainer:
             print(format_logs(result))
         return result
 
-    def train_on_batch(self, x, y, return_dict: bool = False):
+    def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
         """One update on one batch (for incremental or out-of-core training).
 
         Returns the batch loss, or with ``return_dict=True`` a dict of loss and metrics.
@@ -662,6 +815,13 @@ class Trainer:
             self._dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
+
+
+def _update(metric, y, probabilities, sample_weights, k: int) -> None:
+    if sample_weights is None:
+        metric.update(y, probabilities)
+    else:
+        metric.update(y, probabilities, sample_weight=sample_weights[k])
 
 
 def _sequence_mask(mask, output):

@@ -9,9 +9,11 @@ samples in a step still takes part, with a batch of no rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["CrossProcessMoments"]
+__all__ = ["CrossProcessMoments", "attach"]
 
 
 class CrossProcessMoments:
@@ -21,10 +23,10 @@ class CrossProcessMoments:
         strategy: the :class:`~layerwise.distributed.MPIStrategy` whose processes share batches.
     """
 
-    def __init__(self, strategy) -> None:
+    def __init__(self, strategy: Any) -> None:
         self.strategy = strategy
 
-    def moments(self, x: np.ndarray, out: np.ndarray):
+    def moments(self, x: np.ndarray, out: np.ndarray) -> tuple:
         """Global mean, ``x - mean`` (into ``out``), biased variance and row count of the rows
         ``x`` (rows, features) of every process."""
         features = x.shape[1]
@@ -39,7 +41,7 @@ class CrossProcessMoments:
         self.strategy.allreduce(squares)
         return mean, centered, (squares / rows).astype(x.dtype), rows
 
-    def sums(self, sum_error: np.ndarray, sum_error_normalized: np.ndarray):
+    def sums(self, sum_error: np.ndarray, sum_error_normalized: np.ndarray) -> tuple:
         """The two per-feature sums of batch norm's backward, over every process."""
         features = len(sum_error)
         both = np.concatenate([sum_error, sum_error_normalized]).astype(np.float64)
@@ -48,7 +50,7 @@ class CrossProcessMoments:
         return both[:features].astype(dtype), both[features:].astype(dtype)
 
 
-def attach(model, strategy) -> list:
+def attach(model: Any, strategy: Any) -> list:
     """Give every batch-norm layer of ``model`` the cross-process reductions (or take them away
     when ``strategy`` does not synchronize); returns the layers synchronized."""
     moments = CrossProcessMoments(strategy) if strategy.sync_batch_norm else None

@@ -9,6 +9,8 @@ generator (so that every process draws the same sample order). Random generators
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["broadcast_model"]
@@ -32,7 +34,7 @@ def _layer_generators(model) -> list[np.random.Generator]:
     return generators
 
 
-def broadcast_model(model, strategy) -> None:
+def broadcast_model(model: Any, strategy: Any) -> None:
     """Make ``model`` on every process a copy of rank 0's (weights, state, optimizer, shuffling).
 
     Raises:

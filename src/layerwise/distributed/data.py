@@ -10,6 +10,7 @@ batch. The global batches are exactly those that one process would train on with
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class ShardedBatches:
     batch is empty gets arrays of 0 rows.
     """
 
-    def __init__(self, batches, strategy) -> None:
+    def __init__(self, batches: Any, strategy: Any) -> None:
         self.xs, self.ys, self.rng = batches.xs, batches.ys, batches.rng
         self.shuffle = batches.shuffle
         self.batch_size = batches.batch_size
@@ -48,6 +49,7 @@ class ShardedBatches:
 
     @property
     def samples(self) -> int:
+        """How many samples (on every process together) a pass goes through."""
         return len(self.xs[0])
 
     def __len__(self) -> int:
@@ -92,7 +94,7 @@ class AgreedBatches:
     This costs one small allreduce per step, on top of the gradients'.
     """
 
-    def __init__(self, batches, strategy) -> None:
+    def __init__(self, batches: Any, strategy: Any) -> None:
         self.batches, self.strategy = batches, strategy
 
     def __len__(self) -> int:

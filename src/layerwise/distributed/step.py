@@ -12,6 +12,7 @@ sent again.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,11 @@ def _local_backward(model, strategy, xs, ys, scale):
     """Forward, losses, metrics and backward on this process's share (as the single-process
     step, with the errors weighted); returns its mean loss and each output's."""
     outputs = model._graph.forward(xs)
+    if len(ys) > len(outputs):  # fit appends sample weights to the targets
+        raise NotImplementedError(
+            "Distributed training with sample_weight or class_weight is not supported yet; "
+            "train on one process."
+        )
     for mask, output in zip(model._graph.output_masks, outputs):
         if mask is not None and output.ndim >= 3 and mask.shape == output.shape[:2]:
             # Losses over unmasked steps would need each process's share of those steps.
@@ -93,7 +99,9 @@ def _idle_pass(model) -> None:
     model._graph.backward([np.zeros_like(o) for o in outputs], list(model._fused_outputs))
 
 
-def train_step(model, strategy, xs, ys, epoch: int, step: int, batch_only=False) -> float:
+def train_step(
+    model: Any, strategy: Any, xs: Any, ys: Any, epoch: int, step: int, batch_only: bool = False
+) -> float:
     """One synchronous step on every process; returns the global batch's loss.
 
     ``xs`` is None (or has no rows) on a process without samples in this step: it sends zeros.
@@ -150,7 +158,7 @@ def train_step(model, strategy, xs, ys, epoch: int, step: int, batch_only=False)
     return loss
 
 
-def reduce_metrics(metrics: list, strategy) -> None:
+def reduce_metrics(metrics: list, strategy: Any) -> None:
     """Merge every process's running totals into each metric (in rank order, so that every
     process computes the same result)."""
     if not metrics:

@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 import weakref
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ class MPIStrategy:
     # (and, for several outputs, each output's loss sum).
     TAIL = 3
 
-    def __init__(self, comm=None, *, sync_batch_norm: bool = False) -> None:
+    def __init__(self, comm: Any = None, *, sync_batch_norm: bool = False) -> None:
         if not isinstance(sync_batch_norm, (bool, np.bool_)):
             raise TypeError(
                 f"Argument 'sync_batch_norm' must be True or False; received {sync_batch_norm!r}."
@@ -136,7 +137,7 @@ class MPIStrategy:
         self.comm.Allreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
         return array
 
-    def any(self, flag) -> bool:
+    def any(self, flag: Any) -> bool:
         """True on every process if ``flag`` is true on any (e.g. ``stop_training``)."""
         return bool(self.comm.allreduce(bool(flag), op=self.MPI.LOR))
 
@@ -147,7 +148,7 @@ class MPIStrategy:
             return
         self.raise_together(error)
 
-    def raise_together(self, error: BaseException | None):
+    def raise_together(self, error: BaseException | None) -> None:
         """Called by every process once they know that one failed: raise on all of them."""
         messages = self.comm.allgather(
             None if error is None else f"{type(error).__name__}: {error}"
@@ -190,7 +191,7 @@ class MPIStrategy:
         self.comm.Abort(1)
 
     # ------------------------------------------------------------ the hooks of fit
-    def split(self, batches):
+    def split(self, batches: Any) -> Any:
         """This process's share of ``fit``'s training batches (see :mod:`.data`)."""
         if hasattr(batches, "xs"):  # data.ArrayBatches: arrays given in full
             self._check_same_arrays(batches, "x_train")
@@ -217,12 +218,12 @@ class MPIStrategy:
             )
         self.agree(error)
 
-    def tail_size(self, model) -> int:
+    def tail_size(self, model: Any) -> int:
         """How many numbers ride with ``model``'s packed gradients in each step's allreduce."""
         losses = len(model.losses)
         return self.TAIL + (losses if losses > 1 else 0)
 
-    def setup(self, model) -> None:
+    def setup(self, model: Any) -> None:
         """Make every process start from rank 0's model (see :mod:`.broadcast`)."""
         broadcast_model(model, self)
         self.synchronized_layers = attach(model, self)
@@ -233,7 +234,7 @@ class MPIStrategy:
         )
         self._set_up.add(model)
 
-    def read_checkpoint(self, model, path, callbacks=()):
+    def read_checkpoint(self, model: Any, path: Any, callbacks: Any = ()) -> Any:
         """``fit(resume_from=path)``: rank 0 reads and checks the checkpoint (refused on every
         process if that fails); returns the function that applies it, which every process
         calls: rank 0 restores, the others receive the epoch, history and callback states (and
@@ -251,7 +252,9 @@ class MPIStrategy:
 
         return resume
 
-    def train_step(self, model, x, y, epoch: int, step: int, batch_only: bool = False) -> float:
+    def train_step(
+        self, model: Any, x: Any, y: Any, epoch: int, step: int, batch_only: bool = False
+    ) -> float:
         """One step with gradients averaged over processes (see :mod:`.step`). A model not
         yet set up (``train_on_batch`` before any ``fit``) first takes rank 0's state."""
         if model not in self._set_up:
@@ -259,7 +262,7 @@ class MPIStrategy:
             model._epoch_start = Snapshot(model)  # what a divergence falls back on: rank 0's
         return _train_step(model, self, x, y, epoch, step, batch_only)
 
-    def shard_evaluation(self, batches):
+    def shard_evaluation(self, batches: Any) -> Any:
         """Evaluation batches of arrays given in full: this process's contiguous part of the
         rows (generators and lists of batches are taken as this process's share)."""
         if not hasattr(batches, "xs"):
@@ -287,7 +290,7 @@ class MPIStrategy:
         """Merge every process's metric totals into ``metrics`` (the same on every process)."""
         _reduce_metrics(metrics, self)
 
-    def average_state(self, model) -> None:
+    def average_state(self, model: Any) -> None:
         """Average the layers' non-trainable state (batch-norm moving averages) over processes,
         so that every process holds the same model for validation and saving."""
         arrays = [a for layer in model.layers for a in layer.state().values()]
@@ -302,7 +305,7 @@ class MPIStrategy:
             offset += array.size
 
 
-def check_distribute(distribute, metrics: list):
+def check_distribute(distribute: Any, metrics: list) -> MPIStrategy | None:
     """``distribute`` of ``compile`` and ``fit``, checked: None, ``'mpi'`` (a new strategy) or
     an :class:`MPIStrategy`, with ``metrics`` that can merge their totals across processes."""
     if distribute is None:

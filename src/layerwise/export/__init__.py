@@ -4,7 +4,7 @@ Each exporter imports its third-party package only when it runs, so importing th
 ``layerwise``) never pulls in ``onnx``:
 
 - :func:`layerwise.export.onnx.export_onnx` (also ``layerwise.export_onnx``): a standard ONNX
-  graph, with the optional extra ``pip install layerwise[onnx]``.
+  graph, with the optional extra ``pip install "layerwise[onnx]"``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """ONNX export: ``export_onnx(model, path)`` writes a model as a standard ONNX graph.
 
-The ``onnx`` package (``pip install layerwise[onnx]``) is imported only when :func:`export_onnx`
-runs, so importing this module, or ``layerwise``, stays light.
+The ``onnx`` package (``pip install "layerwise[onnx]"``) is imported only when
+:func:`export_onnx` runs, so importing this module, or ``layerwise``, stays light.
 
 The graph has one input ``"input"`` of shape ``(batch, *model.input_shape)`` and one output
 ``"output"`` of shape ``(batch, *model.output_shape)``, the batch size left free; weights are
@@ -42,6 +42,7 @@ import os
 
 import numpy as np
 
+from .._optional import require
 from .._version import __version__
 from ..model import Model
 from ..model_file import atomic_write
@@ -84,13 +85,7 @@ MIN_OPSET = 13  # Softmax on one axis, Erf and Greater on all float types
 
 # -------------------------------------------------------------------------- export
 def _import_onnx():
-    try:
-        import onnx
-    except ImportError as error:
-        raise ImportError(
-            "Exporting to ONNX needs the 'onnx' package: pip install layerwise[onnx]"
-        ) from error
-    return onnx
+    return require("onnx", "onnx", "Exporting to ONNX")
 
 
 def _check_opset(opset, latest: int) -> int:
@@ -170,7 +165,9 @@ def _build_model_proto(onnx, model: Model, opset: int):
     )
 
 
-def export_onnx(model: Model, path: str | os.PathLike, opset: int | None = None):
+def export_onnx(
+    model: Model, path: str | os.PathLike, opset: int | None = None
+) -> str | os.PathLike:
     """Write ``model`` to ``path`` as an ONNX graph, for onnxruntime and other runtimes.
 
     The graph computes ``model.predict`` (inference: dropout off, batch normalization with its
@@ -191,7 +188,7 @@ def export_onnx(model: Model, path: str | os.PathLike, opset: int | None = None)
         ``path``.
 
     Raises:
-        ImportError: the ``onnx`` package is not installed (``pip install layerwise[onnx]``).
+        ImportError: the ``onnx`` package is not installed (``pip install "layerwise[onnx]"``).
         OnnxExportError: a layer or activation has no converter (see
             :func:`register_layer_converter`); nothing is written then.
 

@@ -25,6 +25,9 @@ from ..layers import (
 from .onnx_graph import OnnxExportError, convert_activation, register_layer_converter
 from .onnx_recurrent import _mask_source
 
+# Nothing to import from here: the converters register themselves when the module loads.
+__all__: list[str] = []
+
 
 def _to_channels_first(graph, name: str, rank: int, scope: str) -> str:
     return graph.node("Transpose", [name], scope, perm=[0, rank + 1, *range(1, rank + 1)])
@@ -80,6 +83,7 @@ def _pool(graph, layer, inputs):
 @register_layer_converter(
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D
 )
+
 def _global_pool(graph, layer, inputs):
     if isinstance(layer, GlobalAveragePooling1D) and _mask_source(layer) is not None:
         return _masked_average(graph, layer, inputs[0])

@@ -31,6 +31,9 @@ from .onnx_graph import (
     register_layer_converter,
 )
 
+# Nothing to import from here: the converters register themselves when the module loads.
+__all__: list[str] = []
+
 
 # ---------------------------------------------------------------------------- layers
 @register_layer_converter(Input)

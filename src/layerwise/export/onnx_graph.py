@@ -8,8 +8,10 @@ The built-in converters are in :mod:`layerwise.export.onnx_converters`; :func:`e
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..layers import Layer
 
@@ -42,7 +44,9 @@ class OnnxExportError(ValueError):
     """The model holds a layer or activation that has no ONNX converter."""
 
 
-def register_layer_converter(*layer_classes: type):
+def register_layer_converter(
+    *layer_classes: type,
+) -> Callable[[LayerConverter], LayerConverter]:
     """Decorator: use the function to export layers of exactly these classes."""
 
     def decorator(function: LayerConverter) -> LayerConverter:
@@ -53,7 +57,9 @@ def register_layer_converter(*layer_classes: type):
     return decorator
 
 
-def register_activation_converter(*names: str):
+def register_activation_converter(
+    *names: str,
+) -> Callable[[ActivationConverter], ActivationConverter]:
     """Decorator: use the function to export activations with these ``name`` attributes."""
 
     def decorator(function: ActivationConverter) -> ActivationConverter:
@@ -74,7 +80,7 @@ class OnnxGraph:
         nodes, initializers: the ``NodeProto`` and ``TensorProto`` objects so far.
     """
 
-    def __init__(self, onnx_module, dtype, opset: int) -> None:
+    def __init__(self, onnx_module: Any, dtype: DTypeLike, opset: int) -> None:
         self.onnx = onnx_module
         self.dtype = np.dtype(dtype)
         self.opset = opset
@@ -92,14 +98,14 @@ class OnnxGraph:
         self._names.add(name)
         return name
 
-    def constant(self, name: str, value) -> str:
+    def constant(self, name: str, value: Any) -> str:
         """Add ``value`` (array or number) as an initializer in the graph's dtype; its name."""
         name = self.unique_name(name)
         array = np.asarray(value, dtype=self.dtype)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
-    def node(self, op_type: str, inputs: list[str], scope: str, **attributes) -> str:
+    def node(self, op_type: str, inputs: list[str], scope: str, **attributes: Any) -> str:
         """Add one ``op_type`` node reading ``inputs``; returns the name of its output."""
         output = self.unique_name(f"{scope}/{op_type}")
         node = self.onnx.helper.make_node(op_type, inputs, [output], name=output, **attributes)
@@ -126,7 +132,7 @@ def convert_layer(graph: OnnxGraph, layer: Layer, inputs: list[str]) -> str:
     return converter(graph, layer, inputs)
 
 
-def convert_activation(graph: OnnxGraph, activation, x: str, scope: str) -> str:
+def convert_activation(graph: OnnxGraph, activation: Any, x: str, scope: str) -> str:
     """Write ``activation`` applied to the tensor ``x``; returns the output's name."""
     converter = ACTIVATION_CONVERTERS.get(getattr(activation, "name", None))
     if converter is None:

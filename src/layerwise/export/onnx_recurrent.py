@@ -26,6 +26,10 @@ from ..layers import (
 from ..ops.lstm import gate_columns
 from .onnx_graph import OnnxExportError, register_layer_converter
 
+# Nothing to import from here: the converters register themselves when the module loads.
+__all__: list[str] = []
+
+
 _ONNX_ACTIVATIONS = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
 
 

@@ -12,8 +12,10 @@ import math
 import os
 import re
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import initializers, registry, regularizers
 from ..exceptions import IncompatibleLayerError
@@ -35,7 +37,7 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{next(_counters[prefix])}"
 
 
-def check_positive_int(value, argument: str) -> int:
+def check_positive_int(value: Any, argument: str) -> int:
     """``value`` as an int, or a ``ValueError``/``TypeError`` naming the argument."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(
@@ -112,7 +114,7 @@ class Layer(Serializable):
         self._regularizers: dict[str, object] = {}
 
     # ----------------------------------------------------------------- graph
-    def __call__(self, previous_layer):
+    def __call__(self, previous_layer: Layer | list[Layer]) -> Layer:
         """Attach this layer after ``previous_layer`` (a list of layers for merge layers) and
         build it. Returns this layer, so calls chain: ``outputs = Dense(1)(Dense(8)(inputs))``.
         """
@@ -159,7 +161,7 @@ class Layer(Serializable):
             )
         return parents
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Create weights for ``input_shape`` (one sample; a list for merge layers) and set
         ``output_shape``; the default keeps the shape and has no weights."""
         self.input_shape = input_shape
@@ -170,10 +172,10 @@ class Layer(Serializable):
         self,
         name: str,
         shape: tuple[int, ...],
-        initializer="zeros",
+        initializer: Any = "zeros",
         *,
         trainable: bool = True,
-        regularizer=None,
+        regularizer: Any = None,
         non_negative: bool = False,
     ) -> np.ndarray:
         """Declare a weight: create ``self.<name>`` of ``shape`` in the layer's dtype, drawn
@@ -252,7 +254,7 @@ class Layer(Serializable):
         """Penalty added to the loss by the weights' regularizers; 0 without any."""
         return float(sum(reg(getattr(self, name)) for name, reg in self._regularizers.items()))
 
-    def set_dtype(self, dtype) -> None:
+    def set_dtype(self, dtype: DTypeLike) -> None:
         """Cast the declared weights (and their gradients) to ``dtype``; compile calls this."""
         self.dtype = np.dtype(dtype)
         self._buffers.clear()
@@ -275,7 +277,7 @@ class Layer(Serializable):
 
     # ------------------------------------------------------------ capabilities
     @property
-    def output_activation(self):
+    def output_activation(self) -> Any:
         """The activation this layer applies last (an ``ActivationFunction``), or None. A
         fused loss hands such a layer the gradient before that activation."""
         return None
@@ -284,17 +286,17 @@ class Layer(Serializable):
         """The random generators a training checkpoint must save (dropout masks); none here."""
         return []
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None) -> np.ndarray | None:
         """The mask of this layer's output: the input's with ``supports_masking``, else None."""
         return mask if self.supports_masking else None
 
     # ------------------------------------------------------------- computing
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """The layer's output for a batch ``input_data`` of shape ``(n, *input_shape)``.
         Never writes into ``input_data``."""
         raise NotImplementedError
 
-    def backward(self, output_error, learning_rate=None):
+    def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Store the parameters' gradients and return the gradient with respect to the input.
 
         ``output_error`` (the gradient of the loss with respect to this layer's last output) is
@@ -334,7 +336,7 @@ class Layer(Serializable):
         return buffer[: shape[0]]
 
     # --------------------------------------------------------------- config
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments as JSON-friendly values (``from_config`` inverts it)."""
         return {"name": self.name}
 

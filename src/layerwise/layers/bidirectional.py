@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import registry
@@ -40,7 +42,7 @@ class Bidirectional(Layer):
     accepts_mask = True
     _transient = ("_forward_out", "_backward_out")
 
-    def __init__(self, layer, merge_mode: str = "concat", backward_layer=None,
+    def __init__(self, layer: Any, merge_mode: str = "concat", backward_layer: Any = None,
                  name: str | None = None) -> None:
         super().__init__(name)
         layer = registry.deserialize(layer, "layer") if isinstance(layer, dict) else layer
@@ -78,7 +80,7 @@ class Bidirectional(Layer):
     def _directions(self):
         return (self.forward_layer, self.backward_layer)
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Build both directions and hold their weights as this layer's own."""
         self.input_shape = tuple(input_shape)
         for prefix, sub in zip(("forward", "backward"), self._directions()):
@@ -105,7 +107,7 @@ class Bidirectional(Layer):
                 if trainable:
                     setattr(sub, f"grad_{weight}", getattr(self, f"grad_{prefix}_{weight}"))
 
-    def forward(self, input_data, mask=None):
+    def forward(self, input_data: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Both directions' outputs, merged."""
         self._sync()
         self.input = input_data
@@ -145,7 +147,7 @@ class Bidirectional(Layer):
                                              input_gradient=input_gradient)
         return None if not input_gradient else dx_f + dx_b
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None) -> np.ndarray | None:
         """The input's mask with ``return_sequences``, else None."""
         return mask if self.return_sequences else None
 
@@ -153,7 +155,7 @@ class Bidirectional(Layer):
         """Both directions' dropout generators."""
         return [g for sub in self._directions() for g in sub.random_generators()]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The wrapped layers' configs and the merge mode."""
         forward = registry.serialize(self.forward_layer)
         forward["config"]["name"] = forward["config"]["name"].removeprefix("forward_")

@@ -5,8 +5,10 @@ weights move to and from Keras unchanged. The arithmetic is in :mod:`layerwise.o
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
@@ -15,7 +17,15 @@ from ..registry import register, serialize
 from ..seeding import make_rng
 from .base import Layer, check_positive_int, unique_name
 
-__all__ = ["Conv1D", "Conv2D"]
+__all__ = [
+    "Conv1D",
+    "Conv2D",
+    "keras_prefix",
+    "normalize_tuple",
+    "normalize_padding",
+    "check_data_format",
+    "check_sample_shape",
+]
 
 
 def keras_prefix(class_name: str) -> str:
@@ -24,7 +34,7 @@ def keras_prefix(class_name: str) -> str:
     return re.sub(r"(?<=.)(?=[A-Z][a-z])", "_", class_name).lower()
 
 
-def normalize_tuple(value, rank: int, argument: str) -> tuple[int, ...]:
+def normalize_tuple(value: Any, rank: int, argument: str) -> tuple[int, ...]:
     """An int or a tuple/list of ``rank`` positive ints, as a tuple of ``rank`` ints."""
     if isinstance(value, (list, tuple)):
         if len(value) != rank:
@@ -36,7 +46,7 @@ def normalize_tuple(value, rank: int, argument: str) -> tuple[int, ...]:
     return (check_positive_int(value, argument),) * rank
 
 
-def normalize_padding(padding, allowed: tuple[str, ...] = ("valid", "same")) -> str:
+def normalize_padding(padding: Any, allowed: tuple[str, ...] = ("valid", "same")) -> str:
     """``'valid'`` or ``'same'`` (case-insensitive, as Keras), checked."""
     if not isinstance(padding, str) or padding.lower() not in allowed:
         raise ValueError(
@@ -45,7 +55,7 @@ def normalize_padding(padding, allowed: tuple[str, ...] = ("valid", "same")) -> 
     return padding.lower()
 
 
-def check_data_format(data_format) -> None:
+def check_data_format(data_format: Any) -> None:
     """Only channels-last (Keras' default) is supported; ``None`` means it."""
     if data_format not in (None, "channels_last"):
         raise ValueError(
@@ -54,7 +64,7 @@ def check_data_format(data_format) -> None:
         )
 
 
-def check_sample_shape(layer: Layer, input_shape, rank: int, what: str) -> tuple[int, ...]:
+def check_sample_shape(layer: Layer, input_shape: Any, rank: int, what: str) -> tuple[int, ...]:
     """``input_shape`` as a tuple of ``rank + 1`` axes (spatial axes and channels), or a
     ShapeMismatchError naming the layer."""
     shape = tuple(input_shape)
@@ -75,16 +85,16 @@ class _Conv(Layer):
     def __init__(
         self,
         filters: int,
-        kernel_size,
-        strides=1,
+        kernel_size: Any,
+        strides: Any = 1,
         padding: str = "valid",
-        dilation_rate=1,
-        activation=None,
+        dilation_rate: Any = 1,
+        activation: Any = None,
         use_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
         name: str | None = None,
         seed: int | None = None,
         data_format: str | None = None,
@@ -130,11 +140,11 @@ class _Conv(Layer):
         self._relu_applied_to = None
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> Any:
         """The layer's activation (fused with a matching loss by ``compile``)."""
         return self.activation
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Create ``kernel`` ``(*kernel_size, channels, filters)`` and ``bias`` ``(filters,)``
         for samples ``(*spatial, channels)``; refuses inputs the kernel does not fit."""
         shape = check_sample_shape(self, input_shape, self.rank, self._sample_shape_text)
@@ -171,7 +181,7 @@ class _Conv(Layer):
     def _kernel_2d(self, kernel: np.ndarray) -> np.ndarray:
         return kernel if self.rank == 2 else kernel.reshape(1, *kernel.shape)
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """``activation(convolution(inputs, kernel) + bias)``:
         ``(n, *spatial, channels) -> (n, *out_spatial, filters)``."""
         if inputs.dtype != self.kernel.dtype:  # direct use with other data; fit converts once
@@ -216,13 +226,13 @@ class _Conv(Layer):
         )
         return None if gradient is None else gradient.reshape(n, *self.input_shape)
 
-    def set_dtype(self, dtype) -> None:
+    def set_dtype(self, dtype: DTypeLike) -> None:
         """Cast the weights and forget the workspace of the old dtype."""
         super().set_dtype(dtype)
         self._workspace = None
         self.columns = None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments (tuples as lists)."""
         return {
             "filters": self.filters,
@@ -254,9 +264,11 @@ class Conv2D(_Conv):
         dilation_rate: spacing of the kernel's taps, an int or a pair (not with strides > 1).
         activation: activation name or object (default: linear).
         use_bias: add a bias per filter (default True).
-        kernel_initializer, bias_initializer: defaults ``'glorot_uniform'`` and ``'zeros'``;
-            fans count the receptive field, as Keras.
-        kernel_regularizer, bias_regularizer: optional penalties added to the loss.
+        kernel_initializer: default ``'glorot_uniform'``; fans count the receptive field, as
+            Keras.
+        bias_initializer: default ``'zeros'``.
+        kernel_regularizer: optional penalty on the kernel, added to the loss.
+        bias_regularizer: optional penalty on the bias, added to the loss.
         name: optional layer name.
         seed: seed of the initial weights (default: from :func:`layerwise.set_seed`).
         data_format: ``None`` or ``'channels_last'`` only.

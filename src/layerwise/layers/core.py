@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import _blas, _constants, activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
@@ -25,7 +28,9 @@ class Input(Layer):
             (token ids for an ``Embedding``); data holding non-integers is refused.
     """
 
-    def __init__(self, shape: tuple[int, ...], name: str | None = None, dtype=None) -> None:
+    def __init__(
+        self, shape: tuple[int, ...], name: str | None = None, dtype: DTypeLike = None
+    ) -> None:
         super().__init__(name)
         self.validate_init(shape)
         self.shape = tuple(int(s) for s in shape)
@@ -43,7 +48,7 @@ class Input(Layer):
         self.input_dtype = dtype
 
     @staticmethod
-    def validate_init(shape) -> None:
+    def validate_init(shape: tuple[int, ...]) -> None:
         """The shape must be a tuple (or list) of positive integers."""
         if not isinstance(shape, (tuple, list)):
             hint = f" (for one dimension write shape=({shape},))" if isinstance(shape, int) else ""
@@ -60,23 +65,23 @@ class Input(Layer):
                     f"received {shape!r}."
                 )
 
-    def __call__(self, previous_layer):
+    def __call__(self, previous_layer: Layer | list[Layer]) -> Layer:
         """Refused: an ``Input`` has no previous layer."""
         raise TypeError("An Input layer starts a model and cannot be called on another layer.")
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """Return ``inputs`` unchanged (the model has already checked their shape)."""
         self.input = self.output = inputs
         return inputs
 
-    def backward(self, output_error, learning_rate=None):
+    def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Returns the output error unchanged."""
         return output_error
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         return output_error
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``{'shape': [...], 'name': ...}`` (and ``'dtype'`` for an integer input)."""
         config = {"shape": list(self.shape), "name": self.name}
         if getattr(self, "input_dtype", None) is not None:
@@ -103,8 +108,9 @@ class Dense(Layer):
         input_size: number of input features, for a ``Dense`` that starts a model without an
             ``Input`` layer.
         use_bias: add the bias (default True); without it the layer has ``weights`` only.
-        kernel_regularizer, bias_regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` or a regularizer
-            object; its penalty is added to the loss.
+        kernel_regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` or a regularizer object for
+            ``weights``; its penalty is added to the loss.
+        bias_regularizer: the same for ``bias``.
         seed: seed of this layer's initial weights (default: from :func:`layerwise.set_seed`).
 
     Shapes:
@@ -132,18 +138,18 @@ class Dense(Layer):
     def __init__(
         self,
         output_size: int | None = None,
-        activation=None,
-        weights_initializer=None,
-        bias_initializer="zeros",
+        activation: Any = None,
+        weights_initializer: Any = None,
+        bias_initializer: Any = "zeros",
         name: str | None = None,
         input_size: int | None = None,
         *,
         units: int | None = None,
         use_bias: bool = True,
-        weight_initializer=None,
-        kernel_initializer=None,
-        kernel_regularizer=None,
-        bias_regularizer=None,
+        weight_initializer: Any = None,
+        kernel_initializer: Any = None,
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
         seed: int | None = None,
     ) -> None:
         if units is not None:
@@ -187,12 +193,12 @@ class Dense(Layer):
         return self.output_size
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> Any:
         """The layer's activation (fused with a matching loss by ``compile``)."""
         return self.activation
 
     @staticmethod
-    def validate_init(output_size, name, input_size=None) -> None:
+    def validate_init(output_size: Any, name: Any, input_size: Any = None) -> None:
         """``output_size`` (and ``input_size`` if given) positive integers, ``name`` a string."""
         if output_size is None:
             raise TypeError("Argument 'output_size' of Dense is required (a positive integer).")
@@ -205,7 +211,7 @@ class Dense(Layer):
                 f"of type {type(name).__name__}."
             )
 
-    def __call__(self, previous_layer):
+    def __call__(self, previous_layer: Layer | list[Layer]) -> Layer:
         """Attach after ``previous_layer`` and create the weights for its last axis."""
         self._check_parents(previous_layer)
         if self.weights is None:
@@ -223,7 +229,7 @@ class Dense(Layer):
         self.inbound = [previous_layer]
         return self
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Create ``weights`` ``(input_shape[-1], output_size)`` and ``bias``."""
         self.input_shape = tuple(input_shape)
         self.input_size = int(self.input_shape[-1])
@@ -252,7 +258,7 @@ class Dense(Layer):
         """Create fresh ``weights`` and ``bias`` for the current input size."""
         self.build(self.input_shape or (self.input_size,))
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """``activation(input @ weights + bias)`` over the last axis of ``input_data``."""
         x = input_data if input_data.ndim == 2 else input_data.reshape(-1, input_data.shape[-1])
         if x.dtype != self.weights.dtype:  # direct use with other data; fit converts once
@@ -315,11 +321,11 @@ class Dense(Layer):
             np.subtract(self.bias, self.grad_bias, out=self.bias)
         return input_error
 
-    def backward(self, output_error, learning_rate=None):
+    def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Store the gradients of ``weights`` and ``bias`` and return the input error."""
         return super().backward(output_error)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments; ``input_size`` only for a Dense that starts a model."""
         config = {
             "output_size": self.output_size,
@@ -340,16 +346,16 @@ class Dense(Layer):
 
 @register("activation")
 class Activation(Layer):
-    """Applies an activation function as a layer of its own (the spec's ``Activation``).
+    """Applies an activation function as a layer of its own.
 
     Args:
         activation_function: activation name (``'relu'``, ``'softmax'``, ...) or object.
-        name: optional layer name (default: the activation's name, as in the spec).
+        name: optional layer name (default: the activation's name).
 
     Attributes:
         activation: the function, ``activation(x) -> y``.
         activation_derivative: ``activation_derivative(x, output_error)``, the gradient with
-            respect to ``x`` (the spec's interface; arguments are not modified).
+            respect to ``x`` (arguments are not modified).
         function: the :class:`~layerwise.activations.ActivationFunction` object.
 
     Shapes: output has the input's shape ``(n, ...)``; softmax acts on the last axis.
@@ -359,9 +365,9 @@ class Activation(Layer):
         hidden = Activation('relu')(Dense(16)(inputs))
     """
 
-    def __init__(self, activation_function, name: str | None = None) -> None:
+    def __init__(self, activation_function: Any, name: str | None = None) -> None:
         function = activations.get(activation_function, argument="activation_function")
-        # The spec names an Activation layer after its function; such layers hold no parameters,
+        # An Activation layer is named after its function; such layers hold no parameters,
         # so repeated names are harmless (models refer to layers by position, not by name).
         super().__init__(name or function.name)
         self.function = function
@@ -371,11 +377,11 @@ class Activation(Layer):
     supports_masking = True
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> Any:
         """The activation function this layer applies."""
         return self.function
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """The activation of ``input_data``, element-wise (softmax per sample)."""
         self.input = input_data
         # Never in place: the previous layer may still need its output for its own backward.
@@ -392,6 +398,6 @@ class Activation(Layer):
             return output_error
         return self.function.backward(self.input, self.output, output_error)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``{'activation_function': <activation config>, 'name': ...}``."""
         return {"activation_function": serialize(self.function), "name": self.name}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import initializers, regularizers
@@ -44,9 +46,16 @@ class Embedding(Layer):
 
     _transient = ("ids",)
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero: bool = False, seed: int | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        mask_zero: bool = False,
+        seed: int | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.output_dim = check_positive_int(output_dim, "output_dim")
@@ -61,14 +70,14 @@ class Embedding(Layer):
         self._rng = make_rng(seed)
         self.ids = None
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Create the table; the output adds an axis of ``output_dim``."""
         self.input_shape = tuple(input_shape)
         self.output_shape = (*self.input_shape, self.output_dim)
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
                         self.embeddings_initializer, regularizer=self.embeddings_regularizer)
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """The rows of the ids (checked first); see the class docstring."""
         ids = ops.as_ids(input_data, self.input_dim, self.name)
         self.ids = ids
@@ -77,7 +86,7 @@ class Embedding(Layer):
         self.output = ops.gather(self.embeddings, ids, out=out)
         return self.output
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None) -> np.ndarray | None:
         """``ids != 0`` with ``mask_zero``, else None."""
         if not self.mask_zero:
             return None
@@ -88,7 +97,7 @@ class Embedding(Layer):
         ops.scatter_add(self.grad_embeddings, self.ids, output_error)
         return None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments."""
         return {
             "input_dim": self.input_dim,
@@ -131,7 +140,7 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
         self.keep = None
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Any input with a step axis: ``(steps, ...)``."""
         if len(input_shape) < 2:
             raise ShapeMismatchError(
@@ -144,7 +153,7 @@ class Masking(Layer):
         axes = tuple(range(2, np.ndim(inputs)))
         return np.any(np.asarray(inputs) != self.mask_value, axis=axes)
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """The input with masked steps zeroed."""
         self.input = input_data
         self.keep = keep = self._keep(input_data)
@@ -153,7 +162,7 @@ class Masking(Layer):
                                   out=self._buffer("y", input_data.shape))
         return self.output
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None) -> np.ndarray | None:
         """Steps with some feature different from ``mask_value`` (and the input's mask)."""
         keep = self._keep(inputs)
         return keep if mask is None else keep & mask
@@ -165,6 +174,6 @@ class Masking(Layer):
         output_error *= self.keep.reshape(self.keep.shape + (1,) * (output_error.ndim - 2))
         return output_error
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments."""
         return {"mask_value": self.mask_value, "name": self.name}

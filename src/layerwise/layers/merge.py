@@ -7,6 +7,8 @@ Shapes are checked when the layer is called, and the error names the layers that
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..exceptions import ShapeMismatchError
@@ -24,7 +26,7 @@ class _Merge(Layer):
     min_inputs = 2
     max_inputs: int | None = None
 
-    def __call__(self, previous_layer):
+    def __call__(self, previous_layer: Layer | list[Layer]) -> Layer:
         """Attach after a list of layers; their output shapes are checked first."""
         parents = self._check_parents(previous_layer)
         count = len(parents)
@@ -57,12 +59,12 @@ class _Merge(Layer):
                     f"outputs {tuple(other.output_shape)}."
                 )
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Inputs and output share one shape."""
         self.input_shape = [tuple(s) for s in input_shape]
         self.output_shape = tuple(input_shape[0])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``{'name': ...}``."""
         return {"name": self.name}
 
@@ -71,7 +73,7 @@ class _Merge(Layer):
 class Add(_Merge):
     """The element-wise sum of its inputs. Example: ``y = Add()([x, Dense(8)(x)])`` (residual)."""
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """``inputs[0] + inputs[1] + ...`` (a new array; the inputs are not changed)."""
         out = np.add(inputs[0], inputs[1], out=self._buffer("y", inputs[0].shape))
         for x in inputs[2:]:
@@ -92,7 +94,7 @@ class Subtract(_Merge):
 
     max_inputs = 2
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """The first input minus the second."""
         self.output = np.subtract(inputs[0], inputs[1], out=self._buffer("y", inputs[0].shape))
         return self.output
@@ -108,7 +110,7 @@ class Subtract(_Merge):
 class Multiply(_Merge):
     """The element-wise product of its inputs."""
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """``inputs[0] * inputs[1] * ...``."""
         self.inputs = list(inputs)
         out = np.multiply(inputs[0], inputs[1], out=self._buffer("y", inputs[0].shape))
@@ -135,7 +137,7 @@ class Multiply(_Merge):
 class Average(_Merge):
     """The element-wise mean of its inputs."""
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """``(inputs[0] + ... + inputs[k-1]) / k``."""
         out = np.add(inputs[0], inputs[1], out=self._buffer("y", inputs[0].shape))
         for x in inputs[2:]:
@@ -161,7 +163,7 @@ class _Extremum(_Merge):
     _better = staticmethod(np.greater)
     _transient = ("winner",)
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """The element-wise extreme of the inputs."""
         out = np.array(inputs[0], copy=True)
         winner = np.zeros(out.shape, dtype=np.intp)
@@ -240,7 +242,7 @@ class Concatenate(_Merge):
                     f"{other.name!r} outputs {b}."
                 )
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """The output's join axis is the sum of the inputs'."""
         shapes = [tuple(s) for s in input_shape]
         axis = self._sample_axis(len(shapes[0]))
@@ -251,7 +253,7 @@ class Concatenate(_Merge):
         out[axis] = sum(self._sizes)
         self.output_shape = tuple(out)
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """The inputs joined along the axis (a new array)."""
         n = len(inputs[0])
         out = self._buffer("y", (n, *self.output_shape))
@@ -265,6 +267,6 @@ class Concatenate(_Merge):
         bounds = np.cumsum(self._sizes)[:-1]
         return np.split(output_error, bounds, axis=self._axis)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``{'axis': ..., 'name': ...}``."""
         return {"axis": self.axis, "name": self.name}

@@ -4,8 +4,10 @@ averages at inference, then scale and shift by learned ``gamma`` and ``beta``.""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import initializers
 from ..registry import register
@@ -28,7 +30,8 @@ class BatchNormalization(Layer):
     Args:
         momentum: weight of the old moving average, in [0, 1) (0.99).
         epsilon: positive number added to the variance (1e-3).
-        center, scale: learn ``beta`` / ``gamma`` (otherwise fixed at 0 / 1).
+        center: learn ``beta`` (otherwise fixed at 0).
+        scale: learn ``gamma`` (otherwise fixed at 1).
         name: optional layer name.
 
     Shapes: input and output ``(n, ..., features)``; ``gamma``, ``beta``, ``moving_mean`` and
@@ -63,7 +66,7 @@ class BatchNormalization(Layer):
     # sums(a, b) reduce over every process, so that statistics are the global batch's.
     cross_process = None
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Declare ``gamma`` (ones, if ``scale``), ``beta`` (zeros, if ``center``) and the
         moving statistics (0 and 1, not trained)."""
         super().build(tuple(input_shape))
@@ -83,7 +86,7 @@ class BatchNormalization(Layer):
         if not self.center:
             self.grad_beta = np.zeros(features, self.dtype)
 
-    def set_dtype(self, dtype) -> None:
+    def set_dtype(self, dtype: DTypeLike) -> None:
         """Cast the weights, their gradients and the fixed gamma/beta to ``dtype``."""
         super().set_dtype(dtype)
         for attribute in ("gamma", "beta", "grad_gamma", "grad_beta"):
@@ -91,7 +94,7 @@ class BatchNormalization(Layer):
             if value is not None and value.dtype != self.dtype:
                 setattr(self, attribute, value.astype(self.dtype))
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """Normalize with the batch's statistics while training (updating the moving ones),
         with the moving statistics otherwise; then scale by ``gamma`` and shift by ``beta``."""
         self.input = input_data
@@ -147,7 +150,7 @@ class BatchNormalization(Layer):
         g *= self.gamma * self.inverse_std
         return g.reshape(output_error.shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments: momentum, epsilon, center, scale and name."""
         return {
             "momentum": self.momentum,
@@ -180,7 +183,8 @@ class LayerNormalization(Layer):
     Args:
         axis: axis or tuple of axes to normalize over (negative counts from the end; -1).
         epsilon: positive number added to the variance (1e-3).
-        center, scale: learn ``beta`` / ``gamma`` (otherwise fixed at 0 / 1).
+        center: learn ``beta`` (otherwise fixed at 0).
+        scale: learn ``gamma`` (otherwise fixed at 1).
         name: optional layer name.
 
     Shapes: input and output ``(n, ...)``; ``gamma`` and ``beta`` have the shape of the
@@ -194,8 +198,14 @@ class LayerNormalization(Layer):
     supports_masking = True
     _transient = ("x_hat", "inv_std")
 
-    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        axis: Any = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
         axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
         if (isinstance(axis, bool) or not isinstance(axes, (tuple, list)) or not axes
@@ -215,7 +225,7 @@ class LayerNormalization(Layer):
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
         self.x_hat = self.inv_std = None
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """``gamma``/``beta`` of the normalized axes' shape (axes of one sample)."""
         input_shape = tuple(input_shape)
         rank = len(input_shape) + 1
@@ -234,7 +244,7 @@ class LayerNormalization(Layer):
         if self.center:
             self.add_weight("beta", self._param_shape, "zeros")
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """The normalized, scaled and shifted input."""
         self.input = input_data
         mean = np.mean(input_data, axis=self._norm_axes, keepdims=True)
@@ -265,7 +275,7 @@ class LayerNormalization(Layer):
         mean_gx = np.mean(g * self.x_hat, axis=axes, keepdims=True)
         return (g - mean_g - self.x_hat * mean_gx) * self.inv_std
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments."""
         return {"axis": self.axis if isinstance(self.axis, int) else list(self.axis),
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,

@@ -4,7 +4,10 @@ arithmetic is in :mod:`layerwise.ops.pooling`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..exceptions import ShapeMismatchError
 from ..ops import (
@@ -50,8 +53,8 @@ class _Pooling(Layer):
 
     def __init__(
         self,
-        pool_size=2,
-        strides=None,
+        pool_size: Any = 2,
+        strides: Any = None,
         padding: str = "valid",
         name: str | None = None,
         data_format: str | None = None,
@@ -67,7 +70,7 @@ class _Pooling(Layer):
         self.geometry = None
         self._workspace = None
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Output ``(*pooled, channels)``; refuses inputs smaller than the window."""
         shape = check_sample_shape(self, input_shape, self.rank, _SAMPLE_SHAPES[self.rank])
         ones = (1,) * (2 - self.rank)  # 1-D pooling runs as 2-D pooling of height 1
@@ -88,7 +91,7 @@ class _Pooling(Layer):
     def _as_2d(self, array: np.ndarray) -> np.ndarray:
         return array if self.rank == 2 else array.reshape(len(array), 1, *array.shape[1:])
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """The pooled batch ``(n, *pooled, channels)``."""
         if self._workspace is None:
             self._workspace = Workspace()
@@ -145,12 +148,12 @@ class _Pooling(Layer):
             return parent
         return None
 
-    def set_dtype(self, dtype) -> None:
+    def set_dtype(self, dtype: DTypeLike) -> None:
         """Change the dtype; the workspace of the old one is dropped."""
         super().set_dtype(dtype)
         self._workspace = None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``pool_size``, ``strides``, ``padding`` and ``name``."""
         return {
             "pool_size": list(self.pool_size),
@@ -200,8 +203,14 @@ class MaxPooling2D(_Pooling):
     __doc__ = _pool_doc("MaxPooling2D", 2)
     rank, mode = 2, "max"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", name=None,
-                 data_format=None) -> None:
+    def __init__(
+        self,
+        pool_size: Any = (2, 2),
+        strides: Any = None,
+        padding: Any = "valid",
+        name: Any = None,
+        data_format: Any = None,
+    ) -> None:
         super().__init__(pool_size, strides, padding, name, data_format)
 
 
@@ -216,8 +225,14 @@ class AveragePooling2D(_Pooling):
     __doc__ = _pool_doc("AveragePooling2D", 2)
     rank, mode = 2, "avg"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", name=None,
-                 data_format=None) -> None:
+    def __init__(
+        self,
+        pool_size: Any = (2, 2),
+        strides: Any = None,
+        padding: Any = "valid",
+        name: Any = None,
+        data_format: Any = None,
+    ) -> None:
         super().__init__(pool_size, strides, padding, name, data_format)
 
 
@@ -241,13 +256,13 @@ class _GlobalPooling(Layer):
         super().__init__(name or unique_name(keras_prefix(type(self).__name__)))
         self.keepdims = bool(keepdims)
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Output ``(channels,)``, or ``(1, ..., 1, channels)`` with ``keepdims``."""
         shape = check_sample_shape(self, input_shape, self.rank, _SAMPLE_SHAPES[self.rank])
         self.input_shape = shape
         self.output_shape = (*(1,) * self.rank, shape[-1]) if self.keepdims else (shape[-1],)
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> np.ndarray:
         """``(n, *spatial, channels) -> (n, channels)`` (or with kept unit axes)."""
         self.input = inputs
         self.output = global_pool_forward(inputs, self.mode).reshape(len(inputs),
@@ -261,7 +276,7 @@ class _GlobalPooling(Layer):
         error = output_error.reshape(len(output_error), self.input_shape[-1])
         return global_pool_backward(error, self.input, self.mode)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``keepdims`` and ``name``."""
         return {"keepdims": self.keepdims, "name": self.name}
 
@@ -311,7 +326,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
     accepts_mask = True
     _transient = ("step_weights",)
 
-    def forward(self, inputs, mask=None):
+    def forward(self, inputs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """The mean over the steps, or over the unmasked steps when a mask arrives."""
         if mask is None:
             self.step_weights = None

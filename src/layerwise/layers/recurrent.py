@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -44,13 +45,27 @@ class _Recurrent(Layer):
     gates = 1
     _transient = ("_cache", "_workspace")
 
-    def __init__(self, units: int, activation="tanh", use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 seed: int | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        seed: int | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
         self.units = check_positive_int(units, "units")
         self.activation = cell_activation(activation, "activation")
@@ -85,7 +100,7 @@ class _Recurrent(Layer):
         self._workspace = None
 
     # ----------------------------------------------------------------- shape
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Weights for inputs ``(steps, features)``."""
         input_shape = tuple(input_shape)
         if len(input_shape) != 2:
@@ -127,7 +142,7 @@ class _Recurrent(Layer):
             masks.append(keep.astype(self.dtype) / self.dtype.type(1.0 - rate))
         return masks
 
-    def forward(self, input_data, mask=None):
+    def forward(self, input_data: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """The output for ``(n, steps, features)``: ``(n, units)``, or ``(n, steps, units)``
         with ``return_sequences``. ``mask`` (``(n, steps)`` bool) skips padded steps."""
         self.input = input_data
@@ -140,7 +155,7 @@ class _Recurrent(Layer):
             zero_output_for_mask=self.zero_output_for_mask, training=True,
             input_dropout_mask=drop_in, recurrent_dropout_mask=drop_rec,
             workspace=self._workspace, **self._options())
-        # The cache is kept in inference too (the spec's model.forward then model.backward);
+        # The cache is kept in inference too (Model.forward then Model.backward, outside fit);
         # costs nothing, as the derivative factors are formed in backward. Outside training the
         # output is a copy: the workspace is overwritten by the next call.
         self.output = output if self.training else output.copy()
@@ -154,7 +169,7 @@ class _Recurrent(Layer):
                                  self.grad_recurrent_kernel, getattr(self, "grad_bias", None),
                                  input_gradient=input_gradient)
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None) -> np.ndarray | None:
         """The input's mask passes on with ``return_sequences``; a last state has none."""
         return mask if self.return_sequences else None
 
@@ -162,7 +177,7 @@ class _Recurrent(Layer):
         """The dropout masks' generator (saved by checkpoints)."""
         return [self._dropout_rng]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments (Keras' names)."""
         return {
             "units": self.units,
@@ -210,15 +225,18 @@ class LSTM(_Recurrent):
         units: size of the state.
         activation: of the candidate and the output (``tanh``).
         recurrent_activation: of the gates (``sigmoid``).
-        use_bias, kernel_initializer ('glorot_uniform'), recurrent_initializer ('orthogonal'),
-        bias_initializer ('zeros'), kernel/recurrent/bias_regularizer: as in Keras.
+        use_bias: add the bias (Keras' default).
+        kernel_initializer: of the input kernel (``'glorot_uniform'``).
+        recurrent_initializer: of the recurrent kernel (``'orthogonal'``).
+        bias_initializer: of the bias (``'zeros'``).
         unit_forget_bias: start the forget gate's bias at 1 (Keras' default).
-        dropout, recurrent_dropout: fractions of the inputs and of the fed-back state dropped
-            while training (one mask per sequence, shared by the steps and the gates).
-        return_sequences: output every step ``(n, steps, units)`` (in processing order).
-        go_backwards: read the sequence last step first.
-        return_state, stateful: not supported (refused with a ValueError).
-        seed, name: as for other layers.
+        options: as in Keras, by keyword: ``kernel_regularizer``,
+            ``recurrent_regularizer``, ``bias_regularizer``; ``dropout`` and
+            ``recurrent_dropout``, fractions of the inputs and of the fed-back state dropped
+            while training (one mask per sequence, shared by the steps and the gates);
+            ``return_sequences``, every step ``(n, steps, units)`` (in processing order);
+            ``go_backwards``, the sequence last step first; ``seed`` and ``name``.
+            ``return_state`` and ``stateful`` are not supported (refused with a ValueError).
 
     Weights (``get_weights()``): ``[kernel (features, 4u), recurrent_kernel (u, 4u), bias
     (4u,)]`` with the gates in Keras' order ``i, f, c, o``: they move to and from Keras as they
@@ -236,10 +254,10 @@ class LSTM(_Recurrent):
     _forward_op = staticmethod(ops.lstm_forward)
     _backward_op = staticmethod(ops.lstm_backward)
 
-    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias: bool = True, **options) -> None:
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 unit_forget_bias: bool = True, **options: Any) -> None:
         super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, **options)
         self.recurrent_activation = cell_activation(recurrent_activation, "recurrent_activation")
@@ -251,7 +269,7 @@ class LSTM(_Recurrent):
         base, units = self.bias_initializer, self.units
 
         class _ForgetOne(initializers.Initializer):
-            def sample(self, shape, rng):
+            def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
                 values = np.array(base.sample((4 * units,), rng), np.float64)
                 values[units:2 * units] = 1.0
                 return values
@@ -261,7 +279,7 @@ class LSTM(_Recurrent):
     def _options(self) -> dict:
         return {"activation": self.activation, "recurrent_activation": self.recurrent_activation}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments (Keras' names)."""
         config = super().get_config()
         config["recurrent_activation"] = serialize(self.recurrent_activation)
@@ -289,10 +307,10 @@ class GRU(_Recurrent):
     _forward_op = staticmethod(ops.gru_forward)
     _backward_op = staticmethod(ops.gru_backward)
 
-    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 reset_after: bool = True, **options) -> None:
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 reset_after: bool = True, **options: Any) -> None:
         super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, **options)
         self.recurrent_activation = cell_activation(recurrent_activation, "recurrent_activation")
@@ -305,7 +323,7 @@ class GRU(_Recurrent):
         return {"activation": self.activation, "recurrent_activation": self.recurrent_activation,
                 "reset_after": self.reset_after}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments (Keras' names)."""
         config = super().get_config()
         config["recurrent_activation"] = serialize(self.recurrent_activation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Dropout(Layer):
     supports_masking = True
     _transient = ("mask",)
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """``input_data`` times a fresh mask of 0 and ``1 / (1 - rate)`` while training;
         ``input_data`` itself otherwise."""
         self.input = input_data
@@ -77,6 +78,6 @@ class Dropout(Layer):
         """The mask generator, saved by training checkpoints."""
         return [self.rng]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``{'rate': ..., 'seed': ..., 'name': ...}``."""
         return {"rate": self.rate, "seed": self.seed, "name": self.name}

@@ -4,6 +4,7 @@ so these layers only relabel axes and never copy contiguous data."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ __all__ = ["Flatten", "Reshape"]
 class _Relabel(Layer):
     """A layer whose output is its input with other sample axes."""
 
-    def forward(self, input_data):
+    def forward(self, input_data: np.ndarray) -> np.ndarray:
         """``input_data`` with samples of ``output_shape`` (a view when possible)."""
         self.output = input_data.reshape(len(input_data), *self.output_shape)
         return self.output
@@ -39,7 +40,7 @@ class Flatten(_Relabel):
         outputs = Dense(10, activation='softmax')(x)
     """
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """One output axis of the input sample's size."""
         self.input_shape = tuple(input_shape)
         self.output_shape = (math.prod(self.input_shape),)
@@ -59,7 +60,7 @@ class Reshape(_Relabel):
         x = Reshape((4, 16))(Dense(64)(inputs))     # (n, 64) -> (n, 4, 16)
     """
 
-    def __init__(self, target_shape, name: str | None = None) -> None:
+    def __init__(self, target_shape: tuple[int, ...], name: str | None = None) -> None:
         super().__init__(name)
         if not isinstance(target_shape, (tuple, list)) or not target_shape:
             raise TypeError(
@@ -83,7 +84,7 @@ class Reshape(_Relabel):
             )
         self.target_shape = tuple(int(d) for d in target_shape)
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """The target shape, with its ``-1`` inferred; the sizes must agree."""
         self.input_shape = tuple(input_shape)
         size = math.prod(self.input_shape)
@@ -104,6 +105,6 @@ class Reshape(_Relabel):
                 )
         self.output_shape = shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """``{'target_shape': [...], 'name': ...}``."""
         return {"target_shape": list(self.target_shape), "name": self.name}

@@ -3,13 +3,18 @@ and ``from_logits``, computed stably by log-sum-exp (see the package docstring).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import _constants
 from ..activations import _sigmoid
 from ..exceptions import ShapeMismatchError
 from ..registry import register
 from .base import LossFunction
+
+__all__ = ["CategoricalCrossentropy", "SparseCategoricalCrossentropy", "BinaryCrossentropy"]
 
 
 def _log_probability(p: np.ndarray) -> np.ndarray:
@@ -38,6 +43,11 @@ def _samples(y_pred: np.ndarray) -> int:
     return max(y_pred.size // y_pred.shape[-1], 1) if y_pred.ndim and y_pred.shape[-1] else 1
 
 
+def _position_mean(values: np.ndarray, samples: int) -> np.ndarray:
+    """Per-position losses averaged over each sample's positions, shape ``(samples,)``."""
+    return np.reshape(values, (samples, -1)).mean(axis=1)
+
+
 def _store(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     if out is None:
         return result
@@ -55,7 +65,7 @@ class _CrossEntropy(LossFunction):
             raise ValueError(f"Argument 'from_logits' must be a bool; received {from_logits!r}.")
         self.from_logits = bool(from_logits)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
 
 
@@ -69,21 +79,25 @@ class CategoricalCrossentropy(_CrossEntropy):
     name = "categorical_crossentropy"
     partner = "softmax"
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         n = _samples(y_pred)
         log_p = _log_softmax(y_pred) if self.from_logits else _log_probability(y_pred)
         if log_p.shape == np.shape(y_true):  # the training loop's case: reuse log_p, no wrappers
             return float(-np.add.reduce(np.multiply(y_true, log_p, out=log_p), axis=None) / n)
         return float(-np.sum(y_true * log_p) / n)
 
-    def gradient(self, y_true, y_pred, out=None):
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         if self.from_logits:
             return self.fused_gradient(y_true, _softmax(y_pred), out)
         n = _samples(y_pred)
         p = np.maximum(y_pred, np.finfo(y_pred.dtype).tiny)
         return _store(-(y_true / p) / n, out)
 
-    def fused_gradient(self, y_true, y_pred, out=None):
+    def fused_gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         # d/dz of -sum(y * log softmax(z)) is p * sum(y) - y, which is p - y for one-hot labels.
         n = _samples(y_pred)
         out = np.multiply(y_pred, _constants.row_sums(y_true), out=out)
@@ -91,10 +105,15 @@ class CategoricalCrossentropy(_CrossEntropy):
         out *= 1.0 / n
         return out
 
-    def probabilities(self, y_pred):
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        log_p = _log_softmax(y_pred) if self.from_logits else _log_probability(y_pred)
+        per_position = -np.sum(np.reshape(y_true, log_p.shape) * log_p, axis=-1)
+        return _position_mean(per_position, len(y_pred))
+
+    def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
         return _softmax(y_pred) if self.from_logits else y_pred
 
-    def targets(self, y, output_shape, dtype):
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         if y.ndim == 1 and output_shape != (1,):
             raise ShapeMismatchError(
                 f"Argument 'y' holds {len(y)} class labels, but 'categorical_crossentropy' needs "
@@ -125,13 +144,22 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         rows = self._rows(matrix)
         return rows[np.arange(len(rows)), self._labels(y_true)]
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         n = max(_samples(y_pred), 1)
         if self.from_logits:
             return float(-np.sum(self._picked(y_true, _log_softmax(y_pred))) / n)
         return float(-np.sum(_log_probability(self._picked(y_true, y_pred))) / n)
 
-    def gradient(self, y_true, y_pred, out=None):
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        if self.from_logits:
+            picked = self._picked(y_true, _log_softmax(y_pred))
+        else:
+            picked = _log_probability(self._picked(y_true, y_pred))
+        return _position_mean(-picked, len(y_pred))
+
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         if self.from_logits:
             return self.fused_gradient(y_true, _softmax(y_pred), out)
         n = max(_samples(y_pred), 1)
@@ -142,7 +170,9 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         rows[np.arange(len(rows)), self._labels(y_true)] = -1.0 / (picked * n)
         return out
 
-    def fused_gradient(self, y_true, y_pred, out=None):
+    def fused_gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         n = max(_samples(y_pred), 1)
         out = _store(y_pred, out) if out is not None else y_pred.copy()
         rows = self._rows(out)
@@ -150,10 +180,12 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         out *= 1.0 / n
         return out
 
-    def probabilities(self, y_pred):
+    def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
         return _softmax(y_pred) if self.from_logits else y_pred
 
-    def targets(self, y, output_shape, dtype):
+    def targets(
+        self, y: np.ndarray, output_shape: tuple[int, ...], dtype: DTypeLike
+    ) -> np.ndarray:
         positions = tuple(output_shape[:-1])  # outputs (n, t, k) take labels (n, t)
         if y.ndim == len(positions) + 2 and y.shape[-1] == 1:
             y = y[..., 0]
@@ -195,17 +227,25 @@ class BinaryCrossentropy(_CrossEntropy):
     name = "binary_crossentropy"
     partner = "sigmoid"
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if not y_pred.size:
             return 0.0
+        return float(np.mean(self._terms(y_true, y_pred)))
+
+    def _terms(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         if self.from_logits:
             z = y_pred
-            return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+            return np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
         log_p = _log_probability(y_pred)
         log_q = _log_probability(1 - y_pred)
-        return float(-np.mean(y_true * log_p + (1 - y_true) * log_q))
+        return -(y_true * log_p + (1 - y_true) * log_q)
 
-    def gradient(self, y_true, y_pred, out=None):
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _position_mean(self._terms(y_true, y_pred), len(y_pred))
+
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         if self.from_logits:
             return self.fused_gradient(y_true, _sigmoid(y_pred), out)
         tiny = np.finfo(y_pred.dtype).tiny
@@ -213,15 +253,17 @@ class BinaryCrossentropy(_CrossEntropy):
         q = np.maximum(1 - y_pred, tiny)
         return _store(((1 - y_true) / q - y_true / p) / max(y_pred.size, 1), out)
 
-    def fused_gradient(self, y_true, y_pred, out=None):
+    def fused_gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.subtract(y_pred, y_true, out=out)
         out *= 1.0 / max(out.size, 1)
         return out
 
-    def probabilities(self, y_pred):
+    def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
         return _sigmoid(y_pred) if self.from_logits else y_pred
 
-    def targets(self, y, output_shape, dtype):
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         y = super().targets(y, output_shape, dtype)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError(

@@ -1,19 +1,23 @@
-"""``Loss`` (the spec's class), ``get_loss`` (the spec's function) and ``get``: a loss from
-a name, an object or a config."""
+"""``Loss`` (a loss by name with ``forward``/``backward``), ``get_loss`` (a name's
+``(loss, derivative)`` pair of functions) and ``get``: a loss from a name, an object or a config."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import registry
 from ..exceptions import ShapeMismatchError
 from .base import LossFunction
 from .crossentropy import SparseCategoricalCrossentropy
 
+__all__ = ["get", "Loss", "get_loss"]
 
-def get(identifier, argument: str = "loss_fn", **options) -> LossFunction:
+
+def get(identifier: Any, argument: str = "loss_fn", **options: Any) -> LossFunction:
     """A loss function from a name (with options such as ``from_logits``), a
     :class:`LossFunction` or :class:`Loss` instance, or a config dict.
 
@@ -45,7 +49,7 @@ def get(identifier, argument: str = "loss_fn", **options) -> LossFunction:
 
 
 class Loss:
-    """The spec's ``Loss``: a loss by name, with ``forward`` (value) and ``backward`` (gradient).
+    """A loss by name, with ``forward`` (the value) and ``backward`` (the gradient).
 
     ``loss(y_true, y_pred)`` and ``loss_derivative(y_true, y_pred)`` (also reached through
     ``forward`` and ``backward``) accept arrays or plain Python lists. Labels of shape ``(n,)``
@@ -63,7 +67,7 @@ class Loss:
         loss.forward([[0, 1]], [[2.0, 1.0]])    # -log(softmax([2, 1])[1])
     """
 
-    def __init__(self, loss_function="mse", **options):
+    def __init__(self, loss_function: Any = "mse", **options: Any) -> None:
         self.function = get(loss_function, argument="loss_function", **options)
         self.name = self.function.name
         self.loss = self._value
@@ -118,11 +122,11 @@ class Loss:
     def _gradient(self, y_true, y_pred) -> np.ndarray:
         return self.function.gradient(*self._arrays(y_true, y_pred))
 
-    def forward(self, y_true, y_pred) -> float:
+    def forward(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
         """The mean loss of a batch."""
         return self.loss(y_true, y_pred)
 
-    def backward(self, y_true, y_pred) -> np.ndarray:
+    def backward(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         """The gradient of the mean loss with respect to ``y_pred`` (with ``from_logits=True``:
         with respect to the logits)."""
         return self.loss_derivative(y_true, y_pred)
@@ -146,8 +150,8 @@ class Loss:
         return f"Loss({self.function!r})"
 
 
-def get_loss(name) -> tuple[Callable, Callable]:
-    """The spec's interface: ``(loss, derivative)`` for a loss name.
+def get_loss(name: str) -> tuple[Callable, Callable]:
+    """The pair of functions ``(loss, derivative)`` for a loss name.
 
     ``loss(y_true, y_pred)`` is the batch's mean loss as a float and ``derivative(y_true,
     y_pred)`` its gradient with respect to ``y_pred``; both accept arrays or lists.

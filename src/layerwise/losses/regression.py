@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ..registry import register
 from .base import LossFunction
+
+__all__ = ["MeanSquaredError", "MeanAbsoluteError", "Huber"]
+
+
+def _per_sample(terms: np.ndarray) -> np.ndarray:
+    """The mean of element-wise loss terms over each sample's elements, shape ``(n,)``."""
+    return terms.reshape(len(terms), -1).mean(axis=1) if terms.ndim > 1 else terms.copy()
 
 
 @register("mse", "mean_squared_error")
@@ -16,14 +24,20 @@ class MeanSquaredError(LossFunction):
 
     name = "mse"
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         diff = np.subtract(y_pred, y_true)
         return float(np.mean(diff * diff)) if diff.size else 0.0
 
-    def gradient(self, y_true, y_pred, out=None):
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.subtract(y_pred, y_true, out=out)
         out *= 2.0 / max(out.size, 1)
         return out
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        diff = np.subtract(y_pred, y_true)
+        return _per_sample(diff * diff)
 
 
 @register("mae", "mean_absolute_error")
@@ -32,13 +46,18 @@ class MeanAbsoluteError(LossFunction):
 
     name = "mae"
 
-    def value(self, y_true, y_pred):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.mean(np.abs(np.subtract(y_pred, y_true)))) if np.size(y_pred) else 0.0
 
-    def gradient(self, y_true, y_pred, out=None):
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.sign(np.subtract(y_pred, y_true, out=out), out=out)
         out *= 1.0 / max(out.size, 1)
         return out
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _per_sample(np.abs(np.subtract(y_pred, y_true)))
 
 
 @register("huber")
@@ -56,19 +75,26 @@ class Huber(LossFunction):
             raise ValueError(f"Argument 'delta' must be a positive number; received {delta!r}.")
         self.delta = float(delta)
 
-    def value(self, y_true, y_pred):
+    def _terms(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         error = np.abs(np.subtract(y_pred, y_true))
         quadratic = np.minimum(error, self.delta)
         linear = error - quadratic
-        return (
-            float(np.mean(0.5 * quadratic * quadratic + self.delta * linear)) if error.size else 0.0
-        )
+        return 0.5 * quadratic * quadratic + self.delta * linear
 
-    def gradient(self, y_true, y_pred, out=None):
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        terms = self._terms(y_true, y_pred)
+        return float(np.mean(terms)) if terms.size else 0.0
+
+    def sample_values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _per_sample(self._terms(y_true, y_pred))
+
+    def gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.subtract(y_pred, y_true, out=out)
         np.clip(out, -self.delta, self.delta, out=out)
         out *= 1.0 / max(out.size, 1)
         return out
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta}

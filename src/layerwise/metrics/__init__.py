@@ -31,6 +31,8 @@ scikit-learn's ``precision_score`` / ``recall_score`` / ``f1_score`` with ``zero
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import registry
 from .base import Metric
 from .classification import (
@@ -62,12 +64,12 @@ __all__ = [
 ]
 
 
-def get(identifier, argument: str = "metrics") -> Metric:
+def get(identifier: Any, argument: str = "metrics") -> Metric:
     """A metric from a name (``'accuracy'``, ``'f1'``, ...), an instance, a class or a config."""
     return registry.get("metric", identifier, argument=argument)
 
 
-def get_list(identifiers, loss, output_shape) -> list[Metric]:
+def get_list(identifiers: Any, loss: Any, output_shape: tuple[int, ...]) -> list[Metric]:
     """The metrics for ``compile``: built, bound to the loss and output shape, names unique.
 
     A metric given by a short name is reported under that name (``'acc'`` stays ``'acc'``, as in
@@ -96,7 +98,7 @@ def get_list(identifiers, loss, output_shape) -> list[Metric]:
     return result
 
 
-def clone(metric: Metric, loss, output_shape) -> Metric:
+def clone(metric: Metric, loss: Any, output_shape: tuple[int, ...]) -> Metric:
     """A fresh, bound copy of a metric with its own totals (validation keeps its own counts)."""
     copy = type(metric).from_config(metric.get_config())
     copy.bind(loss, output_shape)

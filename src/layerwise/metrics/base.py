@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import registry
 from ..registry import Serializable
+
+__all__ = ["Metric", "sample_weights_for"]
 
 
 def _label_kind(loss, output_shape) -> str | None:
@@ -32,6 +36,14 @@ def _infer_kind(y_true, y_pred) -> str:
     return "onehot"
 
 
+def sample_weights_for(sample_weight: np.ndarray | None, shape: tuple[int, ...]) -> Any:
+    """Per-sample weights ``(n,)`` broadcast to an array of ``shape`` (samples first), or 1."""
+    if sample_weight is None:
+        return 1
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    return np.broadcast_to(weights.reshape(len(weights), *([1] * (len(shape) - 1))), shape)
+
+
 class Metric(Serializable):
     """Base class of streaming metrics: ``reset()``, ``update(y_true, y_pred)``, ``result()``.
 
@@ -54,7 +66,7 @@ class Metric(Serializable):
         self.kind: str | None = None
         self.reset()
 
-    def bind(self, loss, output_shape) -> None:
+    def bind(self, loss: Any, output_shape: tuple[int, ...]) -> None:
         """Learn how labels are encoded from the loss (an object with a ``name``) and the model's
         output shape (without the batch axis)."""
         self.kind = _label_kind(loss, output_shape)
@@ -68,8 +80,12 @@ class Metric(Serializable):
         """Forget everything accumulated (called at the start of each epoch)."""
         raise NotImplementedError
 
-    def update(self, y_true, y_pred) -> None:
-        """Add one batch to the running totals."""
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
+        """Add one batch to the running totals; ``sample_weight`` (shape ``(n,)``) weighs each
+        sample's contributions, as Keras' ``sample_weight`` does (a weighted mean, weighted
+        counts)."""
         raise NotImplementedError
 
     def result(self) -> float:
@@ -85,7 +101,7 @@ class Metric(Serializable):
             "training needs to combine the processes' totals."
         )
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
 
     def __repr__(self):

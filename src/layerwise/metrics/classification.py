@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ..registry import register
-from .base import Metric
+from .base import Metric, sample_weights_for
+
+__all__ = [
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "Accuracy",
+    "Precision",
+    "Recall",
+    "F1Score",
+]
 
 _AVERAGES = (None, "binary", "micro", "macro", "weighted")
 
@@ -31,35 +42,43 @@ def _check_threshold(threshold) -> float:
     return float(threshold)
 
 
+def _count(correct: np.ndarray, sample_weight) -> tuple[float, float]:
+    """``(correct, counted)``: plain counts, or with ``sample_weight`` the weighted sums."""
+    if sample_weight is None:
+        return int(np.count_nonzero(correct)), int(correct.size)
+    weights = sample_weights_for(sample_weight, correct.shape)
+    return float(np.sum(weights, where=correct)), float(np.sum(weights))
+
+
 # Hit counters shared by the accuracies: (correct, counted) for one batch.
-def _binary_hits(y_true, y_pred, threshold: float) -> tuple[int, int]:
+def _binary_hits(y_true, y_pred, threshold: float, sample_weight=None) -> tuple[float, float]:
     y_true = np.reshape(y_true, np.shape(y_pred))
-    return int(np.count_nonzero((y_pred > threshold) == (y_true > 0.5))), int(np.size(y_pred))
+    return _count((y_pred > threshold) == (y_true > 0.5), sample_weight)
 
 
 # Every position counts once: outputs (n, t, k) hold n * t predictions, as in Keras.
-def _categorical_hits(y_true, y_pred) -> tuple[int, int]:
+def _categorical_hits(y_true, y_pred, sample_weight=None) -> tuple[float, float]:
     predicted = np.argmax(y_pred, -1)
-    return int(np.count_nonzero(predicted == np.argmax(y_true, -1))), int(predicted.size)
+    return _count(predicted == np.argmax(y_true, -1), sample_weight)
 
 
-def _sparse_hits(y_true, y_pred) -> tuple[int, int]:
+def _sparse_hits(y_true, y_pred, sample_weight=None) -> tuple[float, float]:
     predicted = np.argmax(y_pred, -1)
     labels = np.reshape(y_true, predicted.shape)
-    return int(np.count_nonzero(predicted == labels)), int(predicted.size)
+    return _count(predicted == labels, sample_weight)
 
 
 class _Ratio(Metric):
     """A metric that is ``hits / total`` over the epoch."""
 
-    def reset(self):
+    def reset(self) -> None:
         self.hits = 0
         self.total = 0
 
-    def result(self):
+    def result(self) -> float:
         return self.hits / self.total if self.total else 0.0
 
-    def merge_state(self, other):
+    def merge_state(self, other: Metric) -> None:
         self.hits += other.hits
         self.total += other.total
 
@@ -80,12 +99,14 @@ class BinaryAccuracy(_Ratio):
         self.threshold = _check_threshold(threshold)
         super().__init__(name)
 
-    def update(self, y_true, y_pred):
-        hits, total = _binary_hits(y_true, y_pred, self.threshold)
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
+        hits, total = _binary_hits(y_true, y_pred, self.threshold, sample_weight)
         self.hits += hits
         self.total += total
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"threshold": self.threshold, **super().get_config()}
 
 
@@ -95,8 +116,10 @@ class CategoricalAccuracy(_Ratio):
 
     name = "categorical_accuracy"
 
-    def update(self, y_true, y_pred):
-        hits, total = _categorical_hits(y_true, y_pred)
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
+        hits, total = _categorical_hits(y_true, y_pred, sample_weight)
         self.hits += hits
         self.total += total
 
@@ -107,8 +130,10 @@ class SparseCategoricalAccuracy(_Ratio):
 
     name = "sparse_categorical_accuracy"
 
-    def update(self, y_true, y_pred):
-        hits, total = _sparse_hits(y_true, y_pred)
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
+        hits, total = _sparse_hits(y_true, y_pred, sample_weight)
         self.hits += hits
         self.total += total
 
@@ -126,14 +151,16 @@ class Accuracy(_Ratio):
 
     name = "accuracy"
 
-    def update(self, y_true, y_pred):
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
         kind = self._kind_for(y_true, y_pred)
         if kind in ("binary", "multilabel"):
-            hits, total = _binary_hits(y_true, y_pred, 0.5)
+            hits, total = _binary_hits(y_true, y_pred, 0.5, sample_weight)
         elif kind == "sparse":
-            hits, total = _sparse_hits(y_true, y_pred)
+            hits, total = _sparse_hits(y_true, y_pred, sample_weight)
         else:
-            hits, total = _categorical_hits(y_true, y_pred)
+            hits, total = _categorical_hits(y_true, y_pred, sample_weight)
         self.hits += hits
         self.total += total
 
@@ -150,7 +177,7 @@ class _ClassCounts(Metric):
         self.average = average
         super().__init__(name)
 
-    def bind(self, loss, output_shape):
+    def bind(self, loss: Any, output_shape: tuple[int, ...]) -> None:
         super().bind(loss, output_shape)
         if self.kind is not None:
             self._resolved_average()
@@ -165,37 +192,53 @@ class _ClassCounts(Metric):
             )
         return self.average
 
-    def reset(self):
+    def reset(self) -> None:
         self.true_positives = None
         self.predicted = None
         self.actual = None
 
-    def update(self, y_true, y_pred):
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
         kind = self._kind_for(y_true, y_pred)
         if kind == "binary":  # class 0 follows from class 1 and the sample count
-            predicted = np.reshape(y_pred, -1) > self.threshold
-            actual = np.reshape(y_true, -1) > 0.5
-            n, hit = predicted.size, np.count_nonzero(predicted & actual)
-            said_positive, are_positive = np.count_nonzero(predicted), np.count_nonzero(actual)
+            predicted = np.reshape(y_pred, (len(y_pred), -1)) > self.threshold
+            actual = np.reshape(y_true, predicted.shape) > 0.5
+            if sample_weight is None:
+                n, hit = predicted.size, np.count_nonzero(predicted & actual)
+                said_positive, are_positive = np.count_nonzero(predicted), np.count_nonzero(actual)
+            else:
+                weights = sample_weights_for(sample_weight, predicted.shape)
+                n, hit = weights.sum(), np.sum(weights, where=predicted & actual)
+                said_positive = np.sum(weights, where=predicted)
+                are_positive = np.sum(weights, where=actual)
             hits = np.array([n - said_positive - are_positive + hit, hit])
             n_predicted = np.array([n - said_positive, said_positive])
             n_actual = np.array([n - are_positive, are_positive])
         elif kind == "multilabel":
             predicted = np.reshape(y_pred, (len(y_pred), -1)) > self.threshold
             actual = np.reshape(y_true, predicted.shape) > 0.5
-            hits = (predicted & actual).sum(axis=0)
-            n_predicted = predicted.sum(axis=0)
-            n_actual = actual.sum(axis=0)
+            weights = sample_weights_for(sample_weight, predicted.shape)
+            hits = ((predicted & actual) * weights).sum(axis=0)
+            n_predicted = (predicted * weights).sum(axis=0)
+            n_actual = (actual * weights).sum(axis=0)
         else:
             true, predicted, classes = _class_labels(kind, y_true, y_pred)
-            n_actual = np.bincount(true, minlength=classes)
+            weights = None
+            if sample_weight is not None:  # one weight per position of each sample
+                positions = len(true) // max(len(sample_weight), 1)
+                weights = np.repeat(np.asarray(sample_weight, dtype=np.float64), positions)
+            n_actual = np.bincount(true, weights, minlength=classes)
             if len(n_actual) != classes:
                 raise ValueError(
                     f"Argument 'y_true' holds class labels up to {len(n_actual) - 1}, but the "
                     f"predictions have only {classes} classes."
                 )
-            n_predicted = np.bincount(predicted, minlength=classes)
-            hits = np.bincount(predicted[predicted == true], minlength=classes)
+            n_predicted = np.bincount(predicted, weights, minlength=classes)
+            hit = predicted == true
+            hits = np.bincount(
+                predicted[hit], None if weights is None else weights[hit], minlength=classes
+            )
         if self.true_positives is None:
             self.true_positives, self.predicted, self.actual = hits, n_predicted, n_actual
         else:
@@ -203,7 +246,7 @@ class _ClassCounts(Metric):
             self.predicted += n_predicted
             self.actual += n_actual
 
-    def merge_state(self, other):
+    def merge_state(self, other: Metric) -> None:
         if other.true_positives is None:
             return
         if self.kind is None:
@@ -220,7 +263,7 @@ class _ClassCounts(Metric):
         """Numerator and denominator of the per-class score."""
         raise NotImplementedError
 
-    def result(self):
+    def result(self) -> float:
         if self.true_positives is None:
             return 0.0
         average = self._resolved_average()
@@ -239,7 +282,7 @@ class _ClassCounts(Metric):
         present = (self.actual + self.predicted) > 0
         return float(scores[present].mean()) if present.any() else 0.0
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "average": self.average, **super().get_config()}
 
 

@@ -5,22 +5,33 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register
-from .base import Metric
+from .base import Metric, sample_weights_for
+
+__all__ = ["MeanAbsoluteError", "MeanSquaredError", "R2Score"]
 
 
 class _MeanOf(Metric):
     """Mean of a per-element quantity over every output of the epoch."""
 
-    def reset(self):
+    def reset(self) -> None:
         self.sum = 0.0
         self.count = 0
 
-    def result(self):
+    def result(self) -> float:
         return self.sum / self.count if self.count else 0.0
 
-    def merge_state(self, other):
+    def merge_state(self, other: Metric) -> None:
         self.sum += other.sum
         self.count += other.count
+
+    def _add(self, terms: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        if sample_weight is None:
+            self.sum += float(terms.sum())
+            self.count += terms.size
+            return
+        weights = sample_weights_for(sample_weight, terms.shape)
+        self.sum += float(np.sum(terms * weights))
+        self.count += float(np.sum(weights))
 
 
 @register("mae", "mean_absolute_error")
@@ -29,10 +40,11 @@ class MeanAbsoluteError(_MeanOf):
 
     name = "mae"
 
-    def update(self, y_true, y_pred):
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
         diff = np.subtract(y_pred, np.reshape(y_true, np.shape(y_pred)), dtype=np.float64)
-        self.sum += float(np.abs(diff, out=diff).sum())
-        self.count += diff.size
+        self._add(np.abs(diff, out=diff), sample_weight)
 
 
 @register("mse", "mean_squared_error")
@@ -41,10 +53,15 @@ class MeanSquaredError(_MeanOf):
 
     name = "mse"
 
-    def update(self, y_true, y_pred):
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
         diff = np.subtract(y_pred, np.reshape(y_true, np.shape(y_pred)), dtype=np.float64)
-        self.sum += float(np.vdot(diff, diff))
-        self.count += diff.size
+        if sample_weight is None:  # the common case: one BLAS product, no temporary
+            self.sum += float(np.vdot(diff, diff))
+            self.count += diff.size
+            return
+        self._add(np.multiply(diff, diff, out=diff), sample_weight)
 
 
 @register("r2", "r2_score")
@@ -59,30 +76,41 @@ class R2Score(Metric):
 
     name = "r2"
 
-    def reset(self):
+    def reset(self) -> None:
         self.count = 0
         self.mean = None  # per output: mean of the labels,
         self.squares = None  # sum of squared deviations of the labels from it,
         self.residual = None  # and sum of squared errors
 
-    def update(self, y_true, y_pred):
+    def update(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
         y_pred = np.reshape(y_pred, (len(y_pred), -1))
         y_true = np.reshape(y_true, y_pred.shape)
-        n = len(y_true)
+        if len(y_true) == 0:
+            return
+        # Weighted as scikit-learn's r2_score(sample_weight=): weighted mean and sums of squares;
+        # the "count" merged below is then the total weight.
+        weights = (
+            np.ones((len(y_true), 1))
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1)
+        )
+        n = float(weights.sum())
         if n == 0:
             return
-        mean = y_true.sum(axis=0, dtype=np.float64) / n
+        mean = (weights * y_true).sum(axis=0, dtype=np.float64) / n
         centered = y_true - mean
-        squares = (centered * centered).sum(axis=0)
+        squares = (weights * centered * centered).sum(axis=0)
         error = np.subtract(y_true, y_pred, dtype=np.float64)
-        residual = (error * error).sum(axis=0)
-        self._add(n, mean, squares, residual)
+        residual = (weights * error * error).sum(axis=0)
+        self._merge(n, mean, squares, residual)
 
-    def merge_state(self, other):
+    def merge_state(self, other: Metric) -> None:
         if other.count:
-            self._add(other.count, other.mean, other.squares, other.residual)
+            self._merge(other.count, other.mean, other.squares, other.residual)
 
-    def _add(self, n, mean, squares, residual) -> None:
+    def _merge(self, n, mean, squares, residual) -> None:
         """Merge the totals of ``n`` more rows (Chan et al.'s update of the variance)."""
         if self.count == 0:
             mean, squares, residual = mean.copy(), squares.copy(), residual.copy()
@@ -95,7 +123,7 @@ class R2Score(Metric):
             self.residual += residual
         self.count += n
 
-    def result(self):
+    def result(self) -> float:
         if not self.count:
             return 0.0
         constant = self.squares == 0

@@ -11,7 +11,10 @@ NumPy's per-row cost 64 times). BLAS moves a step between the two layouts in one
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import activations as _activations
 
@@ -37,7 +40,13 @@ class Workspace:
     def __getstate__(self) -> dict:
         return {"arrays": {}, "plans": {}}
 
-    def array(self, key: str, shape: tuple[int, ...], dtype, fill: float | None = None):
+    def array(
+        self,
+        key: str,
+        shape: tuple[int, ...],
+        dtype: DTypeLike,
+        fill: float | None = None,
+    ) -> Any:
         """The cached array ``key`` of this shape and dtype (filled with ``fill`` when new)."""
         array = self.arrays.get(key)
         if array is None or array.shape != tuple(shape) or array.dtype != dtype:
@@ -47,7 +56,7 @@ class Workspace:
         return array
 
 
-def cell_activation(identifier, argument: str) -> _activations.ActivationFunction:
+def cell_activation(identifier: Any, argument: str) -> _activations.ActivationFunction:
     """An element-wise activation whose derivative follows from its output alone."""
     function = _activations.get(identifier, argument)
     if isinstance(function, _activations.Softmax) or function.needs_input:
@@ -71,7 +80,7 @@ def derivative_into(function, y: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def prepare_sequence(x: np.ndarray, mask, go_backwards: bool):
+def prepare_sequence(x: np.ndarray, mask: np.ndarray | None, go_backwards: bool):
     """The input in processing order and the mask as "masked" flags ``(steps, batch)``.
 
     Returns ``(x, masked)`` where ``x`` is C-contiguous ``(batch, steps, features)`` (reversed

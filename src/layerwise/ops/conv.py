@@ -200,7 +200,9 @@ def conv2d_forward(
     as in Keras and PyTorch.
 
     Args:
-        x, kernel, bias: the arrays, of one dtype.
+        x: the input array.
+        kernel: the kernel, of ``x``'s dtype.
+        bias: the bias, of ``x``'s dtype, or None.
         geometry: from :func:`conv_geometry`.
         workspace: where the temporaries live between calls.
         keep_columns: return the gathered columns, which :func:`conv2d_backward` needs (they
@@ -255,7 +257,8 @@ def conv2d_backward(
         output_error: ``(n, out_h, out_w, filters)``, the gradient of the loss w.r.t. the output.
         columns: what :func:`conv2d_forward` returned for this batch.
         kernel: the kernel used forward.
-        geometry, workspace: as forward.
+        geometry: as forward.
+        workspace: as forward.
         grad_kernel: filled in place with the kernel's gradient (kernel's shape).
         grad_bias: filled in place with the bias' gradient, or None for no bias.
         input_gradient: also compute the gradient w.r.t. the input (else return None).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["as_ids", "gather", "scatter_add"]
 
 
-def as_ids(ids, input_dim: int, layer_name: str) -> np.ndarray:
+def as_ids(ids: Any, input_dim: int, layer_name: str) -> np.ndarray:
     """``ids`` as an integer array, or a ``ValueError`` naming the layer, the first bad id and
     ``input_dim`` (ids must lie in ``[0, input_dim)``; floats must hold whole numbers)."""
     ids = np.asarray(ids)

@@ -10,6 +10,7 @@ falls back to a NumPy product plus an addition when that library is not reachabl
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import _blas
 
@@ -18,7 +19,7 @@ __all__ = ["blas_available", "product_into"]
 _ROW_MAJOR, _NO_TRANS = 101, 111
 
 
-def blas_available(dtype) -> bool:
+def blas_available(dtype: DTypeLike) -> bool:
     """Whether :func:`product_into` calls BLAS directly for arrays of ``dtype``."""
     routines = _blas._functions()
     return routines is not None and np.dtype(dtype) in routines

@@ -18,6 +18,7 @@ derivative factors are formed, so that its gradient passes through the carry ``d
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +36,24 @@ def _plan(ws: Workspace, key, build):
     return plan
 
 
-def gru_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
-                recurrent_activation="sigmoid", reset_after: bool = True,
-                go_backwards: bool = False, return_sequences: bool = False, mask=None,
-                zero_output_for_mask: bool = False, training: bool = False,
-                input_dropout_mask=None, recurrent_dropout_mask=None,
-                workspace: Workspace | None = None):
+def gru_forward(
+    x: np.ndarray,
+    kernel: Any,
+    recurrent_kernel: Any,
+    bias: Any = None,
+    *,
+    activation: Any = "tanh",
+    recurrent_activation: Any = "sigmoid",
+    reset_after: bool = True,
+    go_backwards: bool = False,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+    zero_output_for_mask: bool = False,
+    training: bool = False,
+    input_dropout_mask: Any = None,
+    recurrent_dropout_mask: Any = None,
+    workspace: Workspace | None = None,
+) -> Any:
     """Run a GRU over ``x (batch, steps, features)``; returns ``(output, cache)``.
 
     Arguments as :func:`layerwise.ops.lstm.lstm_forward`, plus ``reset_after``.
@@ -94,7 +107,7 @@ def gru_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
         r_aug[:u] = recurrent_dropout_mask.T
     tmp = ws.array("tmp", (u, n), dtype)
 
-    def build():
+    def build() -> None:
         calls = sb.Calls()
         plan = []
         for p in range(steps):
@@ -209,7 +222,7 @@ def _factors(cache, st, ht, pt, scratch, start: int, end: int) -> None:
 
 
 def _backward_plan(ws: Workspace, reset_after: bool, dt, d, u_rec, dh, tmp, units):
-    def build():
+    def build() -> None:
         steps = d.shape[1]
         u = units
         calls = sb.Calls()
@@ -233,8 +246,14 @@ def _backward_plan(ws: Workspace, reset_after: bool, dt, d, u_rec, dh, tmp, unit
     return _plan(ws, ("gru-backward", reset_after), build)
 
 
-def gru_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_bias=None,
-                 input_gradient: bool = True):
+def gru_backward(
+    cache: Any,
+    output_error: np.ndarray,
+    grad_kernel: Any,
+    grad_recurrent_kernel: Any,
+    grad_bias: Any = None,
+    input_gradient: bool = True,
+) -> Any:
     """Gradients of the call that made ``cache``; returns the input gradient (or None).
 
     Internally a step's gradient block is ``[z, r, h (recurrent side), h (input side)]``: with

@@ -17,6 +17,7 @@ five passes.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ __all__ = ["lstm_forward", "lstm_backward", "gate_columns"]
 _INTERNAL_ORDER = (0, 3, 1, 2)  # Keras blocks i, f, c, o  ->  internal i, o, f, g
 
 
-def gate_columns(units: int, order=_INTERNAL_ORDER) -> np.ndarray:
+def gate_columns(units: int, order: Any = _INTERNAL_ORDER) -> np.ndarray:
     """Column indices that take Keras' gate blocks to the internal order."""
     return np.concatenate([np.arange(k * units, (k + 1) * units) for k in order])
 
@@ -58,16 +59,29 @@ def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last):
     return plan
 
 
-def lstm_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
-                 recurrent_activation="sigmoid", go_backwards: bool = False,
-                 return_sequences: bool = False, mask=None, zero_output_for_mask: bool = False,
-                 training: bool = False, input_dropout_mask=None, recurrent_dropout_mask=None,
-                 workspace: Workspace | None = None):
+def lstm_forward(
+    x: np.ndarray,
+    kernel: Any,
+    recurrent_kernel: Any,
+    bias: Any = None,
+    *,
+    activation: Any = "tanh",
+    recurrent_activation: Any = "sigmoid",
+    go_backwards: bool = False,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+    zero_output_for_mask: bool = False,
+    training: bool = False,
+    input_dropout_mask: Any = None,
+    recurrent_dropout_mask: Any = None,
+    workspace: Workspace | None = None,
+) -> Any:
     """Run an LSTM over ``x (batch, steps, features)``; returns ``(output, cache)``.
 
     Args:
         x: the inputs; ``kernel``, ``recurrent_kernel``, ``bias`` (or None): Keras' layout.
-        activation, recurrent_activation: element-wise activations (Keras' defaults).
+        activation: the candidate's and output's element-wise activation (Keras: tanh).
+        recurrent_activation: the gates' element-wise activation (Keras: sigmoid).
         go_backwards: process the steps last to first (the output sequence in that order).
         return_sequences: output ``(batch, steps, units)`` instead of the last ``(batch, units)``.
         mask: bool ``(batch, steps)``; a masked step keeps state and output as they were.
@@ -209,8 +223,14 @@ def _backward_plan(ws: Workspace, key, dt, d, u_int, dh, units):
     return plan
 
 
-def lstm_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_bias=None,
-                  input_gradient: bool = True):
+def lstm_backward(
+    cache: Any,
+    output_error: np.ndarray,
+    grad_kernel: Any,
+    grad_recurrent_kernel: Any,
+    grad_bias: Any = None,
+    input_gradient: bool = True,
+) -> Any:
     """Gradients of the call that made ``cache``; returns the input gradient (or None).
 
     ``output_error`` has the output's shape; the weight gradients are written in place (Keras'

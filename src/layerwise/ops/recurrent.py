@@ -13,6 +13,7 @@ SimpleRNN, per step: ``h = act(x W + h_prev U + b)``.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +26,22 @@ __all__ = ["Workspace", "simple_rnn_forward", "simple_rnn_backward", "lstm_forwa
            "lstm_backward", "gru_forward", "gru_backward"]
 
 
-def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, *, activation="tanh",
-                       go_backwards: bool = False, return_sequences: bool = False, mask=None,
-                       zero_output_for_mask: bool = False, training: bool = False,
-                       input_dropout_mask=None, recurrent_dropout_mask=None,
-                       workspace: Workspace | None = None):
+def simple_rnn_forward(
+    x: np.ndarray,
+    kernel: Any,
+    recurrent_kernel: Any,
+    bias: Any = None,
+    *,
+    activation: Any = "tanh",
+    go_backwards: bool = False,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+    zero_output_for_mask: bool = False,
+    training: bool = False,
+    input_dropout_mask: Any = None,
+    recurrent_dropout_mask: Any = None,
+    workspace: Workspace | None = None,
+) -> Any:
     """Run a SimpleRNN over ``x (batch, steps, features)``; returns ``(output, cache)``.
 
     Arguments as :func:`layerwise.ops.lstm.lstm_forward` (``kernel (features, u)``,
@@ -108,8 +120,14 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, *, activation="ta
     return output, cache
 
 
-def simple_rnn_backward(cache, output_error, grad_kernel, grad_recurrent_kernel, grad_bias=None,
-                        input_gradient: bool = True):
+def simple_rnn_backward(
+    cache: Any,
+    output_error: np.ndarray,
+    grad_kernel: Any,
+    grad_recurrent_kernel: Any,
+    grad_bias: Any = None,
+    input_gradient: bool = True,
+) -> Any:
     """Gradients of the call that made ``cache``; returns the input gradient (or None).
 
     Example: see :func:`simple_rnn_forward`.

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import _blas
 
@@ -76,7 +78,7 @@ def _functions(dtype):
     return _found.get(np.dtype(dtype))
 
 
-def available(dtype=np.float32) -> bool:
+def available(dtype: DTypeLike = np.float32) -> bool:
     """Whether products and transposed copies of ``dtype`` go straight to OpenBLAS."""
     return _functions(dtype) is not None
 
@@ -96,7 +98,7 @@ def _address(view: np.ndarray) -> int:
     return view.__array_interface__["data"][0]
 
 
-def matmul(a, b, c, alpha: float = 1.0, beta: float = 0.0, call: bool = True):
+def matmul(a: Any, b: Any, c: Any, alpha: float = 1.0, beta: float = 0.0, call: bool = True) -> Any:
     """``c = alpha * a @ b + beta * c`` for 2-D views (any of them may be strided or transposed).
 
     Returns the prepared call ``(function, arguments)`` when ``call`` is False (for
@@ -128,7 +130,7 @@ def matmul(a, b, c, alpha: float = 1.0, beta: float = 0.0, call: bool = True):
     return gemm, arguments
 
 
-def transpose_into(source, target, call: bool = True):
+def transpose_into(source: Any, target: Any, call: bool = True) -> Any:
     """``target[...] = source.T`` for 2-D views (``target`` not itself transposed)."""
     functions = _functions(target.dtype)
     layout_s, layout_t = _leading(source), _leading(target)
@@ -169,7 +171,7 @@ class Calls:
         self.arguments: list = []
         self.keep: list = []  # the arrays the prepared addresses point into
 
-    def add(self, prepared, *arrays) -> int:
+    def add(self, prepared: Any, *arrays: Any) -> int:
         """Append a ``(function, arguments)`` pair from ``matmul``/``transpose_into(call=False)``;
         ``arrays`` (the operands) are kept alive as long as the calls."""
         function, arguments = prepared

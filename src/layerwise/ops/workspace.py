@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["Workspace", "aligned_empty"]
 
 ALIGNMENT = 64  # bytes: a cache line, and what AVX-512 loads like
 
 
-def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+def aligned_empty(shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """``np.empty(shape, dtype)`` whose first element starts on a 64-byte boundary (NumPy
     only promises 16): BLAS runs its products markedly faster on aligned rows."""
     dtype = np.dtype(dtype)
@@ -39,7 +42,12 @@ class Workspace:
         self.holds: dict[str, object] = {}
 
     def get(
-        self, key: str, shape: tuple[int, ...], dtype, zeros: bool = False, prepare=None
+        self,
+        key: str,
+        shape: tuple[int, ...],
+        dtype: DTypeLike,
+        zeros: bool = False,
+        prepare: Any = None,
     ) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` for ``key``; contents left from the last call.
 

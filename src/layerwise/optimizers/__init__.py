@@ -14,6 +14,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import registry
 from .adaptive import Adam, AdamW, RMSprop
 from .base import Optimizer, check_learning_rate
@@ -22,7 +24,7 @@ from .sgd import SGD
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "check_learning_rate"]
 
 
-def get(identifier, argument: str = "optimizer") -> Optimizer:
+def get(identifier: Any, argument: str = "optimizer") -> Optimizer:
     """An optimizer from a name (``'sgd'``, ``'adam'``, ``'adamw'``, ``'rmsprop'``, with default
     settings), an instance (returned as is), a class or a config dict; ``None`` gives ``SGD()``.
 

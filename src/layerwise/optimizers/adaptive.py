@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,8 @@ class Adam(Optimizer):
 
     Args:
         learning_rate: positive number or schedule.
-        beta_1, beta_2: decay rates of the first and second moment estimates, in [0, 1).
+        beta_1: decay rate of the first moment estimate, in [0, 1).
+        beta_2: decay rate of the second moment estimate, in [0, 1).
         epsilon: positive constant for numerical stability.
     """
 
@@ -32,13 +34,27 @@ class Adam(Optimizer):
     non_negative_slots = ("v",)
     elementwise = True
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **clipping: Any,
+    ):
         super().__init__(learning_rate, **clipping)
         self.beta_1 = _check_number(beta_1, "beta_1", 0.0, 1.0, closed=True)
         self.beta_2 = _check_number(beta_2, "beta_2", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         m, v = slots["m"], slots["v"]
         t = self.iterations
         # Large arrays take BLAS's one-pass y = a x + b y (axpby) and y += a x (axpy): 7 passes
@@ -56,7 +72,7 @@ class Adam(Optimizer):
         np.divide(m, scratch, out=scratch)
         _blas.add_scaled(param, -step, scratch, scratch, fast)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self._config(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
 
 
@@ -68,24 +84,39 @@ class AdamW(Adam):
         then the Adam update.
 
     Args:
+        learning_rate: positive number or schedule (as :class:`Adam`).
+        beta_1: as :class:`Adam`.
+        beta_2: as :class:`Adam`.
+        epsilon: as :class:`Adam`.
         weight_decay: non-negative decay coefficient (multiplied by the learning rate).
-        others: as :class:`Adam`.
     """
 
     elementwise = True
 
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004,
-        **clipping,
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: Any = 0.004,
+        **clipping: Any,
     ):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
         self.weight_decay = _check_number(weight_decay, "weight_decay", closed=True)
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         param *= 1 - learning_rate * self.weight_decay
         super().update_parameter(param, grad, slots, scratch, learning_rate)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}
 
 
@@ -106,12 +137,25 @@ class RMSprop(Optimizer):
     non_negative_slots = ("v",)
     elementwise = True
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, **clipping):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: Any = 0.9,
+        epsilon: float = 1e-7,
+        **clipping: Any,
+    ):
         super().__init__(learning_rate, **clipping)
         self.rho = _check_number(rho, "rho", 0.0, 1.0, closed=True)
         self.epsilon = _check_number(epsilon, "epsilon")
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         v = slots["v"]
         fast = _blas.vectors_ready(grad, scratch, param, v)  # as in Adam: 6 passes, not 9
         np.multiply(grad, grad, out=scratch)
@@ -121,5 +165,5 @@ class RMSprop(Optimizer):
         np.divide(grad, scratch, out=scratch)
         _blas.add_scaled(param, -learning_rate, scratch, scratch, fast)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self._config(rho=self.rho, epsilon=self.epsilon)

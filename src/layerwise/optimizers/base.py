@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .. import registry, schedules
 from ..registry import Serializable, serialize
+
+# A constant rate or a schedule of the step number (layerwise.schedules).
+LearningRate = float | schedules.LearningRateSchedule
 
 __all__ = ["Optimizer", "check_learning_rate", "check_iterations"]
 
@@ -24,7 +28,7 @@ def _check_number(value, argument: str, low: float = 0.0, high: float = math.inf
     return float(value)
 
 
-def check_learning_rate(value, argument: str = "learning_rate"):
+def check_learning_rate(value: Any, argument: str = "learning_rate") -> LearningRate:
     """A positive finite number (returned as a float) or a
     :class:`~layerwise.schedules.LearningRateSchedule` (or its config dict).
 
@@ -68,7 +72,13 @@ class Optimizer(Serializable):
     # updated array by array unless it sets elementwise itself.
     elementwise = False
 
-    def __init__(self, learning_rate=0.01, clipnorm=None, clipvalue=None, global_clipnorm=None):
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        clipnorm: Any = None,
+        clipvalue: Any = None,
+        global_clipnorm: Any = None,
+    ):
         self.learning_rate = learning_rate
         given = {name: value for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                                  ("global_clipnorm", global_clipnorm))
@@ -91,12 +101,12 @@ class Optimizer(Serializable):
         self._flat = None  # (flat params, flat grads, {slot: flat array}, flat scratch)
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> LearningRate:
         """The rate: a float or a :class:`~layerwise.schedules.LearningRateSchedule`."""
         return self._learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: Any):
         self._learning_rate = check_learning_rate(value)
 
     @property
@@ -105,7 +115,7 @@ class Optimizer(Serializable):
         return self._iterations
 
     @iterations.setter
-    def iterations(self, value) -> None:
+    def iterations(self, value: Any) -> None:
         self._iterations = check_iterations(value)
 
     @property
@@ -116,7 +126,12 @@ class Optimizer(Serializable):
             return float(rate(self.iterations))
         return rate
 
-    def build(self, names: list[str], params: list[np.ndarray], flat=None) -> None:
+    def build(
+        self,
+        names: list[str],
+        params: list[np.ndarray],
+        flat: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Create the state of each parameter and a scratch array for it.
 
         State already held for a name (from an earlier ``build`` or :meth:`set_state`) is kept,
@@ -188,7 +203,9 @@ class Optimizer(Serializable):
         pre-multiplied by the learning rate its update is one pass, ``p -= g``."""
         return None
 
-    def apply(self, params: list[np.ndarray], grads: list[np.ndarray], prescaled=False) -> None:
+    def apply(
+        self, params: list[np.ndarray], grads: list[np.ndarray], prescaled: bool = False
+    ) -> None:
         """One update of every parameter from its gradient, in place (``grads`` are not changed).
 
         ``params`` must be the arrays given to :meth:`build`, in the same order. ``prescaled``:
@@ -250,7 +267,14 @@ class Optimizer(Serializable):
             offset = end
         return buffer
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate) -> None:
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: list[np.ndarray],
+        scratch: np.ndarray | None,
+        learning_rate: float,
+    ) -> None:
         """Update ``param`` in place from ``grad``.
 
         Args:
@@ -317,7 +341,7 @@ class Optimizer(Serializable):
                     if getattr(self, name, None) is not None}
         return {"learning_rate": rate, **extra, **clipping}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments; a schedule is stored as its config dict."""
         return self._config()
 
@@ -325,7 +349,7 @@ class Optimizer(Serializable):
         return f"{type(self).__name__}({self.get_config()})"
 
 
-def check_iterations(value, argument: str = "iterations") -> int:
+def check_iterations(value: Any, argument: str = "iterations") -> int:
     """An update count: an integer from 0 to 2**53 (beyond, a float cannot hold it exactly)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"Argument '{argument}' must be an integer; received {value!r:.60}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _blas
@@ -22,13 +24,14 @@ class SGD(Optimizer):
         learning_rate: positive number or schedule.
         momentum: in [0, 1); 0 is plain gradient descent (no state is kept).
         nesterov: use Nesterov momentum (needs ``momentum > 0``).
-        clipnorm, clipvalue, global_clipnorm: gradient clipping (see :class:`Optimizer`).
+        clipping: ``clipnorm``, ``clipvalue`` or ``global_clipnorm``, by keyword: gradient
+            clipping (see :class:`Optimizer`).
     """
 
     elementwise = True
 
-    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
-                 **clipping):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **clipping: Any):
         super().__init__(learning_rate, **clipping)
         self.momentum = _check_number(momentum, "momentum", 0.0, 1.0, closed=True)
         if not isinstance(nesterov, (bool, np.bool_)):
@@ -43,7 +46,9 @@ class SGD(Optimizer):
         ``lr * g``. Clipping must see the gradients themselves, so it turns this path off."""
         return None if self.momentum or self.clipping else self.current_learning_rate
 
-    def apply(self, params, grads, prescaled=False) -> None:
+    def apply(
+        self, params: list[np.ndarray], grads: list[np.ndarray], prescaled: bool = False
+    ) -> None:
         """One update; with ``prescaled`` the gradients already hold ``lr * g``: ``p -= g``."""
         if not prescaled or self.momentum:
             return super().apply(params, grads, prescaled)
@@ -54,7 +59,14 @@ class SGD(Optimizer):
         for param, grad in zip(params, grads):
             np.subtract(param, grad, out=param)
 
-    def update_parameter(self, param, grad, slots, scratch, learning_rate):
+    def update_parameter(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        slots: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        learning_rate: float,
+    ) -> None:
         if not self.momentum:
             np.multiply(grad, learning_rate, out=scratch)
             param -= scratch
@@ -75,5 +87,5 @@ class SGD(Optimizer):
             np.multiply(velocity, learning_rate, out=scratch)
         param -= scratch
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self._config(momentum=self.momentum, nesterov=self.nesterov)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -13,6 +17,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import MLPBase
 from ._docs import inherit_doc
+
+__all__ = ["NeuralNetClassifier"]
 
 
 @inherit_doc
@@ -61,33 +67,33 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        dtype=None,
-        dropout=0.0,
-    ):
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dtype: DTypeLike = None,
+        dropout: float = 0.0,
+    ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -152,7 +158,13 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
 
     # ------------------------------------------------------------ public API
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+    ) -> Any:
         """One epoch over ``X``, ``y`` (a new network on the first call).
 
         Args:
@@ -184,12 +196,12 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         return binarizer.inverse_transform(y_pred)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The predicted class of each sample ``(n_samples,)`` (a 0/1 matrix for multilabel)."""
         check_is_fitted(self)
         return self._predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities ``(n_samples, n_classes)`` in the order of ``classes_``."""
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
@@ -199,7 +211,7 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
             return np.vstack([1 - y_pred, y_pred]).T
         return y_pred
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The output layer's values before its logistic or softmax: ``(n_samples,)`` for binary
         problems (the log-odds of ``classes_[1]``), else ``(n_samples, n_outputs)``. Not in
         ``MLPClassifier``; ranks samples as ``predict_proba`` does."""
@@ -207,7 +219,7 @@ class NeuralNetClassifier(ClassifierMixin, MLPBase):
         scores = self._forward_pass_fast(X, output=False)
         return scores.ravel() if self.n_outputs_ == 1 else scores
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """``log(predict_proba(X))``."""
         y_prob = self.predict_proba(X)
         with np.errstate(divide="ignore"):

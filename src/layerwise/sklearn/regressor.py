@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
@@ -11,6 +15,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import MLPBase
 from ._docs import inherit_doc
+
+__all__ = ["NeuralNetRegressor"]
 
 
 @inherit_doc
@@ -30,10 +36,11 @@ class NeuralNetRegressor(RegressorMixin, MLPBase):
 
     {parameters}
 
+    Its fitted attributes ``loss_``, ``best_loss_``, ``loss_curve_``, ``t_``, ``coefs_``,
+    ``intercepts_``, ``n_features_in_``, ``feature_names_in_``, ``n_iter_``, ``n_layers_``,
+    ``n_outputs_`` and ``model_`` are those of :class:`NeuralNetClassifier`; also:
+
     Attributes:
-        loss_, best_loss_, loss_curve_, t_, coefs_, intercepts_, n_features_in_,
-        feature_names_in_, n_iter_, n_layers_, n_outputs_, model_: as in
-            :class:`NeuralNetClassifier`.
         validation_scores_: R² on the held-out set after each epoch (``early_stopping``).
         best_validation_score_: the best of ``validation_scores_``.
         out_activation_: 'identity' (or 'exp' for the Poisson loss).
@@ -54,34 +61,34 @@ class NeuralNetRegressor(RegressorMixin, MLPBase):
 
     def __init__(
         self,
-        loss="squared_error",
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        loss: str = "squared_error",
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        dtype=None,
-        dropout=0.0,
-    ):
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dtype: DTypeLike = None,
+        dropout: float = 0.0,
+    ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -135,13 +142,15 @@ class NeuralNetRegressor(RegressorMixin, MLPBase):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets: ``(n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""
         check_is_fitted(self)
         return self._predict(X)
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Any:
         """One epoch over ``X``, ``y`` (a new network on the first call); returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 

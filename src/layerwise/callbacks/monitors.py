@@ -1,27 +1,21 @@
-"""Callbacks: hooks into ``fit``, and the built-in ones (early stopping, learning-rate control).
+"""Callbacks that watch the epoch's logs: early stopping, learning-rate control, checkpoints.
 
-A callback sees the model (``self.model``) and the logs of each epoch: a dict with ``loss``,
-every metric, and their ``val_`` twins when there is validation data. Set
-``self.model.stop_training = True`` to end training after the current epoch.
-
-Divergence needs no callback: a loss that becomes NaN or infinite stops ``fit`` with a
-:class:`~layerwise.exceptions.TrainingDivergedError`.
+The logs of an epoch are a dict with ``loss``, every metric, and their ``val_`` twins when there
+is validation data.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = [
-    "Callback",
-    "EarlyStopping",
-    "ReduceLROnPlateau",
-    "LearningRateScheduler",
-    "ModelCheckpoint",
-]
+from .._extensions import check_extension
+from .base import Callback
+
+__all__ = ["EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ModelCheckpoint"]
 
 
 def _integer(value, argument: str, minimum: int = 0) -> int:
@@ -52,100 +46,6 @@ def _flag(value, argument: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"Argument '{argument}' must be True or False; received {value!r:.60}.")
     return bool(value)
-
-
-class Callback:
-    """Base class of callbacks; override the hooks you need."""
-
-    writes_checkpoints = False  # True: ends each epoch after the other callbacks
-    state_keys: tuple[str, ...] = ()  # the keys of get_state(), checked when a file is read
-
-    def __init__(self) -> None:
-        self.model = None
-
-    def set_model(self, model) -> None:
-        self.model = model
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """Called once before the first epoch."""
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        """Called once after the last epoch (also after early stopping)."""
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        """Called before each epoch (``epoch`` counts from 0)."""
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Called after each epoch with its logs (training and validation loss and metrics)."""
-
-    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        """Called before each training step (only if overridden: it costs time)."""
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        """Called after each training step with ``{'loss': batch_loss}``."""
-
-    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
-        """Called by ``fit`` before anything changes: raise ``ValueError`` (naming the argument)
-        if this callback cannot work with this fit (it monitors a value that will not be
-        logged, say). ``log_names`` are the names ``fit`` will log; ``validation`` says whether
-        there is validation data."""
-
-    def get_state(self) -> dict:
-        """What this callback needs to continue exactly after a resume (counters, best value:
-        numbers, None, or lists of arrays), by the keys of ``state_keys``; checkpoints save it.
-        Nothing by default."""
-        return {}
-
-    def set_state(self, state: dict) -> None:
-        """Take back what :meth:`get_state` returned (after ``on_train_begin`` of a resumed
-        fit); by default each key becomes the attribute of that name. Only ``state_keys``
-        are accepted from files."""
-        for key, value in state.items():
-            if key not in self.state_keys:
-                raise ValueError(f"{type(self).__name__} has no state {key!r:.40}.")
-            setattr(self, key, value)
-
-
-def _overrides(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
-
-
-class CallbackList:
-    """Dispatches hooks to several callbacks; per-batch hooks only to those that define them."""
-
-    def __init__(self, callbacks, model) -> None:
-        if isinstance(callbacks, Callback) or (
-            callbacks is not None and not isinstance(callbacks, (list, tuple))
-        ):
-            raise TypeError(
-                "Argument 'callbacks' must be a list of layerwise.callbacks.Callback; received "
-                f"{callbacks!r:.60} of type {type(callbacks).__name__} (write callbacks=[...])."
-            )
-        callbacks = list(callbacks or [])
-        for callback in callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError(
-                    "Argument 'callbacks' must be a list of layerwise.callbacks.Callback; "
-                    f"received {callback!r} of type {type(callback).__name__}."
-                )
-            callback.set_model(model)
-        self.callbacks = callbacks
-        self.batch_begin = [c for c in callbacks if _overrides(c, "on_batch_begin")]
-        self.batch_end = [c for c in callbacks if _overrides(c, "on_batch_end")]
-        # Callbacks that write checkpoints end each epoch last, so that what they save holds
-        # every other callback's state (and learning rate) after that epoch.
-        self._epoch_end = [c for c in callbacks if not c.writes_checkpoints] + [
-            c for c in callbacks if c.writes_checkpoints
-        ]
-
-    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
-        for callback in self.callbacks:
-            callback.check_before_fit(log_names, validation)
-
-    def call(self, hook: str, *args) -> None:
-        callbacks = self._epoch_end if hook == "on_epoch_end" else self.callbacks
-        for callback in callbacks:
-            getattr(callback, hook)(*args)
 
 
 class _Monitor(Callback):
@@ -234,14 +134,14 @@ class EarlyStopping(_Monitor):
         self.patience = _integer(patience, "patience")
         self.restore_best_weights = _flag(restore_best_weights, "restore_best_weights")
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
         self.wait = 0
         self.stopped_epoch = None
         self.best_epoch = None
         self.best_weights = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -253,7 +153,7 @@ class EarlyStopping(_Monitor):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
@@ -295,12 +195,12 @@ class ReduceLROnPlateau(_Monitor):
         self.min_lr = _real(min_lr, "min_lr", lambda r: r >= 0, "a number >= 0")
         self.cooldown = _integer(cooldown, "cooldown")
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
         self.wait = 0
         self.cooling = 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
         optimizer = self.model.optimizer
         if logs is not None:
@@ -330,7 +230,7 @@ class ReduceLROnPlateau(_Monitor):
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch from ``schedule(epoch, current_rate)``."""
 
-    def __init__(self, schedule) -> None:
+    def __init__(self, schedule: Callable[[int, float], float]) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError(f"Argument 'schedule' must be callable; received {schedule!r}.")
@@ -360,10 +260,10 @@ class LearningRateScheduler(Callback):
             )
         return float(rate)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.model.optimizer.learning_rate = self._rate(epoch)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = self.model.optimizer.current_learning_rate
 
@@ -382,15 +282,27 @@ class ModelCheckpoint(_Monitor):
         save_best_only: save only when ``monitor`` improves.
         mode: ``'min'``, ``'max'`` or ``'auto'``.
         save_weights_only: write only the weights (``model.load_weights`` reads them).
+        allow_other_extension: accept a ``filepath`` ending in another format's extension
+            (``.keras``, ``.h5``, ``.pt``, ``.pkl``, ...); the file is safetensors all the same.
+
+    Raises:
+        ValueError: ``filepath`` names another format and ``allow_other_extension`` is False.
+
+    Example::
+
+        checkpoint = ModelCheckpoint('ckpt.safetensors', monitor='val_loss', save_best_only=True)
+        model.fit(x, y, epochs=10, validation_split=0.2, callbacks=[checkpoint])
+        model.fit(x, y, epochs=20, resume_from='ckpt.safetensors')   # later, to go on
     """
 
     def __init__(
         self,
-        filepath,
+        filepath: str | os.PathLike,
         monitor: str = "val_loss",
         save_best_only: bool = False,
         mode: str = "auto",
         save_weights_only: bool = False,
+        allow_other_extension: bool = False,
     ) -> None:
         super().__init__(monitor, mode, 0.0)
         if not isinstance(filepath, (str, os.PathLike)) or not os.fspath(filepath):
@@ -399,6 +311,8 @@ class ModelCheckpoint(_Monitor):
                 f"os.PathLike); received {filepath!r:.60}."
             )
         self.filepath = os.fspath(filepath)
+        check_extension(self.filepath, allow_other_extension, "filepath")
+        self.allow_other_extension = allow_other_extension
         self.save_best_only = _flag(save_best_only, "save_best_only")
         self.save_weights_only = _flag(save_weights_only, "save_weights_only")
         self._reset_best()
@@ -443,7 +357,7 @@ class ModelCheckpoint(_Monitor):
                 f"{longest - 32} bytes here)."
             )
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
 
     state_keys = ("best",)
@@ -452,7 +366,7 @@ class ModelCheckpoint(_Monitor):
         """The best monitored value so far."""
         return {"best": self.best}
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if self.save_best_only:
             value = self._value(logs)
@@ -460,7 +374,8 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
+        allow = self.allow_other_extension
         if self.save_weights_only:
-            self.model.save_weights(path)
+            self.model.save_weights(path, allow_other_extension=allow)
         else:
-            self.model.save_checkpoint(path, epoch, logs)
+            self.model.save_checkpoint(path, epoch, logs, allow_other_extension=allow)
