@@ -11,6 +11,7 @@ __all__ = [
     "ShapeMismatchError",
     "TrainingDivergedError",
     "ModelFileError",
+    "DistributedError",
 ]
 
 
@@ -32,3 +33,11 @@ class TrainingDivergedError(ValueError):
 
 class ModelFileError(ValueError):
     """A model or weights file is truncated, corrupted, hostile or of an unsupported version."""
+
+
+class DistributedError(RuntimeError):
+    """Another process of a distributed run failed; the message names its rank and its error.
+
+    Raised on every process but the one that failed (which raises its own error), so that all of
+    them leave ``fit`` or ``evaluate`` together instead of waiting for each other forever.
+    """

@@ -16,6 +16,7 @@ from numpy.typing import DTypeLike
 from . import losses, optimizers, registry
 from . import metrics as metrics_module
 from .checkpoints import save_checkpoint
+from .distributed import check_distribute
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
@@ -91,6 +92,7 @@ class Model(Trainer):
         self.stop_training = False
         self._training = True  # unknown until _set_training: the first predict sets it
         self._inside_fit = False
+        self.distribute = self._dist = None
         if getattr(self, "_rng", None) is None:  # a Sequential growing by add() keeps its own
             self._rng = make_rng(seed)  # shuffling
 
@@ -121,6 +123,7 @@ class Model(Trainer):
         *,
         loss: Any = None,
         loss_weights: Any = None,
+        distribute: Any = None,
     ) -> None:
         """Choose the loss, optimizer, metrics and floating-point type.
 
@@ -137,6 +140,8 @@ class Model(Trainer):
                 predictions.
             loss_weights: with several outputs, the weight of each output's loss in the total
                 ``loss`` (a list or a dict by output name; default 1 each).
+            distribute: None, or a :class:`layerwise.distributed.MPIStrategy` (or ``'mpi'``
+                for a new one) to train data-parallel on the processes of ``mpiexec``.
 
         Raises:
             IncompatibleLayerError: a loss that cannot train this output (e.g. categorical
@@ -162,6 +167,7 @@ class Model(Trainer):
         for loss_function, layer in zip(losses_list, self.output_layers):
             self._check_loss_fits_output(loss_function, layer)
         metric_lists = self._resolve_metrics(metrics, losses_list)
+        distribute = check_distribute(distribute, [m for group in metric_lists for m in group])
         # Everything is checked: from here on, the model changes.
         self.dtype = np.dtype(dtype)
         for layer in self.layers:
@@ -186,6 +192,7 @@ class Model(Trainer):
         ]
         self._fused = self._fused_outputs[0]
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
+        self._use_distribute(distribute)
         self.compiled = True
 
     def _by_output(self, value, argument: str, what: str) -> list:
@@ -625,9 +632,10 @@ class Model(Trainer):
     def __getstate__(self) -> dict:
         # Buffers and snapshots of the training loop are rebuilt by the next fit.
         state = dict(self.__dict__)
+        state.update(distribute=None, _dist=None)  # a communicator belongs to its processes
         for name in (
             "_error_buffers", "_epoch_start", "_params", "_grads", "_packed", "_last_outputs",
-            "_fit_start", "_training_arrays", "_fit_callbacks",
+            "_fit_start", "_training_arrays", "_fit_callbacks", "_allreduce_buffer",
         ):
             state.pop(name, None)
         return state

@@ -32,21 +32,34 @@ def _arrays(layers):
     return params, grads
 
 
-def pack(layers: list[Any], previous: Packed | None = None) -> Packed | None:
+def _tail(packed: Packed) -> int:
+    base = packed.flat[1].base
+    return 0 if base is None else base.size - packed.flat[1].size
+
+
+def pack(layers: list[Any], previous: Packed | None = None, tail: int = 0) -> Packed | None:
     """Pack the parameters and gradients of ``layers`` (values kept), or return ``previous``
     when the layers still hold exactly its arrays; None without parameters or with mixed
     dtypes. Arrays replaced since (a new dtype after ``compile``, other layers) are packed
-    afresh."""
+    afresh.
+
+    ``tail``: the flat gradient array is the start of one ``tail`` elements longer (its
+    ``.base``), so that distributed training reduces a few numbers with the gradients in one
+    call."""
     params, grads = _arrays(layers)
-    if previous is not None and len(previous.params) == len(params) and all(
-        a is b for a, b in zip(previous.params + previous.grads, params + grads)
+    if (
+        previous is not None
+        and len(previous.params) == len(params)
+        and _tail(previous) == tail
+        and all(a is b for a, b in zip(previous.params + previous.grads, params + grads))
     ):
         return previous
     if not params or len({a.dtype for a in params + grads}) != 1:
         return None
     total = sum(p.size for p in params)
     flat_params = np.empty(total, dtype=params[0].dtype)
-    flat_grads = np.zeros(total, dtype=params[0].dtype)
+    flat_grads = np.zeros(total + tail, dtype=params[0].dtype)
+    flat_grads = flat_grads[:total] if tail else flat_grads
     offset = 0
     for layer in layers:
         gradients = layer.gradients()

@@ -65,6 +65,12 @@ __all__ = [
 ]
 
 
+def _writes_files(model) -> bool:
+    """False on the processes of a distributed run other than rank 0 (which alone writes)."""
+    dist = getattr(model, "_dist", None)
+    return dist is None or dist.is_chief
+
+
 def model_config(model: Any) -> dict[str, Any]:
     """The architecture: every layer's class and config, and the indices of its parents."""
     return {
@@ -114,6 +120,8 @@ def save_model(
             ``.pkl``, ...) and ``allow_other_extension`` is False; nothing is written.
     """
     check_extension(path, allow_other_extension)
+    if not _writes_files(model):  # rank 0 alone writes in a distributed run
+        return
     tensors = weight_tensors(model)
     tensors.update(extra_tensors or {})
     if include_optimizer and model.compiled:
@@ -138,6 +146,8 @@ def save_weights(
     """Write only the weights and layer state (no architecture, no optimizer); another
     format's file name is refused as in :func:`save_model`."""
     check_extension(path, allow_other_extension)
+    if not _writes_files(model):
+        return
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),

@@ -18,6 +18,7 @@ from . import packing, weighting
 from .callbacks import BackupAndRestore, CallbackList, TerminateOnNaN
 from .checkpoints import read_checkpoint
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
+from .distributed import check_distribute
 from .exceptions import ShapeMismatchError, TrainingDivergedError
 from .layers.base import check_positive_int
 from .optimizers import check_learning_rate
@@ -200,6 +201,7 @@ class Trainer:
         sample_weight: Any = None,
         class_weight: dict[int, float] | None = None,
         initial_epoch: int = 0,
+        distribute: Any = None,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -237,6 +239,8 @@ class Trainer:
                 label (one output only; not together with ``sample_weight``).
             initial_epoch: the epoch (from 0) to start at, as Keras: training runs epochs
                 ``initial_epoch`` to ``epochs - 1`` and callbacks see those numbers.
+            distribute: as ``compile``'s (a :class:`~layerwise.distributed.MPIStrategy` or
+                ``'mpi'``); given here, it stays the model's from this call on.
 
         Returns:
             The mean training loss of the last epoch, a Python float.
@@ -246,6 +250,7 @@ class Trainer:
                 step are kept).
         """
         self._require_compiled("fit")
+        strategy = None if distribute is None else check_distribute(distribute, self.metrics)
         epochs = check_positive_int(epochs, "epochs")
         if steps_per_epoch is not None:
             steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
@@ -290,21 +295,34 @@ class Trainer:
         backup = next((c for c in callback_list if isinstance(c, BackupAndRestore)), None)
         if resume_from is None and backup is not None and backup.exists():
             resume_from = backup.path  # an interrupted run with BackupAndRestore goes on
+        dist = self._dist  # a distribute= strategy of several processes, or None
+        if strategy is not None:
+            dist = strategy if strategy.size > 1 else None
+        if dist is not None:  # each process trains on its share of every global batch
+            train = dist.split(train)
         resume = None
-        if resume_from is not None:  # checks the whole checkpoint before changing anything
+        if resume_from is not None and dist is not None:  # rank 0 reads, then broadcasts
+            resume = dist.read_checkpoint(self, resume_from, callback_list.callbacks)
+        elif resume_from is not None:  # checks the whole checkpoint before changing anything
             resume = read_checkpoint(self, resume_from, callback_list.callbacks)
 
         # Everything is checked: from here on, weights change.
         start, history, callback_states = resume() if resume else (int(initial_epoch), {}, None)
         if rate is not None:
             self.optimizer.learning_rate = rate
+        if strategy is not None:
+            self._use_distribute(strategy)
         self._prepare_training()
+        if dist is not None:
+            dist.setup(self)
         self._fit_start = Snapshot(self)
         self._training_arrays = arrays if isinstance(arrays, ArrayBatches) else None
         self.history = History(history)
         # A resumed run continues the checkpoint's history; initial_epoch starts a new one there.
         self.history.epoch = list(range(start)) if resume_from is not None else []
         self.stop_training = False
+        if dist is not None and not dist.is_chief:
+            verbose = 0  # only rank 0 prints
         reporter = make_reporter(
             verbose, epochs, len(train) or None, running_metrics=self._running_metric_logs
         )
@@ -320,6 +338,8 @@ class Trainer:
                 callback_list.call("on_epoch_begin", epoch, {})
                 logs = self._train_epoch(train, epoch, callback_list, reporter)
                 self._set_training(False)
+                if dist is not None:
+                    dist.average_state(self)
                 if validation is not None and not self._terminated:
                     for key, value in self._evaluate_batches(validation, callback_list).items():
                         logs[f"val_{key}"] = value
@@ -328,9 +348,15 @@ class Trainer:
                 for key, value in logs.items():
                     self.history.setdefault(key, []).append(value)
                 reporter.epoch_end(epoch, logs)
+                if dist is not None:  # a callback that stops one process stops all of them
+                    self.stop_training = dist.any(self.stop_training)
                 if self.stop_training:
                     break
             callback_list.call("on_train_end", {})
+        except BaseException as error:
+            if dist is not None:  # raised on every process together, or the job is aborted
+                dist.on_error(error)
+            raise
         finally:
             self._inside_fit = False
             self._fit_callbacks = []
@@ -401,10 +427,20 @@ class Trainer:
         self._regularized = [layer for layer in self.layers if layer.regularized]
         self._error_buffers = None
 
+    def _use_distribute(self, strategy) -> None:
+        """Train with ``strategy`` (or alone, for None) from now on."""
+        self.distribute = strategy
+        for layer in self.layers:  # fit attaches them again if the strategy synchronizes them
+            if getattr(layer, "cross_process", None) is not None:
+                layer.cross_process = None
+        # Several processes: fit, evaluate and saving take the distributed paths.
+        self._dist = strategy if strategy is not None and strategy.size > 1 else None
+
     def _pack_parameters(self):
         """Pack the layers' parameters and gradients (see :mod:`layerwise.packing`); returns
         ``(flat_params, flat_grads)`` or None."""
-        self._packed = packing.pack(self.layers, getattr(self, "_packed", None))
+        tail = 0 if self._dist is None else self._dist.tail_size(self)  # reduced with the grads
+        self._packed = packing.pack(self.layers, getattr(self, "_packed", None), tail)
         return None if self._packed is None else self._packed.flat
 
     # ------------------------------------------------------------ the loop
@@ -416,6 +452,7 @@ class Trainer:
         several = len(self.losses) > 1
         total, count = 0.0, 0
         output_totals = [0.0] * len(self.losses)
+        dist = self._dist
         reporter.epoch_begin(epoch)
         begin = callback_list.wants("on_train_batch_begin")
         end = callback_list.wants("on_train_batch_end")
@@ -436,7 +473,7 @@ class Trainer:
                     self._terminated = self.stop_training = True
                     total, count = math.nan, max(count, 1)
                     break
-                n = len(xs[0])
+                n = len(xs[0]) if dist is None else dist.last_count  # the global batch's
                 total += loss * n
                 count += n
                 if several:
@@ -455,6 +492,8 @@ class Trainer:
         if several:
             for name, value in zip(self.output_names, output_totals):
                 logs[f"{name}_loss"] = value / count
+        if dist is not None:
+            dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
 
@@ -504,6 +543,8 @@ class Trainer:
 
     def _train_step(self, xs, ys, epoch: int = 0, step: int = 0, batch_only=False) -> float:
         """Forward, loss, backward and one optimizer update on a batch; returns the loss."""
+        if self._dist is not None:  # gradients averaged over processes
+            return self._dist.train_step(self, xs, ys, epoch, step, batch_only)
         outputs = self._graph.forward(xs)
         losses_list, weights = self.losses, self.loss_weights
         ys, sample_weights = ys[: len(outputs)], ys[len(outputs) :] or None
@@ -628,6 +669,9 @@ class Trainer:
 
     # ------------------------------------------------------------- evaluate
     def _evaluate_batches(self, batches, callback_list: CallbackList | None = None) -> dict:
+        dist = self._dist
+        if dist is not None:  # arrays in full: each process evaluates its part of the rows
+            batches = dist.shard_evaluation(batches)
         metric_lists = [
             [metrics_module.clone(m, loss, shape) for m in group]
             for group, loss, shape in zip(self._output_metrics, self.losses, self.output_shapes)
@@ -666,6 +710,9 @@ class Trainer:
             if end:
                 batch_loss = sum(w * v for w, v in zip(self.loss_weights, batch_losses))
                 hooks.call("on_test_batch_end", step, {"loss": batch_loss})
+        if dist is not None:  # every process's totals
+            totals, counts, (count,) = dist.reduce_evaluation(metric_lists, totals, counts,
+                                                              [count])
         if count == 0:
             source = getattr(batches, "argument", "the evaluation data")
             raise ValueError(f"Argument '{source}' yielded no batches.")
@@ -728,7 +775,7 @@ class Trainer:
         finally:
             if was_training and self._inside_fit:
                 self._set_training(True)
-        if verbose:
+        if verbose and (self._dist is None or self._dist.is_chief):
             print(format_logs(result))
         return result
 
@@ -764,6 +811,8 @@ class Trainer:
         if len(self.losses) > 1:
             for name, value in zip(self.output_names, self._output_losses):
                 logs[f"{name}_loss"] = value
+        if self._dist is not None:
+            self._dist.reduce_metrics(self.metrics)
         self._add_metric_logs(logs, self._output_metrics)
         return logs
 

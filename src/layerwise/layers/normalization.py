@@ -61,7 +61,10 @@ class BatchNormalization(Layer):
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     supports_masking = True
-    _transient = ("normalized", "inverse_std")
+    _transient = ("normalized", "inverse_std", "cross_process")
+    # Set by distributed training with sync_batch_norm=True: an object whose moments(x) and
+    # sums(a, b) reduce over every process, so that statistics are the global batch's.
+    cross_process = None
 
     def build(self, input_shape: Any) -> None:
         """Declare ``gamma`` (ones, if ``scale``), ``beta`` (zeros, if ``center``) and the
@@ -103,9 +106,15 @@ class BatchNormalization(Layer):
         # Remembered for backward, which must differentiate the statistics this pass used.
         self._batch_statistics = self.training
         if self.training:
-            mean = x.mean(axis=0)
-            centered = np.subtract(x, mean, out=self._buffer("normalized", shape))
-            variance = np.multiply(centered, centered, out=output).mean(axis=0)
+            if self.cross_process is None:
+                mean = x.mean(axis=0)
+                centered = np.subtract(x, mean, out=self._buffer("normalized", shape))
+                variance = np.multiply(centered, centered, out=output).mean(axis=0)
+                self._rows = len(x)
+            else:  # the global batch's statistics (sync_batch_norm)
+                mean, centered, variance, self._rows = self.cross_process.moments(
+                    x, self._buffer("normalized", shape)
+                )
             self.moving_mean *= self.momentum
             self.moving_mean += (1 - self.momentum) * mean
             self.moving_variance *= self.momentum
@@ -132,9 +141,11 @@ class BatchNormalization(Layer):
         if self._batch_statistics:
             # sum(g * gamma) = gamma * grad_beta and sum(g * gamma * x_hat) = gamma * grad_gamma,
             # so both corrections come from the parameter gradients already computed.
-            n = len(g)
-            g -= self.grad_beta / n
-            g -= np.multiply(self.normalized, self.grad_gamma / n, out=product)
+            n, sum_g, sum_gx = self._rows, self.grad_beta, self.grad_gamma
+            if self.cross_process is not None:  # sums over the global batch
+                sum_g, sum_gx = self.cross_process.sums(sum_g, sum_gx)
+            g -= sum_g / n
+            g -= np.multiply(self.normalized, sum_gx / n, out=product)
         # With the moving statistics (inference) they are constants: only the scale remains.
         g *= self.gamma * self.inverse_std
         return g.reshape(output_error.shape)

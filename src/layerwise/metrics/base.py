@@ -92,6 +92,15 @@ class Metric(Serializable):
         """The metric over everything added since the last ``reset`` (0.0 before any data)."""
         raise NotImplementedError
 
+    def merge_state(self, other: Metric) -> None:
+        """Add the running totals of ``other`` (the same metric, updated on other batches) to
+        this one's, as if this one had seen those batches too. Distributed training merges the
+        processes' metrics so; a metric of your own needs it only there."""
+        raise NotImplementedError(
+            f"Metric {type(self).__name__} has no merge_state(other), which distributed "
+            "training needs to combine the processes' totals."
+        )
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
 

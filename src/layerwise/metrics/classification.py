@@ -78,6 +78,10 @@ class _Ratio(Metric):
     def result(self) -> float:
         return self.hits / self.total if self.total else 0.0
 
+    def merge_state(self, other: Metric) -> None:
+        self.hits += other.hits
+        self.total += other.total
+
 
 @register("binary_accuracy")
 class BinaryAccuracy(_Ratio):
@@ -241,6 +245,19 @@ class _ClassCounts(Metric):
             self.true_positives += hits
             self.predicted += n_predicted
             self.actual += n_actual
+
+    def merge_state(self, other: Metric) -> None:
+        if other.true_positives is None:
+            return
+        if self.kind is None:
+            self.kind = other.kind
+        if self.true_positives is None:
+            self.true_positives = other.true_positives.copy()
+            self.predicted, self.actual = other.predicted.copy(), other.actual.copy()
+            return
+        self.true_positives = self.true_positives + other.true_positives
+        self.predicted = self.predicted + other.predicted
+        self.actual = self.actual + other.actual
 
     def _ratio(self) -> tuple[np.ndarray, np.ndarray]:
         """Numerator and denominator of the per-class score."""

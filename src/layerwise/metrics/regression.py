@@ -20,6 +20,10 @@ class _MeanOf(Metric):
     def result(self) -> float:
         return self.sum / self.count if self.count else 0.0
 
+    def merge_state(self, other: Metric) -> None:
+        self.sum += other.sum
+        self.count += other.count
+
     def _add(self, terms: np.ndarray, sample_weight: np.ndarray | None) -> None:
         if sample_weight is None:
             self.sum += float(terms.sum())
@@ -100,7 +104,16 @@ class R2Score(Metric):
         squares = (weights * centered * centered).sum(axis=0)
         error = np.subtract(y_true, y_pred, dtype=np.float64)
         residual = (weights * error * error).sum(axis=0)
+        self._merge(n, mean, squares, residual)
+
+    def merge_state(self, other: Metric) -> None:
+        if other.count:
+            self._merge(other.count, other.mean, other.squares, other.residual)
+
+    def _merge(self, n, mean, squares, residual) -> None:
+        """Merge the totals of ``n`` more rows (Chan et al.'s update of the variance)."""
         if self.count == 0:
+            mean, squares, residual = mean.copy(), squares.copy(), residual.copy()
             self.mean, self.squares, self.residual = mean, squares, residual
         else:
             total = self.count + n
