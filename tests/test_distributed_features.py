@@ -142,6 +142,14 @@ def test_divergence_stops_every_process(tmp_path):
     assert [r["error"]["type"] for r in reports] == ["TrainingDivergedError"] * 2
 
 
+def test_terminate_on_nan_stops_every_process_together(tmp_path):
+    reports, _ = scenario(tmp_path, "terminate")
+    assert [r["error"] for r in reports] == [None, None]
+    assert reports[0]["epochs"] == reports[1]["epochs"] == 1
+    assert reports[0]["iterations"] == reports[1]["iterations"]
+    assert all(r["finite"] for r in reports)
+
+
 def test_different_models_are_refused_on_every_process(tmp_path):
     (chief, other), _ = scenario(tmp_path, "mismatch")
     assert chief["error"]["type"] == "ValueError"

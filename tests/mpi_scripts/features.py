@@ -4,6 +4,8 @@ saw to OUT/features-rank<r>.json (the test reads them); one scenario per run for
     features.py OUT main          printing, files, resume, stopping, generators, metrics
     features.py OUT step_error    rank 1's data raises in step 3: every process raises
     features.py OUT diverge       a loss that becomes infinite: TrainingDivergedError everywhere
+    features.py OUT terminate     TerminateOnNaN on a loss that becomes infinite: every process
+                                  ends fit quietly after the same step
     features.py OUT mismatch      rank 1 builds another model: refused on every process
     features.py OUT callback      rank 1's callback raises: the job is aborted
     features.py OUT uncaught      rank 1 raises outside fit while rank 0 waits: aborted
@@ -174,6 +176,19 @@ elif part == "diverge":
     model = classifier("sgd", distribute=strategy)
     model.optimizer = layerwise.optimizers.SGD(1e30)
     report["error"] = caught(lambda: model.fit(x * 1e20, y, epochs=2, batch_size=4, verbose=0))
+    write()
+
+elif part == "terminate":
+    import layerwise
+    from layerwise.callbacks import TerminateOnNaN
+
+    model = classifier("sgd", distribute=strategy)
+    model.optimizer = layerwise.optimizers.SGD(1e30)
+    report["error"] = caught(lambda: model.fit(x * 1e20, y, epochs=3, batch_size=4, verbose=0,
+                                               callbacks=[TerminateOnNaN()]))
+    report["epochs"] = len(model.history.get("loss", []))
+    report["iterations"] = model.optimizer.iterations
+    report["finite"] = all(bool(np.isfinite(w).all()) for w in model.get_weights())
     write()
 
 elif part == "mismatch":
