@@ -562,10 +562,16 @@ class Model(Trainer):
 
     def _predict_batch(self) -> int:
         """predict's default rows per pass: 4096, fewer where a layer's output per sample is
-        large (the Inputs' outputs are the caller's arrays, not allocated by the pass)."""
+        large (the Inputs' outputs are the caller's arrays, not allocated by the pass).
+        Computed once per graph (a Sequential's add() makes a new one)."""
+        cached = getattr(self, "_predict_rows", None)
+        if cached is not None and cached[0] is self._graph:
+            return cached[1]
         widest = max((math.prod(layer.output_shape) for layer in self.layers
                       if layer.inbound and layer.output_shape), default=1)
-        return max(1, min(_PREDICT_BATCH, _PREDICT_VALUES // widest))
+        rows = max(1, min(_PREDICT_BATCH, _PREDICT_VALUES // widest))
+        self._predict_rows = (self._graph, rows)
+        return rows
 
     def predict(
         self,

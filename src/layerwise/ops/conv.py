@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .gemm import blas_available, product_into
-from .geometry import conv_output_length, padding_amounts
+from .geometry import conv_output_length, padding_amounts, strided_view
 from .workspace import Workspace
 
 __all__ = ["ConvGeometry", "conv_geometry", "conv2d_forward", "conv2d_backward"]
@@ -125,7 +124,7 @@ def _windows(padded: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     n, _, _, channels = padded.shape
     s_n, s_h, s_w, s_c = padded.strides
     (stride_h, stride_w), (dil_h, dil_w) = geometry.strides, geometry.dilation
-    return as_strided(
+    return strided_view(
         padded,
         (n, *geometry.output_size, *geometry.kernel_size, channels),
         (s_n, s_h * stride_h, s_w * stride_w, s_h * dil_h, s_w * dil_w, s_c),
@@ -149,6 +148,18 @@ def _gather(padded: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> Non
         for i in range(kernel_h):
             for j in range(kernel_w):
                 target[:, :, :, i, j] = windows[:, :, :, i, j]
+
+
+def _gather_transposed(padded: np.ndarray, geometry: ConvGeometry, cols_t: np.ndarray) -> None:
+    """The receptive fields of ``padded`` as the first ``patch_size`` rows of ``cols_t``
+    (``(>= patch_size, n * out_h * out_w)``, the transpose of :func:`_gather`'s matrix) in one
+    copy whose inner loop runs along the output width: for few channels, where a row-major
+    gather's inner loop would hold 1-7 values (or take a copy per kernel offset)."""
+    n = len(padded)
+    (kernel_h, kernel_w), channels = geometry.kernel_size, geometry.channels
+    target = cols_t[: geometry.patch_size].reshape(kernel_h, kernel_w, channels, n,
+                                                   *geometry.output_size)
+    np.copyto(target, _windows(padded, geometry).transpose(3, 4, 5, 0, 1, 2))
 
 
 def _column_width(patch: int, with_bias: bool, dtype) -> int:
@@ -184,6 +195,21 @@ def _columns(n: int, geometry: ConvGeometry, dtype, width: int, with_bias: bool,
             array[:, patch] = 1
 
     return workspace.get("cols", (rows, width), dtype, prepare=constant_columns)
+
+
+def _columns_transposed(n: int, geometry: ConvGeometry, dtype, width: int, with_bias: bool,
+                        workspace):
+    """The transposed gathered matrix ``(width, n * out_h * out_w)``, its constant rows set (a
+    new array when the number of rows changes: the workspace grows along the first axis)."""
+    rows = n * geometry.output_size[0] * geometry.output_size[1]
+    patch = geometry.patch_size
+
+    def constant_rows(array):  # set once: the gathers only ever write the patch rows
+        array[patch:] = 0
+        if with_bias:
+            array[patch] = 1
+
+    return workspace.get("cols_t", (width, rows), dtype, prepare=constant_rows)
 
 
 def conv2d_forward(
@@ -231,11 +257,21 @@ def conv2d_forward(
     block = n if keep_columns else max(1, min(n, _INFERENCE_BLOCK_VALUES // per_sample))
     out_rows = out.reshape(n * out_h * out_w, filters)
     cols = None
+    # Inference with few channels gathers transposed (see _gather_transposed); training keeps
+    # the row-major matrix that conv2d_backward reads.
+    transposed = not keep_columns and geometry.channels < 8
     for start in range(0, n, block):  # one block when training: a loop over blocks, not samples
         stop = min(n, start + block)
-        cols = _columns(stop - start, geometry, x.dtype, width, bias is not None, workspace)
-        _gather(_padded_input(x[start:stop], geometry, workspace), geometry, cols)
+        padded = _padded_input(x[start:stop], geometry, workspace)
         rows = slice(start * out_h * out_w, stop * out_h * out_w)
+        if transposed:
+            cols_t = _columns_transposed(stop - start, geometry, x.dtype, width,
+                                         bias is not None, workspace)
+            _gather_transposed(padded, geometry, cols_t)
+            np.matmul(cols_t.T, weights, out=out_rows[rows])
+            continue
+        cols = _columns(stop - start, geometry, x.dtype, width, bias is not None, workspace)
+        _gather(padded, geometry, cols)
         np.matmul(cols, weights, out=out_rows[rows])
     return out, (cols if keep_columns else None)
 

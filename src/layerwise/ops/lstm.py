@@ -16,6 +16,7 @@ five passes.
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,30 +32,61 @@ _INTERNAL_ORDER = (0, 3, 1, 2)  # Keras blocks i, f, c, o  ->  internal i, o, f,
 
 
 def gate_columns(units: int, order: Any = _INTERNAL_ORDER) -> np.ndarray:
-    """Column indices that take Keras' gate blocks to the internal order."""
-    return np.concatenate([np.arange(k * units, (k + 1) * units) for k in order])
+    """Column indices that take Keras' gate blocks to the internal order (read-only)."""
+    return _gate_columns(int(units), tuple(order))
 
 
-def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last):
+@functools.lru_cache(maxsize=64)
+def _gate_columns(units: int, order: tuple) -> np.ndarray:
+    columns = np.concatenate([np.arange(k * units, (k + 1) * units) for k in order])
+    columns.flags.writeable = False
+    return columns
+
+
+@functools.lru_cache(maxsize=16)
+def _column_scale(units: int, dtype: np.dtype) -> np.ndarray:
+    """``[0.5] * 3u + [1] * u``: halves the sigmoid gates' columns (see the module docstring)."""
+    scale = np.ones(4 * units, dtype)
+    scale[: 3 * units] = 0.5
+    scale.flags.writeable = False
+    return scale
+
+
+def _prepared(calls: sb.Calls, prepared, *arrays):
+    """A prepared ``(function, arguments)`` pair, its operands kept alive by ``calls``."""
+    index = calls.add(prepared, *arrays)
+    return calls.functions[index], calls.arguments[index]
+
+
+def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last, pair):
     plan = ws.plans.get(key)
     if plan is not None:
         return plan
-    steps, u = s.shape[0], h.shape[2]
+    steps, u, n = s.shape[0], h.shape[2], s.shape[2]
     calls = sb.Calls()
-    # The step's views are made once: slicing costs ~2 us a step, a tenth of the step.
+    # The step's views are made once: slicing costs ~2 us a step, a tenth of the step. The
+    # gates (i, f) and their partners (g, c_prev) are every other block of a step's rows, so
+    # that i * g and f * c_prev are one product into ``pair``.
+    blocks = [s[p].reshape(6, u, n) for p in range(steps)]
     plan = SimpleNamespace(calls=calls, steps=[], views=[
-        (s[p, :4 * u], s[p, :3 * u], s[p, :u], s[p, u:2 * u], s[p, 2 * u:3 * u],
-         s[p, 3 * u:4 * u], s[p, 4 * u:5 * u], s[p, 5 * u:],
-         s[p + 1, 5 * u:] if p + 1 < steps else c_last, ht[p + 1, :u], ht[p, :u])
+        (s[p, :4 * u], s[p, :3 * u], blocks[p][0:3:2], blocks[p][3:6:2], s[p, u:2 * u],
+         s[p, 4 * u:5 * u], s[p, 5 * u:], s[p + 1, 5 * u:] if p + 1 < steps else c_last,
+         ht[p + 1, :u], ht[p, :u])
         for p in range(steps)])
+    # One sample: a step's (4u, 1) gates and (1, 4u) projection are the same memory layout,
+    # so the whole sequence moves in one copy before and after the loop (see lstm_forward).
+    single = n == 1
     for p in range(steps):
         state = ht[p] if hr is None else hr
         plan.steps.append((
-            calls.add(sb.transpose_into(xw[:, p, :], s[p, : 4 * u], call=False), xw, s),
-            calls.add(sb.matmul(uaug.T, state, s[p, : 4 * u], beta=1.0, call=False), uaug,
-                      state),
-            calls.add(sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
+            None if single else _prepared(
+                calls, sb.transpose_into(xw[:, p, :], s[p, : 4 * u], call=False), xw, s),
+            _prepared(calls, sb.matmul(uaug.T, state, s[p, : 4 * u], beta=1.0, call=False),
+                      uaug, state),
+            None if single else _prepared(
+                calls, sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
         ))
+    plan.keep = (pair,)
     ws.plans[key] = plan
     return plan
 
@@ -106,21 +138,22 @@ def lstm_forward(
     ws = workspace if workspace is not None else Workspace()
     cols = gate_columns(units)
     fast = isinstance(rec, _activations.Sigmoid) and isinstance(act, _activations.Tanh)
-    g4, g3 = 4 * units, 3 * units
+    g4 = 4 * units
 
-    w = ws.array("w", (features, g4), dtype)
-    np.take(kernel, cols, axis=1, out=w)
-    u_int = ws.array("u", (units, g4), dtype)
-    np.take(recurrent_kernel, cols, axis=1, out=u_int)
-    uaug = ws.array("uaug", (units + 1, g4), dtype)
-    uaug[:units] = u_int
-    uaug[units] = 0.0 if bias is None else bias[cols]
-    w_scaled = w
+    # [kernel; recurrent_kernel; bias] stacked, then in the internal gate order in one take:
+    # w, u_int (for backward) and uaug (u_int over the bias row) are blocks of rows of it.
+    stacked = ws.array("stacked", (features + units + 1, g4), dtype)
+    stacked[:features] = kernel
+    stacked[features:-1] = recurrent_kernel
+    stacked[-1] = 0.0 if bias is None else bias
+    internal = ws.array("internal", stacked.shape, dtype)
+    np.take(stacked, cols, axis=1, out=internal)
+    w, u_int = internal[:features], internal[features:-1]
+    scaled = internal
     if fast:  # sigma(z) = (1 + tanh(z/2)) / 2: halve the sigmoid columns of this call's copies
-        w_scaled = ws.array("w_scaled", (features, g4), dtype)
-        np.copyto(w_scaled, w)
-        w_scaled[:, :g3] *= 0.5
-        uaug[:, :g3] *= 0.5
+        scaled = ws.array("scaled", stacked.shape, dtype)
+        np.multiply(internal, _column_scale(units, np.dtype(dtype)), out=scaled)
+    w_scaled, uaug = scaled[:features], scaled[features:]
     xd = x if input_dropout_mask is None else x * input_dropout_mask[:, None, :]
     xw = ws.array("xw", (n, steps, g4), dtype)
     np.dot(xd.reshape(n * steps, features), w_scaled, out=xw.reshape(n * steps, g4))
@@ -135,27 +168,30 @@ def lstm_forward(
         r_aug = np.ones((units + 1, n), dtype)
         r_aug[:units] = recurrent_dropout_mask.T
     c_last = ws.array("c_last", (units, n), dtype)
-    tmp = ws.array("tmp", (units, n), dtype)
-    plan = _forward_plan(ws, ("lstm-forward", hr is None), xw, s, ht, hr, h, uaug, c_last)
-    run = plan.calls.run
+    pair = ws.array("pair", (2, units, n), dtype)
+    plan = _forward_plan(ws, ("lstm-forward", hr is None), xw, s, ht, hr, h, uaug, c_last, pair)
+    single = n == 1
+    if single:  # every step's projection into its gates' rows at once (see _forward_plan)
+        np.copyto(s[:, :g4, 0], xw[0])
     s[0, 5 * units:] = 0.0
+    half = dtype.type(0.5)
     for p in range(steps):
-        into_gates, recurrent, out_of_state = plan.steps[p]
-        run(into_gates)
+        into_gates, (gemm, arguments), out_of_state = plan.steps[p]
+        if into_gates is not None:
+            into_gates[0](*into_gates[1])
         if hr is not None:
             np.multiply(ht[p], r_aug, out=hr)
-        run(recurrent)
-        gates, sig, i, o, f, g, tc, c_prev, c, h_new, h_prev = plan.views[p]
+        gemm(*arguments)
+        gates, sig, i_f, g_c, o, tc, c_prev, c, h_new, h_prev = plan.views[p]
         if fast:
             np.tanh(gates, out=gates)
-            sig *= 0.5
-            sig += 0.5
+            np.multiply(sig, half, out=sig)
+            np.add(sig, half, out=sig)
         else:
             rec.forward(sig, out=sig)
-            act.forward(g, out=g)
-        np.multiply(f, c_prev, out=c)
-        np.multiply(i, g, out=tmp)
-        c += tmp
+            act.forward(g_c[0], out=g_c[0])
+        np.multiply(i_f, g_c, out=pair)  # [i * g, f * c_prev]
+        np.add(pair[0], pair[1], out=c)
         if masked is not None:
             np.copyto(c, c_prev, where=masked[p])
         if fast:
@@ -165,7 +201,10 @@ def lstm_forward(
         np.multiply(o, tc, out=h_new)
         if masked is not None:
             np.copyto(h_new, h_prev, where=masked[p])
-        run(out_of_state)
+        if out_of_state is not None:
+            out_of_state[0](*out_of_state[1])
+    if single:
+        np.copyto(h[0], ht[1:, :units, 0])
     if return_sequences:
         output = h
         if zero_output_for_mask and masked is not None:
@@ -175,7 +214,7 @@ def lstm_forward(
     if not training:
         return np.array(output, copy=True), None
     cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=units, steps=steps, n=n, act=act,
-                            rec=rec,
+                            rec=rec, w=w, u_int=u_int,
                             return_sequences=return_sequences, go_backwards=go_backwards,
                             zero_output=zero_output_for_mask, cols=cols,
                             input_dropout_mask=input_dropout_mask,
@@ -241,7 +280,7 @@ def lstm_backward(
     g4 = 4 * units
     s, h = ws.arrays["s"], ws.arrays["h"]
     p_chunk = ws.array("p", (_CHUNK, 5 * units, n), dtype)
-    u_int, w = ws.arrays["u"], ws.arrays["w"]
+    u_int, w = cache.u_int, cache.w
     masked = cache.masked
     dt = ws.array("dt", (2, g4, n), dtype)
     d = ws.array("d", (n, steps, g4), dtype)
