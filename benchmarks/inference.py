@@ -207,9 +207,11 @@ def run_predict_families(args, peers, log, rows, raw, notes, row) -> None:
         notes.append("PyTorch is not installed: the layer-family predict was skipped.")
         return
     import torch
+    from inference_families import more_family_models
 
     calls = 300 if args.quick else 2000
-    for name, model, network, x, torch_input in _family_models() + _conv_and_lstm_models():
+    models = _family_models() + _conv_and_lstm_models() + more_family_models()
+    for name, model, network, x, torch_input in models:
         tensor = torch.from_numpy(torch_input)
 
         def torch_calls(network=network, tensor=tensor):

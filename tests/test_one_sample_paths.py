@@ -244,3 +244,16 @@ def test_one_sample_equals_its_row_of_a_batch_and_the_workspace_moves_between_th
             assert one.dtype == dtype
         again = forward(x, *weights, mask=masked, return_sequences=True, workspace=workspace)[0]
         np.testing.assert_array_equal(again, batch)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("shape", "axes"), [((1, 64), (1,)), ((5, 3, 7), (2,)),
+                                             ((5, 3, 7), (1, 2)), ((2, 4, 6, 3), (1, 3))])
+def test_layer_normalization_mean_equals_numpy_mean_exactly(dtype, shape, axes):
+    from layerwise.layers.normalization import _mean
+
+    x = (np.random.default_rng(8).standard_normal(shape) * 10).astype(dtype)
+    expected = np.mean(x, axis=axes, keepdims=True)
+    result = _mean(x, axes)
+    assert result.dtype == expected.dtype and result.shape == expected.shape
+    np.testing.assert_array_equal(result, expected)

@@ -18,6 +18,7 @@ do the work; everything else is a few whole-array copies:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,18 +55,18 @@ class ConvGeometry:
     padding: tuple[tuple[int, int], tuple[int, int]]
     output_size: tuple[int, int]
 
-    @property
+    @functools.cached_property  # read at every pass: computed once
     def padded_size(self) -> tuple[int, int]:
         """``(height, width)`` after padding."""
         (top, bottom), (left, right) = self.padding
         return (self.input_size[0] + top + bottom, self.input_size[1] + left + right)
 
-    @property
+    @functools.cached_property
     def patch_size(self) -> int:
         """Values in one receptive field: ``kernel_h * kernel_w * channels``."""
         return self.kernel_size[0] * self.kernel_size[1] * self.channels
 
-    @property
+    @functools.cached_property
     def padded(self) -> bool:
         """Whether any side is padded."""
         return any(any(side) for side in self.padding)

@@ -272,15 +272,17 @@ def avg_pool2d_forward(
     if out is None:
         out = np.empty((n, *geometry.output_size, channels), dtype=x.dtype)
     padded = _padded(x, geometry, workspace, 0.0, "padded_sum")
-    np.copyto(out, _offset_view(padded, geometry, 0, 0))
-    for i in range(pool_h):
-        for j in range(pool_w):
-            if i or j:
-                out += _offset_view(padded, geometry, i, j)
+    views = [_offset_view(padded, geometry, i, j) for i in range(pool_h) for j in range(pool_w)]
+    if len(views) == 1:
+        np.copyto(out, views[0])
+    else:  # the offsets summed in row-major order, the first two in one call
+        np.add(views[0], views[1], out=out)
+        for view in views[2:]:
+            out += view
     if geometry.padded:
         out /= _window_counts(geometry, x.dtype)
     else:
-        out *= x.dtype.type(1.0 / (pool_h * pool_w))
+        np.multiply(out, np.array(1.0 / (pool_h * pool_w), x.dtype), out=out)
     return out
 
 

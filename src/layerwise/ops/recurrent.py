@@ -72,7 +72,9 @@ def simple_rnn_forward(
         hr = ws.array("hr", (u + 1, n), dtype, fill=1.0)
         r_aug = np.ones((u + 1, n), dtype)
         r_aug[:u] = recurrent_dropout_mask.T
-    p_all = ws.array("p", (steps, u, n), dtype) if training else None
+    # One sample: a step's (u, 1) state and (1, u) projection are the same memory layout, so
+    # the whole sequence moves in one copy before and after the loop instead of one a step.
+    single = n == 1
     key = ("rnn-forward", hr is None)
     plan = ws.plans.get(key)
     if plan is None:
@@ -81,28 +83,32 @@ def simple_rnn_forward(
         for p in range(steps):
             state = ht[p] if hr is None else hr
             plan.steps.append((
-                calls.add(sb.transpose_into(xw[:, p, :], ht[p + 1, :u], call=False), xw, ht),
+                None if single else calls.add(
+                    sb.transpose_into(xw[:, p, :], ht[p + 1, :u], call=False), xw, ht),
                 calls.add(sb.matmul(uaug.T, state, ht[p + 1, :u], beta=1.0, call=False), uaug,
                           state),
-                calls.add(sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), h),
+                None if single else calls.add(
+                    sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), h),
             ))
         ws.plans[key] = plan
     run = plan.calls.run
+    if single:
+        np.copyto(ht[1:, :u, 0], xw[0])
     for p in range(steps):
         into_state, recurrent, out_of_state = plan.steps[p]
-        run(into_state)
+        if into_state is not None:
+            run(into_state)
         if hr is not None:
             np.multiply(ht[p], r_aug, out=hr)
         run(recurrent)
         state = ht[p + 1, :u]
         act.forward(state, out=state)
-        if training:
-            derivative_into(act, state, p_all[p])
         if masked is not None:
             np.copyto(state, ht[p, :u], where=masked[p])
-            if training:
-                np.copyto(p_all[p], 0.0, where=masked[p])
-        run(out_of_state)
+        if out_of_state is not None:
+            run(out_of_state)
+    if single:
+        np.copyto(h[0], ht[1:, :u, 0])
     if return_sequences:
         output = h
         if zero_output_for_mask and masked is not None:
@@ -111,7 +117,7 @@ def simple_rnn_forward(
         output = h[:, -1, :]
     if not training:
         return np.array(output, copy=True), None
-    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=u, steps=steps, n=n,
+    cache = SimpleNamespace(ws=ws, x=xd, masked=masked, units=u, steps=steps, n=n, act=act,
                             return_sequences=return_sequences, go_backwards=go_backwards,
                             zero_output=zero_output_for_mask, kernel=kernel,
                             recurrent_kernel=recurrent_kernel,
@@ -134,7 +140,13 @@ def simple_rnn_backward(
     """
     ws, u, steps, n = cache.ws, cache.units, cache.steps, cache.n
     dtype = grad_kernel.dtype
-    p_all, h, masked = ws.arrays["p"], ws.arrays["h"], cache.masked
+    h, masked = ws.arrays["h"], cache.masked
+    # The activation's derivative at every step at once, from the states the forward pass
+    # kept (a masked step passes no gradient through its activation).
+    p_all = ws.array("p", (steps, u, n), dtype)
+    derivative_into(cache.act, ws.arrays["ht"][1:, :u], p_all)
+    if masked is not None:
+        np.copyto(p_all, 0.0, where=masked[:, None, :])
     dt = ws.array("dt", (2, u, n), dtype)
     d = ws.array("d", (n, steps, u), dtype)
     dh = ws.array("dh", (u, n), dtype)
