@@ -257,3 +257,20 @@ def test_layer_normalization_mean_equals_numpy_mean_exactly(dtype, shape, axes):
     result = _mean(x, axes)
     assert result.dtype == expected.dtype and result.shape == expected.shape
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_a_graph_without_masks_runs_as_the_mask_carrying_loop(n):
+    from layerwise import Add, Concatenate
+
+    layerwise.set_seed(0)
+    inputs = Input((6,))
+    a = Dense(5, activation="relu")(inputs)
+    b = Dense(5, activation="tanh")(inputs)
+    model = Model(inputs, Dense(3)(Concatenate()([Add()([a, b]), b])))
+    model.compile(loss="mse")
+    x = np.random.default_rng(9).standard_normal((n, 6)).astype(np.float32)
+    assert not model._graph.masking and not model._graph._chain
+    lean = model.predict(x)
+    model._graph.masking = True  # the general loop, which also asks every layer for a mask
+    np.testing.assert_array_equal(model.predict(x), lean)

@@ -135,9 +135,18 @@ class Graph:
                 x = layer.forward(x)
             return [x]
         results: list = [None] * len(layers)
-        masks: list = [None] * len(layers)
         for k, i in enumerate(self.input_indices):
             results[i] = inputs[k]
+        if not self.masking:  # no masks to carry: each layer on its parents' outputs, no more
+            for i, (layer, parents) in enumerate(zip(layers, self.parents)):
+                if not parents:
+                    results[i] = layer.forward(results[i])
+                elif layer.multiple_inputs:
+                    results[i] = layer.forward([results[p] for p in parents])
+                else:
+                    results[i] = layer.forward(results[parents[0]])
+            return [results[i] for i in self.output_indices]
+        masks: list = [None] * len(layers)
         for i, (layer, parents) in enumerate(zip(layers, self.parents)):
             if not parents:
                 x, mask = results[i], None
