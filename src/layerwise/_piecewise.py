@@ -26,7 +26,6 @@ import math
 import numpy as np
 
 _ROUNDER = 1.5 * 2.0**52  # adding it rounds |u| < 2**51 to an integer, held in the low bits
-_ROUNDER_BITS = np.array(_ROUNDER).view(np.int64)[()]
 
 
 def _taylor_of_f(centres: np.ndarray, degree: int) -> np.ndarray:
@@ -60,22 +59,26 @@ def _taylor_of_f(centres: np.ndarray, degree: int) -> np.ndarray:
 
 
 class PiecewiseTable:
-    """A function as Taylor polynomials of degree ``degree`` around the points ``k step``,
-    ``first <= k <= first + points - 1``: ``f(k step + s step) = sum_j table[j, k] s^j``.
+    """A function as Taylor polynomials of degree ``degree`` around the points ``c = k step``,
+    ``first <= k <= last``: ``f(c + t) = sum_j table[j, k - first] t^j`` for ``|t| <= step / 2``,
+    ``step`` a power of 2.
 
     Built by ``erf_ratio_table`` or ``normal_tail_table``; ``evaluate`` gives the polynomials'
     values.
     """
 
     def __init__(self, table: np.ndarray, first: int, step: float):
+        if math.frexp(step)[0] != 0.5:
+            raise ValueError(f"Argument 'step' must be a power of 2; received {step!r}.")
         self.table = np.ascontiguousarray(table)  # (degree + 1, points)
         self.degree = table.shape[0] - 1
         self.first = first
         self.last = first + table.shape[1] - 1
-        self.step = step
-        self.inverse_step = 1.0 / step
-        self._offset = _ROUNDER - self.first
-        self._span = self.last - self.first
+        # Adding 1.5 * 2**52 * step rounds |x| < 2**51 * step to a multiple of step (float
+        # addition rounds to the sum's ulp, which is step there), held in the sum's low bits.
+        self._rounder = _ROUNDER * step
+        self._bits = int(np.array(self._rounder).view(np.int64)) + first
+        self._span = self.last - first
 
     def evaluate(
         self, x: np.ndarray, out: np.ndarray, scratch: np.ndarray, index: np.ndarray
@@ -85,12 +88,11 @@ class PiecewiseTable:
 
         Returns None when every ``x`` is inside the table's range, else the positions of those
         outside it (NaN among them), where ``out`` is meaningless, for the caller to replace. On
-        return, ``scratch[0]`` holds each ``s`` and ``scratch[1]`` each ``k`` (as floats).
+        return, ``scratch[0]`` holds each ``t`` and ``scratch[1]`` each ``c``.
         """
-        u, rounded, gathered = scratch[0], scratch[1], scratch[2:]
-        np.multiply(x, self.inverse_step, out=u)
-        np.add(u, self._offset, out=rounded)
-        np.subtract(rounded.view(np.int64), _ROUNDER_BITS, out=index)
+        t, centre, gathered = scratch[0], scratch[1], scratch[2:]
+        np.add(x, self._rounder, out=centre)
+        np.subtract(centre.view(np.int64), self._bits, out=index)
         # An x outside the range (or NaN, or infinite) gives an index outside [0, span], which
         # read as unsigned is above span: one reduction instead of clipping every value.
         unsigned = index.view(np.uint64)
@@ -100,15 +102,15 @@ class PiecewiseTable:
             # Valid indices for the gather (it would clip them one by one, each with a
             # mispredicted branch); the values there are the caller's to replace.
             np.minimum(unsigned, self._span, out=unsigned)
-        rounded -= self._offset  # the nearest grid point, exactly
-        u -= rounded  # s, exactly: |s| <= 1/2 (inside the range)
+        centre -= self._rounder  # the nearest grid point, exactly
+        np.subtract(x, centre, out=t)  # exactly: |t| <= step / 2 (inside the range)
         # One gather of all coefficients: a third faster than one gather per coefficient
         # (mode="clip" keeps the indices of outside values valid).
         np.take(self.table, index, axis=1, out=gathered, mode="clip")
-        np.multiply(gathered[-1], u, out=out)
+        np.multiply(gathered[-1], t, out=out)
         for row in gathered[-2:0:-1]:
             out += row
-            out *= u
+            out *= t
         out += gathered[0]
         return outside
 
@@ -118,25 +120,21 @@ def _grid(lo: float, hi: float, step: float) -> np.ndarray:
     return np.arange(math.floor(lo / step), math.ceil(hi / step) + 1)
 
 
-def erf_ratio_table(
-    scale: float, factor: float, lo: float, hi: float, step: float
-) -> PiecewiseTable:
-    """``factor * F(x * scale)`` for ``lo <= x <= hi``, ``F(a) = erf(a) / a``: ``1, 1`` gives
-    ``erf(x) / x``; ``1/sqrt(2), 1/(2 sqrt(2))`` gives ``(Phi(x) - 1/2) / x``."""
+def erf_ratio_table(lo: float, hi: float, step: float) -> PiecewiseTable:
+    """``F(x) = erf(x) / x`` for ``lo <= x <= hi``."""
     k = _grid(lo, hi, step)
-    centres = k * step * scale
+    centres = k * step
     taylor = _taylor_of_f(np.abs(centres), 4)
-    # F is even: odd coefficients change sign at negative centres; s is in units of step.
-    for j in range(taylor.shape[0]):
-        sign = np.where(centres < 0, (-1.0) ** j, 1.0)
-        taylor[j] *= sign * factor * (step * scale) ** j
+    # F is even: odd coefficients change sign at negative centres.
+    for j in range(1, taylor.shape[0], 2):
+        taylor[j] = np.where(centres < 0, -taylor[j], taylor[j])
     return PiecewiseTable(taylor, int(k[0]), step)
 
 
 def normal_tail_table(hi: float, step: float, upper_tail) -> PiecewiseTable:
-    """``q(a) = Phi(-a) = exp(-k s h^2) sum_j table[j, k] s^j`` for ``0 <= a = (k + s) h <= hi``,
-    ``h = step`` a power of 2: the Gaussian factor taken out, so that degree 4 suffices where
-    ``q`` itself changes by ``e^(a h)`` per step.
+    """``q(a) = Phi(-a) = exp(-c t) sum_j table[j, k] t^j`` for ``0 <= a = c + t <= hi``: the
+    Gaussian factor taken out, so that degree 4 suffices where ``q`` itself changes by
+    ``e^(a step)`` per step.
 
     ``q(c + t) = phi(c) exp(-c t - t^2 / 2) N(c + t)``, ``N = q / phi`` (the Mills ratio), whose
     derivatives follow from ``N' = a N - 1``: ``N^(n+1) = a N^(n) + n N^(n-1)``.
@@ -150,10 +148,10 @@ def normal_tail_table(hi: float, step: float, upper_tail) -> PiecewiseTable:
     mills.append(c * mills[0] - 1)
     for n in range(1, 4):
         mills.append(c * mills[n] + n * mills[n - 1])
-    taylor = np.array([density * m / math.factorial(j) * step**j for j, m in enumerate(mills)])
-    # exp(-t^2 / 2) = 1 - (h s)^2 / 2 + (h s)^4 / 8 - ... is the same at every point: folded
-    # into the polynomials (the s^5 and higher terms of the product are below 1e-30).
+    taylor = np.array([density * m / math.factorial(j) for j, m in enumerate(mills)])
+    # exp(-t^2 / 2) = 1 - t^2 / 2 + t^4 / 8 - ... is the same at every point: folded into the
+    # polynomials (the t^5 and higher terms of the product are below 1e-30).
     folded = taylor.copy()
-    folded[2:] -= step**2 / 2 * taylor[:-2]
-    folded[4:] += step**4 / 8 * taylor[:-4]
+    folded[2:] -= taylor[:-2] / 2
+    folded[4:] += taylor[:-4] / 8
     return PiecewiseTable(folded, int(k[0]), step)

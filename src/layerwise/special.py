@@ -251,7 +251,7 @@ def _erf_table() -> PiecewiseTable:
     """erf(x) = x F(x) up to |x| = 5.6, where erfc (1.2e-15) is still above the table's error,
     so that no value rounds above 1; beyond (rarely), 1 - erfc. The step is a power of 2, so
     that x / step is exact. Built on first use (10 ms), not at import."""
-    return erf_ratio_table(1.0, 1.0, -5.6, 5.6, 2.0**-10)
+    return erf_ratio_table(-5.6, 5.6, 2.0**-10)
 
 
 @functools.cache
@@ -303,9 +303,9 @@ def _upper_tail(x: np.ndarray, result: np.ndarray, scratch: np.ndarray) -> np.nd
     table = _tail_table()
     a = np.abs(x, out=scratch[7])
     far = table.evaluate(a, result, scratch[:7], _index(len(x)))
-    # times exp(-c t) = exp(-k s h^2), a = (k + s) h (exp(-t^2 / 2) is in the table)
+    # times exp(-c t), a = c + t (exp(-t^2 / 2) is in the table)
     factor = np.multiply(scratch[0], scratch[1], out=scratch[2])
-    factor *= -(_TAIL_STEP**2)
+    np.negative(factor, out=factor)
     result *= np.exp(factor, out=factor)
     return far
 
