@@ -20,7 +20,7 @@ PAGES = {
     "layers": ("Layers", "layerwise.layers", []),
     "model": ("Model and training", None, [
         "layerwise.model", "layerwise.compiling", "layerwise.sequential", "layerwise.training",
-        "layerwise.feeding",
+        "layerwise.evaluation", "layerwise.feeding",
         "layerwise.graph",
         "layerwise.weighting", "layerwise.predicting", "layerwise.progress", "layerwise.summary",
     ]),

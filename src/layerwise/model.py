@@ -17,6 +17,7 @@ from . import optimizers, registry
 from .checkpoints import save_checkpoint
 from .compiling import check_loss_fits_output, resolve_loss_weights, resolve_losses, resolve_metrics
 from .distributed import check_distribute
+from .evaluation import sequence_mask
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .layers.base import Layer, check_positive_int
@@ -24,7 +25,7 @@ from .predicting import predict_with_hooks
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
 from .summary import summary_text
-from .training import Trainer, _sequence_mask
+from .training import Trainer
 
 __all__ = ["Model"]
 
@@ -407,7 +408,7 @@ class Model(Trainer):
         targets = self._target_arrays(y, "y", len(outputs[0]))
         errors, fused = [], []
         for k, (target, output) in enumerate(zip(targets, outputs)):
-            mask = _sequence_mask(self._graph.output_masks[k], output)
+            mask = sequence_mask(self._graph.output_masks[k], output)
             if mask is not None:  # only the unmasked steps of a sequence output count (Keras)
                 error = np.zeros_like(output)
                 pre = self._fused_outputs[k]
