@@ -66,10 +66,13 @@ def test_special_values_shapes_and_dtypes():
 
 @pytest.mark.parametrize("function", [erf, erfc, normal_cdf])
 def test_no_floating_point_warnings_on_extreme_inputs(function):
-    x = np.array([-1e308, -50.0, -27.0, 27.0, 50.0, 1e308, np.inf, -np.inf])
-    # Underflow (exp(-2500) rounding to 0) is the right answer; nothing else may be raised.
-    with np.errstate(over="raise", divide="raise", invalid="raise"):
+    x = np.array([-1e308, -50.0, -27.0, 27.0, 50.0, 1e308, np.inf, -np.inf, 1e-310, -5e-324])
+    # Underflow (exp(-2500) rounding to 0) is the right answer, and is not raised even when
+    # the caller asks NumPy to raise on everything.
+    with np.errstate(all="raise"):
         assert np.isfinite(function(x)).all()
+    with np.errstate(all="raise"):
+        assert np.isfinite(gelu(x[x > -np.inf])).all()
 
 
 def test_exact_gelu_gradient_against_mpmath_including_zero_and_the_tails():

@@ -227,8 +227,8 @@ def _blocks(function, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
         result = np.empty(flat.size, dtype=np.float64)
 
     # x / step overflows for |x| near 1e308 and inf - inf is NaN: values the table reports as
-    # outside its range, and that are computed again.
-    with np.errstate(over="ignore", invalid="ignore"):
+    # outside its range, and that are computed again; underflow is the right answer.
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for start in range(0, flat.size, _BLOCK):
             stop = min(start + _BLOCK, flat.size)
             part = flat[start:stop].astype(np.float64, copy=False)
