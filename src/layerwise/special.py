@@ -250,7 +250,7 @@ def _gather(source: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarra
 def _erf_table() -> PiecewiseTable:
     """erf(x) = x F(x) up to |x| = 5.6, where erfc (1.2e-15) is still above the table's error,
     so that no value rounds above 1; beyond (rarely), 1 - erfc. The step is a power of 2, so
-    that x / step is exact. Built on first use (10 ms), not at import."""
+    that each x's grid point and offset are exact. Built on first use (10 ms), not at import."""
     return erf_ratio_table(-5.6, 5.6, 2.0**-10)
 
 
