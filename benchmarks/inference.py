@@ -1,8 +1,11 @@
-"""Inference benchmarks of issue 15, run by ``run.py`` (``--only predict10k,gelu``):
+"""Inference benchmarks of issue 15, run by ``run.py`` (``--only predict10k,families,gelu``):
 
 - ``predict10k``: ``model.predict`` on 10,000 rows of the benchmark MLP against onnxruntime
   running the model exported by ``layerwise.export_onnx``, both with ``--threads`` threads
   (``intra_op_num_threads``, one inter-op thread);
+- ``families``: one-sample ``model.predict`` of a small model per layer family against the
+  same network as torch.nn modules in ``inference_mode`` (the rows beyond the MLP, CNN and LSTM
+  are in ``inference_families.py``);
 - ``gelu``: ``layerwise.special.erf`` and the exact GELU (``x * Phi(x)``) against ``np.tanh`` on
   the same float64 array of 32,768 standard-normal values (a 256 x 128 activation).
 

@@ -274,3 +274,19 @@ def test_a_graph_without_masks_runs_as_the_mask_carrying_loop(n):
     lean = model.predict(x)
     model._graph.masking = True  # the general loop, which also asks every layer for a mask
     np.testing.assert_array_equal(model.predict(x), lean)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_sample_lstm_with_recurrent_dropout_equals_its_row_of_a_batch(dtype):
+    # Recurrent dropout keeps the product of the batch path (no input folded into it).
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, T, F)).astype(dtype)
+    weights = [rng.standard_normal((F, 4 * U)).astype(dtype),
+               rng.standard_normal((U, 4 * U)).astype(dtype),
+               rng.standard_normal(4 * U).astype(dtype)]
+    drop = (rng.random((3, U)) > 0.3).astype(dtype) / dtype(0.7)
+    batch = R.lstm_forward(x, *weights, recurrent_dropout_mask=drop, return_sequences=True)[0]
+    one = R.lstm_forward(x[1:2], *weights, recurrent_dropout_mask=drop[1:2],
+                         return_sequences=True)[0]
+    tolerance = 2e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(one[0], batch[1], rtol=tolerance, atol=tolerance)

@@ -9,9 +9,11 @@ Weights as Keras keeps them: ``kernel (features, 4u)``, ``recurrent_kernel (u, 4
 Internally the gates are reordered ``i, o, f, g`` so that the three sigmoid gates form one
 block, and ``sigma(z) = (1 + tanh(z / 2)) / 2``: one ``tanh`` pass over all four gates (the
 sigmoid columns of the weights halved) and one affine pass give every activation. The bias rides
-in the recurrent product as a row of ones under the state. The derivative factors backward needs
-are formed a few steps at a time during backward, so that a backward step is one product and
-five passes.
+in the recurrent product as a row of ones under the state; for one sample (no recurrent dropout)
+the step's input rides there too, below the ones, so that a step makes one np.dot and no input
+projection is added in (the time loops are in :mod:`layerwise.ops._lstm_steps`). The
+derivative factors backward needs are formed a few steps at a time during backward, so that a
+backward step is one product and five passes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 from .. import activations as _activations
 from . import strided_blas as sb
+from ._lstm_steps import general_steps, plain_steps
 from ._sequence import Workspace, cell_activation, derivative_into, prepare_sequence
 
 __all__ = ["lstm_forward", "lstm_backward", "gate_columns"]
@@ -59,7 +62,7 @@ def _prepared(calls: sb.Calls, prepared, *arrays):
     return calls.functions[index], calls.arguments[index]
 
 
-def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last, pair):
+def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last, pair, folded=None):
     plan = ws.plans.get(key)
     if plan is not None:
         return plan
@@ -75,77 +78,25 @@ def _forward_plan(ws: Workspace, key, xw, s, ht, hr, h, uaug, c_last, pair):
          ht[p + 1, :u], ht[p, :u])
         for p in range(steps)])
     # One sample: a step's (4u, 1) gates and (1, 4u) projection are the same memory layout,
-    # so the whole sequence moves in one copy before and after the loop (see lstm_forward).
+    # so the whole sequence moves in one copy before and after the loop (see lstm_forward);
+    # ``folded`` (one sample, no recurrent dropout) makes a step's product ``[U; b; W].T @
+    # [h; 1; x]``, input and recurrent parts at once: a plain np.dot (half a ctypes gemm).
     single = n == 1
     for p in range(steps):
         state = ht[p] if hr is None else hr
+        recurrent = (np.dot, (folded, ht[p], s[p, : 4 * u])) if folded is not None else \
+            _prepared(calls, sb.matmul(uaug.T, state, s[p, : 4 * u], beta=1.0, call=False),
+                      uaug, state)
         plan.steps.append((
             None if single else _prepared(
                 calls, sb.transpose_into(xw[:, p, :], s[p, : 4 * u], call=False), xw, s),
-            _prepared(calls, sb.matmul(uaug.T, state, s[p, : 4 * u], beta=1.0, call=False),
-                      uaug, state),
+            recurrent,
             None if single else _prepared(
                 calls, sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
         ))
     plan.keep = (pair,)
     ws.plans[key] = plan
     return plan
-
-
-def _general_steps(plan, pair, half, fast, rec, act, masked, ht, hr, r_aug) -> None:
-    """The time loop with any activations, masks (a masked step keeps state and output) and
-    recurrent dropout (the fed-back state multiplied by ``r_aug``)."""
-    for p in range(len(plan.steps)):
-        into_gates, (gemm, arguments), out_of_state = plan.steps[p]
-        if into_gates is not None:
-            into_gates[0](*into_gates[1])
-        if hr is not None:
-            np.multiply(ht[p], r_aug, out=hr)
-        gemm(*arguments)
-        gates, sig, i_f, g_c, o, tc, c_prev, c, h_new, h_prev = plan.views[p]
-        if fast:
-            np.tanh(gates, out=gates)
-            np.multiply(sig, half, out=sig)
-            np.add(sig, half, out=sig)
-        else:
-            rec.forward(sig, out=sig)
-            act.forward(g_c[0], out=g_c[0])
-        np.multiply(i_f, g_c, out=pair)  # [i * g, f * c_prev]
-        np.add(pair[0], pair[1], out=c)
-        if masked is not None:
-            np.copyto(c, c_prev, where=masked[p])
-        if fast:
-            np.tanh(c, out=tc)
-        else:
-            act.forward(c, out=tc)
-        np.multiply(o, tc, out=h_new)
-        if masked is not None:
-            np.copyto(h_new, h_prev, where=masked[p])
-        if out_of_state is not None:
-            out_of_state[0](*out_of_state[1])
-
-
-def _plain_steps(plan, pair, half) -> None:
-    """The time loop without masks or recurrent dropout, with sigmoid gates and tanh (Keras'
-    defaults): the general loop's calls without its tests, the functions bound locally and the
-    outputs passed by position (NumPy parses keyword arguments at every call, which at one
-    sample costs as much as the arithmetic)."""
-    tanh, multiply, add = np.tanh, np.multiply, np.add
-    products, carried = pair[0], pair[1]
-    for (into_gates, (gemm, arguments), out_of_state), views in zip(plan.steps, plan.views):
-        gates, sig, i_f, g_c, o, tc, _, c, h_new, _ = views
-        if into_gates is not None:
-            into_gates[0](*into_gates[1])
-        gemm(*arguments)
-        tanh(gates, gates)
-        multiply(sig, half, sig)  # sigma(z) = (1 + tanh(z / 2)) / 2
-        add(sig, half, sig)
-        multiply(i_f, g_c, pair)  # [i * g, f * c_prev]
-        add(products, carried, c)
-        tanh(c, tc)
-        multiply(o, tc, h_new)
-        if out_of_state is not None:
-            out_of_state[0](*out_of_state[1])
 
 
 def lstm_forward(
@@ -197,29 +148,35 @@ def lstm_forward(
     fast = isinstance(rec, _activations.Sigmoid) and isinstance(act, _activations.Tanh)
     g4 = 4 * units
 
-    # [kernel; recurrent_kernel; bias] stacked, then in the internal gate order in one take:
-    # w, u_int (for backward) and uaug (u_int over the bias row) are blocks of rows of it.
-    stacked = ws.array("stacked", (features + units + 1, g4), dtype)
-    stacked[:features] = kernel
-    stacked[features:-1] = recurrent_kernel
-    stacked[-1] = 0.0 if bias is None else bias
+    # [recurrent_kernel; bias; kernel] stacked, then in the internal gate order in one take:
+    # u_int, w (for backward) and uaug (u_int over the bias row) are blocks of rows of it.
+    stacked = ws.array("stacked", (units + 1 + features, g4), dtype)
+    stacked[:units] = recurrent_kernel
+    stacked[units] = 0.0 if bias is None else bias
+    stacked[units + 1:] = kernel
     internal = ws.array("internal", stacked.shape, dtype)
     # Whole gate blocks moved (4 indices, not 4u columns: twice as fast at 32 units).
     np.take(stacked.reshape(-1, 4, units), _INTERNAL_BLOCKS, axis=1,
             out=internal.reshape(-1, 4, units))
-    w, u_int = internal[:features], internal[features:-1]
+    u_int, w = internal[:units], internal[units + 1:]
     scaled = internal
     if fast:  # sigma(z) = (1 + tanh(z/2)) / 2: halve the sigmoid columns of this call's copies
         scaled = ws.array("scaled", stacked.shape, dtype)
         np.multiply(internal, _column_scale(units, np.dtype(dtype)), out=scaled)
-    w_scaled, uaug = scaled[:features], scaled[features:]
+    uaug, w_scaled = scaled[: units + 1], scaled[units + 1:]
     xd = x if input_dropout_mask is None else x * input_dropout_mask[:, None, :]
-    xw = ws.array("xw", (n, steps, g4), dtype)
-    np.dot(xd.reshape(n * steps, features), w_scaled, out=xw.reshape(n * steps, g4))
-
+    fold = n == 1 and recurrent_dropout_mask is None
     s = ws.array("s", (steps, 6 * units, n), dtype)  # per step: i o f g | act(c) | c_prev
-    ht = ws.array("ht", (steps + 1, units + 1, n), dtype, fill=1.0)  # states, a row of ones
+    # The states, a row of ones under each (the bias), and with ``fold`` the step's input.
+    rows = units + 1 + (features if fold else 0)
+    ht = ws.array("ht", (steps + 1, rows, n), dtype, fill=1.0)
     ht[0, :units] = 0.0
+    xw = None
+    if fold:
+        np.copyto(ht[:steps, units + 1:, 0], xd[0])
+    else:
+        xw = ws.array("xw", (n, steps, g4), dtype)
+        np.dot(xd.reshape(n * steps, features), w_scaled, out=xw.reshape(n * steps, g4))
     h = ws.array("h", (n, steps, units), dtype)  # the states again, batch-major
     r_aug = hr = None
     if recurrent_dropout_mask is not None:
@@ -228,16 +185,17 @@ def lstm_forward(
         r_aug[:units] = recurrent_dropout_mask.T
     c_last = ws.array("c_last", (units, n), dtype)
     pair = ws.array("pair", (2, units, n), dtype)
-    plan = _forward_plan(ws, ("lstm-forward", hr is None), xw, s, ht, hr, h, uaug, c_last, pair)
+    plan = _forward_plan(ws, ("lstm-forward", hr is None, fold), xw, s, ht, hr, h, uaug, c_last,
+                         pair, folded=scaled.T if fold else None)
     single = n == 1
-    if single:  # every step's projection into its gates' rows at once (see _forward_plan)
+    if single and not fold:  # every step's projection into its gates' rows at once
         np.copyto(s[:, :g4, 0], xw[0])
     s[0, 5 * units:] = 0.0
     half = np.array(0.5, dtype)  # 0-d: NumPy would convert a scalar operand at every call
     if fast and masked is None and hr is None:
-        _plain_steps(plan, pair, half)
+        plain_steps(plan, pair, half)
     else:
-        _general_steps(plan, pair, half, fast, rec, act, masked, ht, hr, r_aug)
+        general_steps(plan, pair, half, fast, rec, act, masked, ht, hr, r_aug)
     if single:
         np.copyto(h[0], ht[1:, :units, 0])
     if return_sequences:
