@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _conv_columns as im2col
 from .gemm import blas_available, product_into
-from .geometry import conv_output_length, padding_amounts, strided_view
+from .geometry import conv_output_length, padding_amounts
 from .workspace import Workspace
 
 __all__ = ["ConvGeometry", "conv_geometry", "conv2d_forward", "conv2d_backward"]
@@ -119,50 +120,6 @@ def _padded_input(x: np.ndarray, geometry: ConvGeometry, workspace: Workspace) -
     return padded
 
 
-def _windows(padded: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
-    """Read-only view ``(n, out_h, out_w, kernel_h, kernel_w, channels)`` of the receptive
-    fields of ``padded`` (no copy)."""
-    n, _, _, channels = padded.shape
-    s_n, s_h, s_w, s_c = padded.strides
-    (stride_h, stride_w), (dil_h, dil_w) = geometry.strides, geometry.dilation
-    return strided_view(
-        padded,
-        (n, *geometry.output_size, *geometry.kernel_size, channels),
-        (s_n, s_h * stride_h, s_w * stride_w, s_h * dil_h, s_w * dil_w, s_c),
-        writeable=False,
-    )
-
-
-def _gather(padded: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> None:
-    """Copy the receptive fields of ``padded`` into the first ``patch_size`` columns of
-    ``cols`` (``(n * out_h * out_w, >= patch_size)``)."""
-    n = len(padded)
-    out_h, out_w = geometry.output_size
-    kernel_h, kernel_w = geometry.kernel_size
-    target = cols[:, : geometry.patch_size].reshape(n, out_h, out_w, kernel_h, kernel_w, -1)
-    windows = _windows(padded, geometry)
-    if geometry.channels >= 8:
-        np.copyto(target, windows)  # one pass; NumPy's inner loop runs over the channels
-    else:
-        # Few channels: an inner loop of 1-7 values is mostly overhead; copying one kernel
-        # offset at a time makes the inner loop run along the output width instead.
-        for i in range(kernel_h):
-            for j in range(kernel_w):
-                target[:, :, :, i, j] = windows[:, :, :, i, j]
-
-
-def _gather_transposed(padded: np.ndarray, geometry: ConvGeometry, cols_t: np.ndarray) -> None:
-    """The receptive fields of ``padded`` as the first ``patch_size`` rows of ``cols_t``
-    (``(>= patch_size, n * out_h * out_w)``, the transpose of :func:`_gather`'s matrix) in one
-    copy whose inner loop runs along the output width: for few channels, where a row-major
-    gather's inner loop would hold 1-7 values (or take a copy per kernel offset)."""
-    n = len(padded)
-    (kernel_h, kernel_w), channels = geometry.kernel_size, geometry.channels
-    target = cols_t[: geometry.patch_size].reshape(kernel_h, kernel_w, channels, n,
-                                                   *geometry.output_size)
-    np.copyto(target, _windows(padded, geometry).transpose(3, 4, 5, 0, 1, 2))
-
-
 def _column_width(patch: int, with_bias: bool, dtype) -> int:
     """Columns of the gathered matrix: the patch, a ones column for the bias, and, when that
     costs under 5% more, zero columns up to a multiple of 32 bytes, the row length OpenBLAS
@@ -183,34 +140,6 @@ def _weight_matrix(kernel, bias, width: int, workspace: Workspace) -> np.ndarray
     if bias is not None:
         matrix[patch] = bias
     return matrix
-
-
-def _columns(n: int, geometry: ConvGeometry, dtype, width: int, with_bias: bool, workspace):
-    """The workspace's gathered-column matrix for ``n`` samples, its constant columns set."""
-    rows = n * geometry.output_size[0] * geometry.output_size[1]
-    patch = geometry.patch_size
-
-    def constant_columns(array):  # set once: the gathers only ever write the patch columns
-        array[:, patch:] = 0
-        if with_bias:
-            array[:, patch] = 1
-
-    return workspace.get("cols", (rows, width), dtype, prepare=constant_columns)
-
-
-def _columns_transposed(n: int, geometry: ConvGeometry, dtype, width: int, with_bias: bool,
-                        workspace):
-    """The transposed gathered matrix ``(width, n * out_h * out_w)``, its constant rows set (a
-    new array when the number of rows changes: the workspace grows along the first axis)."""
-    rows = n * geometry.output_size[0] * geometry.output_size[1]
-    patch = geometry.patch_size
-
-    def constant_rows(array):  # set once: the gathers only ever write the patch rows
-        array[patch:] = 0
-        if with_bias:
-            array[patch] = 1
-
-    return workspace.get("cols_t", (width, rows), dtype, prepare=constant_rows)
 
 
 def conv2d_forward(
@@ -257,22 +186,29 @@ def conv2d_forward(
     per_sample = out_h * out_w * width
     block = n if keep_columns else max(1, min(n, _INFERENCE_BLOCK_VALUES // per_sample))
     out_rows = out.reshape(n * out_h * out_w, filters)
+    if not keep_columns and block == n:  # inference in one pass: a gather and a product
+        target, left, order = im2col.one_pass_plan(n, geometry, x.dtype, width,
+                                                       bias is not None, workspace)
+        fields = im2col.windows(_padded_input(x, geometry, workspace), geometry)
+        np.copyto(target, fields if order is None else fields.transpose(order))
+        np.matmul(left, weights, out=out_rows)
+        return out, None
     cols = None
-    # Inference with few channels gathers transposed (see _gather_transposed); training keeps
-    # the row-major matrix that conv2d_backward reads.
+    # Inference with few channels gathers transposed (_conv_columns.gather_transposed);
+    # training keeps the row-major matrix that conv2d_backward reads.
     transposed = not keep_columns and geometry.channels < 8
     for start in range(0, n, block):  # one block when training: a loop over blocks, not samples
         stop = min(n, start + block)
         padded = _padded_input(x[start:stop], geometry, workspace)
         rows = slice(start * out_h * out_w, stop * out_h * out_w)
         if transposed:
-            cols_t = _columns_transposed(stop - start, geometry, x.dtype, width,
-                                         bias is not None, workspace)
-            _gather_transposed(padded, geometry, cols_t)
+            cols_t = im2col.columns_transposed(stop - start, geometry, x.dtype, width,
+                                                   bias is not None, workspace)
+            im2col.gather_transposed(padded, geometry, cols_t)
             np.matmul(cols_t.T, weights, out=out_rows[rows])
             continue
-        cols = _columns(stop - start, geometry, x.dtype, width, bias is not None, workspace)
-        _gather(padded, geometry, cols)
+        cols = im2col.columns(stop - start, geometry, x.dtype, width, bias is not None, workspace)
+        im2col.gather(padded, geometry, cols)
         np.matmul(cols, weights, out=out_rows[rows])
     return out, (cols if keep_columns else None)
 
