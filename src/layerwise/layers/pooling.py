@@ -97,7 +97,8 @@ class _Pooling(Layer):
             self._workspace = Workspace()
         n = len(inputs)
         self.input = inputs
-        out = self._buffer("y", (n, *self.geometry.output_size, inputs.shape[-1]))
+        out = (self._buffer("y", (n, *self.geometry.output_size, inputs.shape[-1]))
+               if self.training else None)  # outside training NumPy allocates
         if self.mode == "max":  # the windows' choices are kept for a training step only
             pooled = max_pool2d_forward(self._as_2d(inputs), self.geometry, self._workspace,
                                         out=out, keep_choices=self.training)

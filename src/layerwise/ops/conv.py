@@ -72,6 +72,22 @@ class ConvGeometry:
         """Whether any side is padded."""
         return any(any(side) for side in self.padding)
 
+    @functools.cached_property
+    def tiles(self) -> bool:
+        """Whether the windows tile the input without padding or overlap (stride == window)."""
+        return self.strides == self.kernel_size and not self.padded
+
+    @functools.cached_property
+    def offset_slices(self) -> tuple:
+        """For each window offset ``(i, j)``, row-major: the ``(rows, columns)`` slices of the
+        (padded) input that hold element ``(i, j)`` of every window."""
+        (stride_h, stride_w), (out_h, out_w) = self.strides, self.output_size
+        (dil_h, dil_w) = self.dilation
+        return tuple(
+            (slice(i * dil_h, i * dil_h + (out_h - 1) * stride_h + 1, stride_h),
+             slice(j * dil_w, j * dil_w + (out_w - 1) * stride_w + 1, stride_w))
+            for i in range(self.kernel_size[0]) for j in range(self.kernel_size[1]))
+
 
 def conv_geometry(
     input_size: tuple[int, int],

@@ -33,17 +33,13 @@ __all__ = [
 def _offset_view(array: np.ndarray, geometry: ConvGeometry, i: int, j: int) -> np.ndarray:
     """``(n, out_h, out_w, channels)`` view of element ``(i, j)`` of every window of the
     (padded) ``array``."""
-    (stride_h, stride_w), (out_h, out_w) = geometry.strides, geometry.output_size
-    return array[
-        :,
-        i : i + (out_h - 1) * stride_h + 1 : stride_h,
-        j : j + (out_w - 1) * stride_w + 1 : stride_w,
-    ]
+    rows, columns = geometry.offset_slices[i * geometry.kernel_size[1] + j]
+    return array[:, rows, columns]
 
 
 def _tiles(geometry: ConvGeometry) -> bool:
     """Whether the windows tile the input without padding or overlap (stride == pool)."""
-    return geometry.strides == geometry.kernel_size and not geometry.padded
+    return geometry.tiles
 
 
 def _padded(x, geometry: ConvGeometry, workspace: Workspace, fill: float, key: str):
@@ -272,7 +268,7 @@ def avg_pool2d_forward(
     if out is None:
         out = np.empty((n, *geometry.output_size, channels), dtype=x.dtype)
     padded = _padded(x, geometry, workspace, 0.0, "padded_sum")
-    views = [_offset_view(padded, geometry, i, j) for i in range(pool_h) for j in range(pool_w)]
+    views = [padded[:, rows, columns] for rows, columns in geometry.offset_slices]
     if len(views) == 1:
         np.copyto(out, views[0])
     else:  # the offsets summed in row-major order, the first two in one call
