@@ -295,3 +295,22 @@ def test_one_sample_lstm_with_recurrent_dropout_equals_its_row_of_a_batch(dtype)
                          return_sequences=True)[0]
     tolerance = 2e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(one[0], batch[1], rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("kind", ["maximum", "minimum"])
+def test_extremum_finds_the_winner_in_backward_first_input_on_ties(kind):
+    from layerwise import Maximum, Minimum
+
+    layer = (Maximum if kind == "maximum" else Minimum)()
+    a = np.array([[1.0, 5.0, 2.0, 3.0]])
+    b = np.array([[4.0, 5.0, 0.0, 3.0]])
+    c = np.array([[4.0, 1.0, 2.0, 7.0]])
+    out = layer.forward([a, b, c])
+    pick = np.maximum if kind == "maximum" else np.minimum
+    np.testing.assert_array_equal(out, pick(pick(a, b), c))
+    layer.input_shape = [(4,)] * 3
+    grads = layer._backward(np.array([[10.0, 20.0, 30.0, 40.0]]))
+    stacked = np.stack([a, b, c])
+    winner = np.argmax(stacked == out, axis=0)  # the first input holding the extreme
+    for i, grad in enumerate(grads):
+        np.testing.assert_array_equal(grad, np.where(winner == i, [[10.0, 20.0, 30.0, 40.0]], 0))

@@ -161,25 +161,33 @@ class _Extremum(_Merge):
 
     _pick = staticmethod(np.maximum)
     _better = staticmethod(np.greater)
-    _transient = ("winner",)
+    _transient = ("inputs",)
 
     def forward(self, inputs: Any) -> np.ndarray:
-        """The element-wise extreme of the inputs."""
-        out = np.array(inputs[0], copy=True)
-        winner = np.zeros(out.shape, dtype=np.intp)
-        for i, x in enumerate(inputs[1:], start=1):
-            better = self._better(x, out)
-            winner[better] = i
+        """The element-wise extreme of the inputs (which input held it is found in backward,
+        from the inputs kept: inference does not pay for it)."""
+        self.inputs = list(inputs)
+        out = self._pick(inputs[0], inputs[1])
+        for x in inputs[2:]:
             self._pick(out, x, out=out)
-        self.winner = winner
         self.output = out
         return out
+
+    def _winner(self) -> np.ndarray:
+        """For each element, the index of the first input that holds the extreme."""
+        best = np.array(self.inputs[0], copy=True)
+        winner = np.zeros(best.shape, dtype=np.intp)
+        for i, x in enumerate(self.inputs[1:], start=1):
+            winner[self._better(x, best)] = i
+            self._pick(best, x, out=best)
+        return winner
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """The output error of each element to the input that held the extreme."""
         if not input_gradient:
             return None
-        return [np.where(self.winner == i, output_error, 0) for i in range(len(self.input_shape))]
+        winner = self._winner()
+        return [np.where(winner == i, output_error, 0) for i in range(len(self.input_shape))]
 
 
 @register("maximum")
