@@ -40,7 +40,7 @@ class Bidirectional(Layer):
     """
 
     accepts_mask = True
-    _transient = ("_forward_out", "_backward_out")
+    _transient = ("_forward_out", "_backward_out", "_sync_names")
 
     def __init__(self, layer: Any, merge_mode: str = "concat", backward_layer: Any = None,
                  name: str | None = None) -> None:
@@ -83,6 +83,7 @@ class Bidirectional(Layer):
     def build(self, input_shape: Any) -> None:
         """Build both directions and hold their weights as this layer's own."""
         self.input_shape = tuple(input_shape)
+        self.__dict__.pop("_sync_names", None)  # the weights' names: formed again by _sync
         for prefix, sub in zip(("forward", "backward"), self._directions()):
             sub.dtype = self.dtype
             sub.build(self.input_shape)
@@ -99,13 +100,19 @@ class Bidirectional(Layer):
 
     def _sync(self) -> None:
         # The generic machinery (packing, dtype, loading) rebinds this layer's arrays: the
-        # directions compute with whatever this layer holds now.
-        for prefix, sub in zip(("forward", "backward"), self._directions()):
+        # directions compute with whatever this layer holds now. The attribute names are
+        # formed once (a one-sample pass would spend microseconds formatting them).
+        names = self.__dict__.get("_sync_names")
+        if names is None:
+            names = self._sync_names = [
+                (sub, pairs) for prefix, sub in zip(("forward", "backward"), self._directions())
+                for pairs in [[(weight, f"{prefix}_{weight}") for weight in sub._weights]
+                              + [(f"grad_{weight}", f"grad_{prefix}_{weight}")
+                                 for weight, trainable in sub._weights.items() if trainable]]]
+        for sub, pairs in names:
             sub.training, sub.dtype = self.training, self.dtype
-            for weight, trainable in sub._weights.items():
-                setattr(sub, weight, getattr(self, f"{prefix}_{weight}"))
-                if trainable:
-                    setattr(sub, f"grad_{weight}", getattr(self, f"grad_{prefix}_{weight}"))
+            for theirs, ours in pairs:
+                setattr(sub, theirs, getattr(self, ours))
 
     def forward(self, input_data: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Both directions' outputs, merged."""
