@@ -156,8 +156,8 @@ def lstm_forward(
     stacked[units + 1:] = kernel
     internal = ws.array("internal", stacked.shape, dtype)
     # Whole gate blocks moved (4 indices, not 4u columns: twice as fast at 32 units).
-    np.take(stacked.reshape(-1, 4, units), _INTERNAL_BLOCKS, axis=1,
-            out=internal.reshape(-1, 4, units))
+    stacked.reshape(-1, 4, units).take(_INTERNAL_BLOCKS, axis=1,
+                                       out=internal.reshape(-1, 4, units))
     u_int, w = internal[:units], internal[units + 1:]
     scaled = internal
     if fast:  # sigma(z) = (1 + tanh(z/2)) / 2: halve the sigmoid columns of this call's copies
