@@ -314,3 +314,26 @@ def test_extremum_finds_the_winner_in_backward_first_input_on_ties(kind):
     winner = np.argmax(stacked == out, axis=0)  # the first input holding the extreme
     for i, grad in enumerate(grads):
         np.testing.assert_array_equal(grad, np.where(winner == i, [[10.0, 20.0, 30.0, 40.0]], 0))
+
+
+def test_a_copied_workspace_starts_empty_and_the_copy_computes_the_same():
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 9, 8, 2)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    geometry = conv_ops.conv_geometry((9, 8), 2, (3, 3))
+    workspace = Workspace()
+    expected, _ = conv_ops.conv2d_forward(x, kernel, None, geometry, workspace,
+                                          keep_columns=False)
+    for copied in (copy.deepcopy(workspace), pickle.loads(pickle.dumps(workspace))):
+        assert copied.nbytes == 0 and not copied.holds
+        other = x[:, ::-1].copy()
+        result, _ = conv_ops.conv2d_forward(other, kernel, None, geometry, copied,
+                                            keep_columns=False)
+        fresh, _ = conv_ops.conv2d_forward(other, kernel, None, geometry, Workspace(),
+                                           keep_columns=False)
+        np.testing.assert_array_equal(result, fresh)
+    again, _ = conv_ops.conv2d_forward(x, kernel, None, geometry, workspace, keep_columns=False)
+    np.testing.assert_array_equal(again, expected)

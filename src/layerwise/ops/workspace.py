@@ -41,6 +41,14 @@ class Workspace:
         # (e.g. max pooling's choices for its backward pass): key -> a description.
         self.holds: dict[str, object] = {}
 
+    # Temporaries are not state: a copy starts empty. (``holds`` may keep views of the arrays,
+    # which a deep copy would copy apart from the arrays they view.)
+    def __deepcopy__(self, memo) -> Workspace:
+        return Workspace()
+
+    def __getstate__(self) -> dict:
+        return {"_arrays": {}, "holds": {}}
+
     def get(
         self,
         key: str,
