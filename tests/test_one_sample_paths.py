@@ -5,6 +5,8 @@ the general conversion), in float32 and float64, for one sample and for many; th
 kernels' one-sample loop also against PyTorch in float64, masks included.
 """
 
+import functools
+
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
@@ -226,11 +228,14 @@ def test_one_sample_lstm_equals_pytorch_with_its_gradients(return_sequences, go_
     np.testing.assert_allclose(grads[2], module.bias_ih_l0.grad.numpy(), atol=1e-10)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru-before"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_one_sample_equals_its_row_of_a_batch_and_the_workspace_moves_between_them(cell, dtype):
-    forward = {"rnn": R.simple_rnn_forward, "lstm": R.lstm_forward, "gru": R.gru_forward}[cell]
-    k = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    forward = {"rnn": R.simple_rnn_forward, "lstm": R.lstm_forward, "gru": R.gru_forward,
+               "gru-before": R.gru_forward}[cell]
+    if cell == "gru-before":  # the reset gate applied before the recurrent product
+        forward = functools.partial(R.gru_forward, reset_after=False)
+    k = {"rnn": 1, "lstm": 4, "gru": 3, "gru-before": 3}[cell]
     rng = np.random.default_rng(7)
     x = rng.standard_normal((5, T, F)).astype(dtype)
     weights = [rng.standard_normal((F, k * U)).astype(dtype),

@@ -107,6 +107,10 @@ def gru_forward(
         r_aug[:u] = recurrent_dropout_mask.T
     tmp = ws.array("tmp", (u, n), dtype)
 
+    # One sample: a step's (3u, 1) gates and (1, 3u) projection are the same memory layout, so
+    # the whole sequence moves in one copy before and after the loop instead of one a step.
+    single = n == 1
+
     def build() -> None:
         calls = sb.Calls()
         plan = []
@@ -127,9 +131,11 @@ def gru_forward(
                               rh_rows),
                 )
             plan.append((
-                calls.add(sb.transpose_into(xw[:, p, :], st[: 3 * u], call=False), xw),
+                None if single else calls.add(
+                    sb.transpose_into(xw[:, p, :], st[: 3 * u], call=False), xw),
                 recurrent,
-                calls.add(sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
+                None if single else calls.add(
+                    sb.transpose_into(ht[p + 1, :u], h[:, p, :], call=False), ht, h),
             ))
         # The step's views, made once: slicing costs ~2 us a step.
         views = [(s[p, : 2 * u], s[p, :u], s[p, u:2 * u], s[p, 2 * u:3 * u], s[p, 3 * u:5 * u],
@@ -139,10 +145,13 @@ def gru_forward(
 
     plan = _plan(ws, ("gru-forward", reset_after, hr is None), build)
     run = plan.calls.run
+    if single:
+        np.copyto(s[:, : 3 * u, 0], xw[0])
     for p in range(steps):
         into_gates, recurrent, out_of_state = plan.steps[p]
         zr, z, r, a_h, m_zr, m_h, m_h_after, h_prev, h_new = plan.views[p]
-        run(into_gates)
+        if into_gates is not None:
+            run(into_gates)
         if hr is not None:
             np.multiply(ht[p], r_aug, out=hr)
         h_fed = h_prev if hr is None else hr[:u]
@@ -169,7 +178,10 @@ def gru_forward(
         h_new += a_h
         if masked is not None:
             np.copyto(h_new, h_prev, where=masked[p])
-        run(out_of_state)
+        if out_of_state is not None:
+            run(out_of_state)
+    if single:
+        np.copyto(h[0], ht[1:, :u, 0])
     if return_sequences:
         output = h
         if zero_output_for_mask and masked is not None:
