@@ -78,6 +78,14 @@ class ConvGeometry:
         return self.strides == self.kernel_size and not self.padded
 
     @functools.cached_property
+    def tile_slices(self) -> tuple:
+        """For tiling windows: ``(rows, columns)``, the slices that take row ``i`` (column
+        ``j``) of every window, for each ``i`` (``j``)."""
+        (out_h, out_w), (window_h, window_w) = self.output_size, self.kernel_size
+        return (tuple(slice(i, out_h * window_h, window_h) for i in range(window_h)),
+                tuple(slice(j, out_w * window_w, window_w) for j in range(window_w)))
+
+    @functools.cached_property
     def offset_slices(self) -> tuple:
         """For each window offset ``(i, j)``, row-major: the ``(rows, columns)`` slices of the
         (padded) input that hold element ``(i, j)`` of every window."""

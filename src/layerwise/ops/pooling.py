@@ -116,14 +116,15 @@ def _tiled_maximum(x, geometry: ConvGeometry, workspace: Workspace, out) -> None
     values), then of its ``pool_w`` columns, on an array ``pool_h`` times smaller. (Training
     goes columns first, the order that makes its recorded choices the first maxima in
     row-major order; without choices the order does not change the maxima.)"""
-    n, _, width, channels = x.shape
-    (out_h, out_w), (pool_h, pool_w) = geometry.output_size, geometry.kernel_size
-    rows = [x[:, i : out_h * pool_h : pool_h] for i in range(pool_h)]
-    row_max = rows[0] if pool_h == 1 else workspace.get(
-        "row_max_inference", (n, out_h, width, channels), x.dtype)
-    if pool_h > 1:
-        _maximum_of(rows, row_max)
-    _maximum_of([row_max[:, :, j : out_w * pool_w : pool_w] for j in range(pool_w)], out)
+    row_slices, column_slices = geometry.tile_slices
+    if len(row_slices) == 1:
+        row_max = x[:, row_slices[0]]
+    else:
+        n, _, width, channels = x.shape
+        row_max = workspace.get("row_max_inference",
+                                (n, geometry.output_size[0], width, channels), x.dtype)
+        _maximum_of([x[:, rows] for rows in row_slices], row_max)
+    _maximum_of([row_max[:, :, columns] for columns in column_slices], out)
 
 
 def max_pool2d_forward(
