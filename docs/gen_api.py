@@ -21,7 +21,8 @@ PAGES = {
     "model": ("Model and training", None, [
         "layerwise.model", "layerwise.sequential", "layerwise.training", "layerwise.feeding",
         "layerwise.graph",
-        "layerwise.weighting", "layerwise.predicting", "layerwise.progress", "layerwise.summary",
+        "layerwise.weighting", "layerwise.predicting", "layerwise.inference", "layerwise.progress",
+        "layerwise.summary",
     ]),
     "activations": ("Activations", "layerwise.activations", ["layerwise.special"]),
     "losses": ("Losses", "layerwise.losses", []),

@@ -62,14 +62,21 @@ class DataFeeding:
 
     def _input_arrays(self, x, argument: str) -> list[np.ndarray]:
         """The model's inputs as arrays in its dtype, checked (shape, NaN, sample counts)."""
+        return self._input_arrays_and_names(x, argument)[0]
+
+    def _input_arrays_and_names(
+        self, x, argument: str, check_values: bool = True
+    ) -> tuple[list[np.ndarray], list[str]]:
+        """:meth:`_input_arrays` and the argument name of each (``x``, ``x['a']``, ...);
+        floating inputs are checked for NaN only with ``check_values``."""
         items, names = self._structured(x, self.input_names, argument, "input")
         dtypes = [getattr(layer, "input_dtype", None) for layer in self.input_layers]
         arrays = [
-            as_features(item, shape, self.dtype if dtype is None else dtype, name)
+            as_features(item, shape, self.dtype if dtype is None else dtype, name, check_values)
             for item, shape, name, dtype in zip(items, self.input_shapes, names, dtypes)
         ]
         _same_length(arrays, names)
-        return arrays
+        return arrays, names
 
     def _target_arrays(self, y, argument: str, n: int) -> list[np.ndarray]:
         """The targets of every output as its loss consumes them, checked."""
