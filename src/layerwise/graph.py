@@ -171,6 +171,11 @@ class Graph:
         keeps each layer's output array for the next call, which writes over it: the outputs
         returned are then valid only until that call.
         """
+        if self._chain and workspace is None:  # one-sample predict: the shortest loop
+            x = inputs[0]
+            for layer in self.layers:
+                x = layer._infer(x)
+            return [x]
         n = len(inputs[0])
         results: list = [None] * len(self.layers)
         for k, i in enumerate(self.input_indices):

@@ -579,9 +579,12 @@ class Model(Trainer):
         """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
         list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
         inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
-        batches of ``batch_size``. Dropout and batch normalization run in inference mode for
-        this call only (a ``predict`` inside ``fit``'s callbacks does not change the training
-        mode of the rest of the epoch).
+        batches of ``batch_size``; with several BLAS threads (``OPENBLAS_NUM_THREADS``,
+        threadpoolctl), a large input of a model of dense, activation, normalization, dropout,
+        merge and reshaping layers runs its batches on that many Python threads at once, each
+        with one BLAS thread (see :mod:`layerwise.inference`). Dropout and batch normalization
+        run in inference mode for this call only (a ``predict`` inside ``fit``'s callbacks does
+        not change the training mode of the rest of the epoch).
 
         Args:
             x: the samples.
