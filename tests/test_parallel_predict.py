@@ -201,3 +201,50 @@ def test_affine_is_the_product_plus_the_bias(n):
     strided = np.asfortranarray(x)  # BLAS cannot take it as it is: NumPy's product instead
     np.testing.assert_allclose(affine(strided, w, b), expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(affine(x, w, None), expected - b, rtol=1e-12, atol=1e-12)
+
+
+def dense_fed_model() -> Model:
+    """An input feeding only dense layers no wider than it: predict checks it for NaN through
+    their products. Row 0 of the first kernel is negative, so that an infinite feature 0 turns
+    into -inf before ReLU, which ReLU would hide."""
+    layerwise.set_seed(4)
+    inputs = Input((12,))
+    first = Dense(8, activation="relu")
+    h = Add()([first(inputs), Dense(8, activation="relu")(inputs)])
+    model = Model(inputs, Dense(3, activation="softmax")(h))
+    model.compile(loss="categorical_crossentropy")
+    first.weights[0] = -np.abs(first.weights[0]) - 0.1
+    return model
+
+
+def test_inputs_that_feed_only_narrower_dense_layers_are_checked_by_their_products():
+    checked, layers = inference.checks_by_product(dense_fed_model()._graph)
+    assert checked == [True] and len(layers) == 2
+    checked, _ = inference.checks_by_product(graph_model("float32")._graph)
+    assert checked == [False, False]  # through Flatten; into a wider Dense
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_product_check_finds_nan_and_infinity_in_any_pass(monkeypatch, threads, bad):
+    model = dense_fed_model()
+    x = np.random.default_rng(2).normal(size=(5000, 12)).astype(np.float32)
+    x[3217, 0], x[4999, 5] = bad, bad
+    passes_on_threads(monkeypatch)
+    with threadpool_limits(threads, user_api="blas"):
+        for batch_size in (None, 700):
+            with pytest.raises(ValueError, match="first in sample 3217"):
+                model.predict(x, batch_size=batch_size)
+        with pytest.raises(ValueError, match="first in sample 17"):
+            model.predict(x[3200:])  # one pass
+
+
+def test_a_product_that_overflows_from_finite_inputs_is_not_refused():
+    model = dense_fed_model()
+    x = np.random.default_rng(3).normal(size=(3000, 12)).astype(np.float32)
+    x[1000] = 3e38  # finite, but the products overflow to infinity
+    expected = layer_by_layer(model, [x])[0]
+    with np.errstate(all="ignore"):
+        got = model.predict(x, batch_size=1000)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-6)
+    assert np.isfinite(np.delete(got, 1000, axis=0)).all()

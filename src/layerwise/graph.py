@@ -162,14 +162,17 @@ class Graph:
         self.output_masks = [masks[i] for i in self.output_indices]
         return [results[i] for i in self.output_indices]
 
-    def infer(self, inputs: list, workspace: list | None = None) -> list:
+    def infer(
+        self, inputs: list, workspace: list | None = None, check_products: frozenset = frozenset()
+    ) -> list:
         """The outputs' arrays for ``inputs`` in inference mode, through every layer's
         ``_infer``: nothing is written to the layers, so several threads may run it at once.
         Only for a graph that is ``inferable``.
 
         ``workspace`` (a list with one item per layer, None at first, owned by one thread)
         keeps each layer's output array for the next call, which writes over it: the outputs
-        returned are then valid only until that call.
+        returned are then valid only until that call. The dense layers at the indices in
+        ``check_products`` check their products (``Dense._infer``'s ``check_product``).
         """
         if self._chain and workspace is None:  # one-sample predict: the shortest loop
             x = inputs[0]
@@ -194,7 +197,10 @@ class Graph:
                     # np.empty only reserves: a layer that returns a view never touches it.
                     out = workspace[i] = np.empty((n, *layer.output_shape), dtype=layer.dtype)
                 out = out[:n]
-            results[i] = layer._infer(x, out)
+            if i in check_products:
+                results[i] = layer._infer(x, out, check_product=True)
+            else:
+                results[i] = layer._infer(x, out)
         return [results[i] for i in self.output_indices]
 
     # ----------------------------------------------------------------- backward

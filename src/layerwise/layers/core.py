@@ -9,7 +9,7 @@ from numpy.typing import DTypeLike
 
 from .. import _blas, _constants, activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
-from ..ops.affine import affine
+from ..ops.affine import NonFiniteProduct, affine
 from ..registry import register, serialize
 from ..seeding import make_rng
 from .base import Layer, check_positive_int
@@ -283,14 +283,28 @@ class Dense(Layer):
             return self.output
         return self.output.reshape(*input_data.shape[:-1], self.output_size)
 
-    def _infer(self, input_data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def _infer(
+        self, input_data: np.ndarray, out: np.ndarray | None = None, check_product: bool = False
+    ) -> np.ndarray:
         """:meth:`forward`'s output with nothing kept: the bias folded into the product, and
-        the activation applied in place (no backward needs the value before it)."""
+        the activation applied in place (no backward needs the value before it). With
+        ``check_product``, a product holding NaN or infinity raises ``NonFiniteProduct``: a
+        row of the input that holds one makes its whole row of the product non-finite
+        (NaN or infinity times any number is), so a finite product proves the input finite."""
         x = input_data if input_data.ndim == 2 else input_data.reshape(-1, input_data.shape[-1])
         if x.dtype != self.weights.dtype:
             x = x.astype(self.weights.dtype)
         rows = None if out is None else out.reshape(len(x), self.output_size)
-        z = affine(x, self.weights, self.bias if self.use_bias else None, out=rows)
+        bias = self.bias if self.use_bias else None
+        if not check_product:
+            z = affine(x, self.weights, bias, out=rows)
+        else:
+            # Quietly: a finite product raised no warning, and the caller runs a non-finite one
+            # again without the check (warning then), unless the input itself was at fault.
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = affine(x, self.weights, bias, out=rows)
+                if not np.isfinite(np.add.reduce(z, axis=None)):
+                    raise NonFiniteProduct(self.name)
         z = self.activation.forward(z, out=z)
         if input_data.ndim == 2:
             return z

@@ -14,7 +14,12 @@ import numpy as np
 from .. import _blas
 from .gemm import blas_available, product_into
 
-__all__ = ["affine"]
+__all__ = ["NonFiniteProduct", "affine"]
+
+
+class NonFiniteProduct(ArithmeticError):
+    """Raised by a dense layer's inference when asked to check its product and it holds NaN or
+    infinity; ``predict`` then checks the input itself (see :mod:`layerwise.inference`)."""
 
 
 def affine(
