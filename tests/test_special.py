@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import special as scipy_special
 
-from layerwise.special import erf, erfc, normal_cdf
+from layerwise.special import erf, erfc, gelu, normal_cdf
 
 mpmath.mp.dps = 40
-BREAKS = [0.46875, 4.0]
+BREAKS = [0.46875, 4.0, 1.0, 5.6, 7.5]  # Cody's ranges, the CDF's tail, the tables' ends
 
 
 def exact(function, x: np.ndarray) -> np.ndarray:
@@ -26,10 +26,10 @@ def grid() -> np.ndarray:
     return np.concatenate([x, -x])
 
 
-def test_erf_is_within_2e_16_of_mpmath_absolute_and_relative():
+def test_erf_is_within_3_ulps_of_mpmath_absolute_and_relative():
     x = grid()
     got, want = erf(x), exact(mpmath.erf, x)
-    assert np.max(np.abs(got - want)) <= 2.3e-16
+    assert np.max(np.abs(got - want)) <= 3.4e-16  # 3 ulps just below 1
     nonzero = want != 0
     assert np.max(np.abs(got - want)[nonzero] / np.abs(want[nonzero])) <= 1e-15
 
@@ -66,10 +66,13 @@ def test_special_values_shapes_and_dtypes():
 
 @pytest.mark.parametrize("function", [erf, erfc, normal_cdf])
 def test_no_floating_point_warnings_on_extreme_inputs(function):
-    x = np.array([-1e308, -50.0, -27.0, 27.0, 50.0, 1e308, np.inf, -np.inf])
-    # Underflow (exp(-2500) rounding to 0) is the right answer; nothing else may be raised.
-    with np.errstate(over="raise", divide="raise", invalid="raise"):
+    x = np.array([-1e308, -50.0, -27.0, 27.0, 50.0, 1e308, np.inf, -np.inf, 1e-310, -5e-324])
+    # Underflow (exp(-2500) rounding to 0) is the right answer, and is not raised even when
+    # the caller asks NumPy to raise on everything.
+    with np.errstate(all="raise"):
         assert np.isfinite(function(x)).all()
+    with np.errstate(all="raise"):
+        assert np.isfinite(gelu(x[np.isfinite(x)])).all()
 
 
 def test_exact_gelu_gradient_against_mpmath_including_zero_and_the_tails():
@@ -105,3 +108,41 @@ def test_threads_each_get_their_own_scratch_arrays():
     for k, (got, cdf) in enumerate(results):
         np.testing.assert_array_equal(got, expected[k % 8])
         np.testing.assert_array_equal(cdf, normal_cdf(arrays[k % 8]))
+
+
+def test_erf_never_leaves_minus_one_to_one_and_is_odd():
+    # Around the end of the table (5.6), on grid points and midway between them (2**-11).
+    x = np.concatenate([np.linspace(5.0, 6.5, 30001), 5.6 + np.arange(-50, 50) * 2.0**-11])
+    x = np.concatenate([x, -x])
+    got = erf(x)
+    assert np.all(np.abs(got) <= 1.0)
+    np.testing.assert_array_equal(erf(-x), -got)
+    np.testing.assert_allclose(got, exact(mpmath.erf, x), rtol=0, atol=3.4e-16)
+
+
+def test_gelu_is_within_1e_15_relative_of_mpmath_also_in_the_tails():
+    x = np.concatenate([
+        np.linspace(-38, 10, 4801), np.geomspace(1e-300, 1, 200), -np.geomspace(1e-300, 1, 200),
+        [b + d for b in (-9.0, -5.6, 5.6, 9.0) for d in (-1e-12, 0.0, 1e-12)],
+    ])
+    want = np.array([float(mpmath.mpf(float(v)) * mpmath.ncdf(mpmath.mpf(float(v)))) for v in x])
+    got = gelu(x)
+    normal = np.abs(want) >= 1e-300  # near and below underflow, fewer digits exist
+    assert np.max(np.abs(got - want)[normal] / np.abs(want[normal])) < 1e-15
+    tiny = ~normal
+    assert np.all(np.abs(got - want)[tiny] <= 1e-15 * np.abs(want[tiny]) + 1e-322)
+
+
+def test_gelu_writes_into_out_even_when_out_is_x():
+    x = np.random.default_rng(3).normal(scale=3, size=(70, 600))  # several blocks
+    want = gelu(x)
+    out = np.empty_like(x)
+    assert gelu(x, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    y = x.copy()
+    gelu(y, out=y)  # in place, as the recurrent layers call activations
+    np.testing.assert_array_equal(y, want)
+    x32 = x.astype(np.float32)
+    out32 = np.empty_like(x32)
+    gelu(x32, out=out32)  # computed in float64, rounded once
+    np.testing.assert_array_equal(out32, gelu(x32.astype(np.float64)).astype(np.float32))

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from . import _constants, registry
 from .registry import ConfigValue, register
-from .special import erf, normal_cdf
+from .special import erf, gelu
 
 __all__ = [
     "ActivationFunction",
@@ -281,7 +281,7 @@ class GELU(ActivationFunction):
     def forward(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if self.approximate:
             return _store(0.5 * x * (1 + self._tanh_inner(x)), out)
-        return np.multiply(x, normal_cdf(x), out=out)
+        return gelu(x, out=out)
 
     def backward(self, x: np.ndarray, y: np.ndarray, output_error: np.ndarray) -> np.ndarray:
         if self.approximate:

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from . import losses, optimizers, registry
-from . import metrics as metrics_module
+from . import optimizers, registry
 from .checkpoints import save_checkpoint
+from .compiling import check_loss_fits_output, resolve_loss_weights, resolve_losses, resolve_metrics
 from .data import check_finite
 from .distributed import check_distribute
+from .evaluation import sequence_mask
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
 from .inference import predict_passes
@@ -26,7 +27,7 @@ from .predicting import predict_with_hooks
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
 from .summary import summary_text
-from .training import Trainer, _sequence_mask
+from .training import Trainer
 
 __all__ = ["Model"]
 
@@ -163,12 +164,13 @@ class Model(Trainer):
             dtype_name = None
         if dtype_name not in _DTYPES:
             raise ValueError(f"Argument 'dtype' must be one of {_DTYPES}; received {dtype!r}.")
-        losses_list = self._resolve_losses(spec, argument)
-        weights = self._resolve_loss_weights(loss_weights)
+        names = self.output_names
+        losses_list = resolve_losses(spec, argument, names)
+        weights = resolve_loss_weights(loss_weights, names)
         optimizer = optimizers.get(optimizer, argument="optimizer")
         for loss_function, layer in zip(losses_list, self.output_layers):
-            self._check_loss_fits_output(loss_function, layer)
-        metric_lists = self._resolve_metrics(metrics, losses_list)
+            check_loss_fits_output(loss_function, layer)
+        metric_lists = resolve_metrics(metrics, losses_list, names, self.output_shapes)
         distribute = check_distribute(distribute, [m for group in metric_lists for m in group])
         # Everything is checked: from here on, the model changes.
         self.dtype = np.dtype(dtype)
@@ -197,122 +199,9 @@ class Model(Trainer):
         self._use_distribute(distribute)
         self.compiled = True
 
-    def _by_output(self, value, argument: str, what: str) -> list:
-        """``value`` given for every output: a list in the order of ``outputs`` or a dict by
-        output name, checked; returns the list."""
-        names = self.output_names
-        if isinstance(value, dict):
-            unknown = sorted(set(value) - set(names), key=str)
-            missing = [n for n in names if n not in value]
-            if unknown or missing:
-                raise ValueError(
-                    f"Argument '{argument}' is a dict by output name; the outputs are {names}, "
-                    f"but it has unknown keys {unknown} and lacks {missing}."
-                )
-            return [value[n] for n in names]
-        if not isinstance(value, (list, tuple)) or len(value) != len(names):
-            raise ValueError(
-                f"Argument '{argument}' must give {what} for each of the {len(names)} outputs "
-                f"{names}: a list of {len(names)} or a dict by output name; received "
-                f"{value!r:.80}."
-            )
-        return list(value)
-
-    def _resolve_losses(self, spec, argument: str) -> list:
-        if isinstance(spec, str) and spec.strip().lower() in registry.valid_names("optimizer"):
-            if spec.strip().lower() not in registry.valid_names("loss"):
-                raise ValueError(
-                    f"Argument '{argument}' is {spec!r}, an optimizer's name: the first "
-                    "argument of compile is the loss here, compile(loss_fn, optimizer). Write "
-                    f"compile(loss='mse', optimizer={spec!r})."
-                )
-        if isinstance(spec, (dict, list, tuple)):
-            items = self._by_output(spec, argument, "a loss")
-            return [losses.get(item, argument=argument) for item in items]
-        return [losses.get(spec, argument=argument)] * len(self.output_layers)
-
-    def _resolve_loss_weights(self, loss_weights) -> list[float]:
-        if loss_weights is None:
-            return [1.0] * len(self.output_layers)
-        if isinstance(loss_weights, (int, float)) and len(self.output_layers) == 1:
-            loss_weights = [loss_weights]
-        items = self._by_output(loss_weights, "loss_weights", "a weight")
-        for item in items:
-            if (
-                isinstance(item, bool)
-                or not isinstance(item, (int, float, np.number))
-                or not math.isfinite(item)
-                or item < 0
-            ):
-                raise ValueError(
-                    "Argument 'loss_weights' must hold finite numbers >= 0; received "
-                    f"{loss_weights!r:.80}."
-                )
-        return [float(item) for item in items]
-
-    def _resolve_metrics(self, metrics, losses_list) -> list[list]:
-        several = len(self.output_layers) > 1
-        if isinstance(metrics, dict) and several:
-            per_output = self._by_output(
-                {k: v for k, v in metrics.items()} | {
-                    n: None for n in self.output_names if n not in metrics
-                },
-                "metrics",
-                "metrics",
-            )
-        else:
-            per_output = [metrics] * len(self.output_layers)
-        result = []
-        for k, (group, loss_function, shape) in enumerate(
-            zip(per_output, losses_list, self.output_shapes)
-        ):
-            if group is not None and not isinstance(group, (list, tuple, str, dict)) and not (
-                isinstance(group, metrics_module.Metric)
-            ):
-                raise TypeError(
-                    "Argument 'metrics' must be a list of metric names or objects"
-                    + (" (or a dict by output name)" if several else "")
-                    + f"; received {group!r:.80} of type {type(group).__name__}."
-                )
-            built = metrics_module.get_list(group, loss_function, shape)
-            if k and group is metrics:  # one list for every output: each gets its own objects
-                built = [metrics_module.clone(m, loss_function, shape) for m in built]
-            result.append(built)
-        return result
-
     def _output_activation(self):
         """The activation the (first) output layer applies last, or None."""
         return self.output_layer.output_activation
-
-    def _check_loss_fits_output(self, loss, layer=None) -> None:
-        layer = self.output_layer if layer is None else layer
-        activation = layer.output_activation
-        name = activation.name if activation is not None else "none"
-        if loss.from_logits and activation is not None and name != "linear":
-            raise IncompatibleLayerError(
-                f"The loss {loss.name!r} has from_logits=True, so it applies {loss.partner} "
-                f"itself, but the output layer {layer.name!r} already applies {name!r}. Use "
-                "activation=None (linear) on the output layer, or from_logits=False."
-            )
-        if loss.requires_probability and not loss.from_logits:
-            if activation is None or not activation.output_is_probability:
-                raise IncompatibleLayerError(
-                    f"The loss {loss.name!r} needs probabilities, but the output layer "
-                    f"{layer.name!r} ({type(layer).__name__}) has activation {name!r}. Use "
-                    f"activation='{loss.partner}' on the output layer (or an "
-                    f"Activation('{loss.partner}') layer after it), or a linear output with "
-                    f"Loss({loss.name!r}, from_logits=True)."
-                )
-            if activation.name != loss.partner:
-                raise IncompatibleLayerError(
-                    f"The loss {loss.name!r} needs a '{loss.partner}' output, but the output layer "
-                    f"{layer.name!r} has activation {name!r}. Use activation='{loss.partner}'"
-                    + (
-                        ", or the loss 'binary_crossentropy' for independent sigmoid outputs."
-                        if name == "sigmoid"
-                        else ", or the loss 'categorical_crossentropy' for a softmax output."
-                    )
-                )
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """The layer called ``name`` (or at position ``index`` of :attr:`layers`), as Keras.
@@ -521,7 +410,7 @@ class Model(Trainer):
         targets = self._target_arrays(y, "y", len(outputs[0]))
         errors, fused = [], []
         for k, (target, output) in enumerate(zip(targets, outputs)):
-            mask = _sequence_mask(self._graph.output_masks[k], output)
+            mask = sequence_mask(self._graph.output_masks[k], output)
             if mask is not None:  # only the unmasked steps of a sequence output count (Keras)
                 error = np.zeros_like(output)
                 pre = self._fused_outputs[k]
