@@ -9,12 +9,13 @@ whole passes on several Python threads at once, each with one BLAS thread: NumPy
 BLAS release the GIL, so the element-wise work runs in parallel as well as the products. The
 passes are handed out one at a time, so a thread whose core is busy with another process simply
 takes fewer of them. On the benchmark MLP's 10,000 rows with 2 threads this takes ``predict``
-from 1.3-1.5x onnxruntime's time to about its time (``benchmarks/run.py --only predict10k``).
+from about 1.5x onnxruntime's time to 1.1-1.16x on a quiet machine, and below its time when
+other processes load the cores (``benchmarks/run.py --only predict10k``).
 
 The BLAS thread count that the library runs with (``OPENBLAS_NUM_THREADS``, threadpoolctl) is
 the number of threads used; it is set to one for the duration of the call and then restored
 (:func:`layerwise._blas.one_thread`). With one thread, a model with other layers, or a small
-input, the passes run one after another as before.
+input, the passes run one after another on the calling thread.
 """
 
 from __future__ import annotations
@@ -59,7 +60,15 @@ def _work_per_row(graph: Graph) -> int:
 
 def threads_for(graph: Graph, rows: int) -> int:
     """How many threads ``predict`` runs ``rows`` samples of ``graph`` on: BLAS's thread count
-    (at most the usable cores) for an ``inferable`` graph and enough work, else 1."""
+    (at most the usable cores) for an ``inferable`` graph and enough work, else 1.
+
+    Example:
+        >>> import layerwise
+        >>> inputs = layerwise.Input((784,))
+        >>> model = layerwise.Model(inputs, layerwise.Dense(10)(inputs))
+        >>> threads_for(model._graph, 1)  # one sample: always the calling thread
+        1
+    """
     if rows < 2 * MIN_PASS_ROWS or not graph.inferable:
         return 1
     threads = min(_blas.blas_threads(), _cores(), rows // MIN_PASS_ROWS)
@@ -74,7 +83,14 @@ def checks_by_product(graph: Graph) -> tuple[list[bool], frozenset]:
 
     An input qualifies when every layer it feeds is a ``Dense`` no wider than it: the check then
     reads the product, in cache and at most as large, instead of another pass over the input
-    (on the benchmark MLP it saves 7% of ``predict``'s time).
+    (on the benchmark MLP it saves 5% of ``predict``'s time).
+
+    Example:
+        >>> import layerwise
+        >>> inputs = layerwise.Input((784,))
+        >>> model = layerwise.Model(inputs, layerwise.Dense(10)(inputs))
+        >>> checks_by_product(model._graph)
+        ([True], frozenset({1}))
     """
     if not graph.inferable:
         return [False] * len(graph.input_indices), frozenset()
