@@ -4,7 +4,10 @@ BLAS thread setting decides the threads and is restored, and NaN is found in any
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -248,3 +251,32 @@ def test_a_product_that_overflows_from_finite_inputs_is_not_refused():
         got = model.predict(x, batch_size=1000)
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-6)
     assert np.isfinite(np.delete(got, 1000, axis=0)).all()
+
+
+@needs_blas
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_predicts_on_threads_of_its_own(monkeypatch):
+    model = graph_model("float64")
+    xs = inputs(4000, "float64")
+    passes_on_threads(monkeypatch)
+    with threadpool_limits(2, user_api="blas"):
+        expected = model.predict(xs)  # the parent's helper threads exist now
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            try:
+                got = model.predict(xs)
+                ok = all(np.allclose(g, e, rtol=1e-12, atol=1e-12) for g, e in zip(got, expected))
+                os.write(write, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+        os.close(write)
+        deadline = time.monotonic() + 20
+        while os.waitpid(child, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                pytest.fail("predict in a forked child did not finish")
+            time.sleep(0.01)
+        assert os.read(read, 1) == b"1"
+        os.close(read)

@@ -24,6 +24,7 @@ import itertools
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -42,6 +43,27 @@ MIN_PASS_ROWS = 256
 # Multiply-adds and output values of a call below which starting threads costs more than the
 # parallel work saves (about a millisecond of work on one core).
 MIN_PARALLEL_WORK = 1 << 24
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _helpers(count: int) -> ThreadPoolExecutor:
+    """The helper threads, kept between calls: a new thread's first BLAS call sets up
+    OpenBLAS's buffers for that thread (0.1-0.4 ms measured), which every ``predict`` would
+    pay. A larger pool replaces it when more threads are asked for, and a forked child makes
+    its own (the parent's threads do not exist there; submitting to them would wait forever)."""
+    global _pool, _pool_size, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_size < count or _pool_pid != os.getpid():
+            if _pool is not None and _pool_pid == os.getpid():
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(count, thread_name_prefix="layerwise-predict")
+            _pool_size, _pool_pid = count, os.getpid()
+        return _pool
 
 
 def _cores() -> int:
@@ -202,12 +224,10 @@ def predict_passes(
             failures.append((start, error))
 
     with _blas.one_thread():
-        helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
-        for helper in helpers:
-            helper.start()
+        helpers = [_helpers(threads - 1).submit(work) for _ in range(threads - 1)]
         work()
         for helper in helpers:
-            helper.join()
+            helper.result()
     if failures:
         raise min(failures, key=lambda failure: failure[0])[1]
     return results
