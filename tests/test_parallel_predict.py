@@ -220,6 +220,15 @@ def dense_fed_model() -> Model:
     return model
 
 
+def chain_model() -> Model:
+    """Input -> Dense -> Dense: a chain, which Graph.infer runs by its shortest loop."""
+    layerwise.set_seed(5)
+    inputs = Input((12,))
+    model = Model(inputs, Dense(3, activation="softmax")(Dense(8, activation="relu")(inputs)))
+    model.compile(loss="categorical_crossentropy")
+    return model
+
+
 def test_inputs_that_feed_only_narrower_dense_layers_are_checked_by_their_products():
     checked, layers = inference.checks_by_product(dense_fed_model()._graph)
     assert checked == [True] and len(layers) == 2
@@ -227,10 +236,11 @@ def test_inputs_that_feed_only_narrower_dense_layers_are_checked_by_their_produc
     assert checked == [False, False]  # through Flatten; into a wider Dense
 
 
+@pytest.mark.parametrize("make", [dense_fed_model, chain_model])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_the_product_check_finds_nan_and_infinity_in_any_pass(monkeypatch, threads, bad):
-    model = dense_fed_model()
+def test_the_product_check_finds_nan_and_infinity_in_any_pass(monkeypatch, make, threads, bad):
+    model = make()
     x = np.random.default_rng(2).normal(size=(5000, 12)).astype(np.float32)
     x[3217, 0], x[4999, 5] = bad, bad
     passes_on_threads(monkeypatch)
@@ -240,6 +250,8 @@ def test_the_product_check_finds_nan_and_infinity_in_any_pass(monkeypatch, threa
                 model.predict(x, batch_size=batch_size)
         with pytest.raises(ValueError, match="first in sample 17"):
             model.predict(x[3200:])  # one pass
+        with pytest.raises(ValueError, match="first in sample 17"):
+            model.predict(x[3200:3500])  # one pass, below the rows for threads
 
 
 def test_a_product_that_overflows_from_finite_inputs_is_not_refused():

@@ -174,7 +174,7 @@ class Graph:
         returned are then valid only until that call. The dense layers at the indices in
         ``check_products`` check their products (``Dense._infer``'s ``check_product``).
         """
-        if self._chain and workspace is None:  # one-sample predict: the shortest loop
+        if self._chain and workspace is None and not check_products:  # one-sample predict
             x = inputs[0]
             for layer in self.layers:
                 x = layer._infer(x)
