@@ -95,13 +95,20 @@ def test_every_layers_infer_gives_its_forward_output(dtype, n):
         np.testing.assert_array_equal(x, original)  # the inputs are never written
 
 
-def passes_on_threads(monkeypatch) -> list[tuple[int, int]]:
-    """Record (thread id, BLAS threads) of every pass predict runs."""
+def passes_on_threads(monkeypatch, meet: int = 0) -> list[tuple[int, int]]:
+    """Record (thread id, BLAS threads) of every pass predict runs. With ``meet``, the first
+    pass of each thread waits until ``meet`` threads have started one (so that on a busy
+    machine the calling thread cannot finish every pass before a helper is scheduled)."""
     seen: list[tuple[int, int]] = []
     run = inference._run_pass
+    barrier = threading.Barrier(meet) if meet else None
 
     def recording(*args):
-        seen.append((threading.get_ident(), _blas.blas_threads()))
+        if barrier is not None and all(t != threading.get_ident() for t, _ in seen):
+            seen.append((threading.get_ident(), _blas.blas_threads()))
+            barrier.wait(timeout=30)  # a thread that never comes breaks it: the test fails
+        else:
+            seen.append((threading.get_ident(), _blas.blas_threads()))
         return run(*args)
 
     monkeypatch.setattr(inference, "_run_pass", recording)
@@ -119,7 +126,7 @@ def test_predict_on_two_threads_equals_the_layer_by_layer_forward(monkeypatch, d
     model = graph_model(dtype)
     xs = inputs(6000, dtype)
     expected = layer_by_layer(model, xs)
-    seen = passes_on_threads(monkeypatch)
+    seen = passes_on_threads(monkeypatch, meet=2)
     with threadpool_limits(2, user_api="blas"):
         assert inference.threads_for(model._graph, 6000) == 2
         got = model.predict(xs, batch_size=1000)
@@ -172,10 +179,11 @@ def test_nan_in_any_pass_names_the_first_bad_sample(monkeypatch, rows):
     for row in rows:
         xs[1][row, 2] = np.nan
     passes_on_threads(monkeypatch)
-    with threadpool_limits(2, user_api="blas"), pytest.raises(ValueError) as error:
-        model.predict(xs)
+    with threadpool_limits(2, user_api="blas"):
+        with pytest.raises(ValueError) as error:
+            model.predict(xs)
+        assert _blas.blas_threads() == 2  # restored after the failure too
     assert f"sample {min(rows)}" in str(error.value) and "x[1]" in str(error.value)
-    assert _blas.blas_threads() == 2
 
 
 @needs_blas
