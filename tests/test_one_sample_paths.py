@@ -37,7 +37,7 @@ def test_a_ready_array_predicts_as_its_converted_copies(dtype, n):
     model = _model(dtype)
     x = np.random.default_rng(0).standard_normal((n, 4, 3)).astype(dtype)
     ready = model.predict(x)
-    assert model._ready_input(x, "x") is not None  # the shortcut was taken
+    assert model._ready_input(x)  # the shortcut is taken
     np.testing.assert_array_equal(ready, model.predict(np.asfortranarray(x)))
     np.testing.assert_array_equal(ready, model.predict(x.tolist()))
     assert ready.dtype == np.dtype(dtype)
@@ -46,9 +46,9 @@ def test_a_ready_array_predicts_as_its_converted_copies(dtype, n):
 def test_arrays_the_shortcut_does_not_take_go_the_general_way():
     model = _model()
     x = np.ones((2, 4, 3), np.float32)
-    assert model._ready_input(x.astype(np.float64), "x") is None  # converted
-    assert model._ready_input(np.asfortranarray(x), "x") is None  # copied
-    assert model._ready_input(x[:, :, :2], "x") is None  # wrong shape: refused below
+    assert not model._ready_input(x.astype(np.float64))  # converted
+    assert not model._ready_input(np.asfortranarray(x))  # copied
+    assert not model._ready_input(x[:, :, :2])  # wrong shape: refused below
     with pytest.raises(ValueError, match="shape"):
         model.predict(x[:, :, :2])
 

@@ -20,6 +20,9 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -27,6 +30,8 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enums
 _UNSEARCHED = object()
 # {dtype: {"gemm": f, "axpby": f, "axpy": f}} once searched; None when no usable BLAS was found.
 _routines = _UNSEARCHED
+# (get, set) of that OpenBLAS's thread count, found with the routines; None when unavailable.
+_thread_count = None
 
 
 def _openblas_paths() -> list[str]:
@@ -69,6 +74,7 @@ def _load(path: str):
         config.restype, config.argtypes = ctypes.c_char_p, []
         integer = ctypes.c_int64 if b"USE64BITINT" in (config() or b"") else ctypes.c_int32
         enum, pointer = ctypes.c_int, ctypes.c_void_p
+        _find_thread_count(library, prefix, suffix)
         for dtype, routines in found.items():
             real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
             signatures = {  # C = alpha op(A) op(B) + beta C;  y = alpha x + beta y;  y += alpha x
@@ -81,6 +87,19 @@ def _load(path: str):
                 routine.restype, routine.argtypes = None, signatures[name]
         return found
     return None
+
+
+def _find_thread_count(library, prefix: str, suffix: str) -> None:
+    """Remember ``openblas_get/set_num_threads`` of ``library`` (named as its routines are)."""
+    global _thread_count
+    try:
+        get = getattr(library, f"{prefix}openblas_get_num_threads{suffix}")
+        put = getattr(library, f"{prefix}openblas_set_num_threads{suffix}")
+    except AttributeError:
+        return
+    get.restype, get.argtypes = ctypes.c_int, []
+    put.restype, put.argtypes = None, [ctypes.c_int]  # an int in every build
+    _thread_count = (get, put)
 
 
 def _functions():
@@ -186,3 +205,48 @@ def add_scaled(y, alpha: float, x, scratch, direct: bool) -> None:
         return
     np.multiply(x, alpha, out=scratch)
     y += scratch
+
+
+def blas_threads() -> int:
+    """The threads NumPy's OpenBLAS runs a product on now (as set by ``OPENBLAS_NUM_THREADS``,
+    threadpoolctl or :func:`one_thread`), or 0 when that library was not found."""
+    _functions()
+    return int(_thread_count[0]()) if _thread_count is not None else 0
+
+
+_one_thread_lock = threading.Lock()
+_one_thread_blocks = 0  # blocks of one_thread open now, in any Python thread
+_saved_threads = 0
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run NumPy's OpenBLAS on one thread inside the block, for work that Python threads split
+    between them, each running its own products. The count found by the first of the blocks open
+    at a time is restored when the last one closes (also after an exception), so blocks open in
+    several threads at once cannot leave it at one. Does nothing when the library was not found.
+
+    Example:
+        >>> with one_thread():
+        ...     inside = blas_threads()
+        >>> inside in (0, 1)
+        True
+    """
+    global _one_thread_blocks, _saved_threads
+    _functions()
+    if _thread_count is None:
+        yield
+        return
+    get, put = _thread_count
+    with _one_thread_lock:
+        if _one_thread_blocks == 0:
+            _saved_threads = get()
+            put(1)
+        _one_thread_blocks += 1
+    try:
+        yield
+    finally:
+        with _one_thread_lock:
+            _one_thread_blocks -= 1
+            if _one_thread_blocks == 0:
+                put(_saved_threads)

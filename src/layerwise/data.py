@@ -54,8 +54,9 @@ def as_numeric_array(x: Any, argument: str) -> np.ndarray:
     return array
 
 
-def check_finite(array: np.ndarray, argument: str) -> None:
-    """Raise a ``ValueError`` naming the first sample that holds NaN or infinity."""
+def check_finite(array: np.ndarray, argument: str, first_sample: int = 0) -> None:
+    """Raise a ``ValueError`` naming the first sample that holds NaN or infinity; the rows of
+    ``array`` are samples ``first_sample``, ``first_sample + 1``, ... of the argument."""
     if array.dtype.kind not in "fc" or array.size == 0:
         return
     if array.size <= 4096:  # small (one sample, a batch): one call, no context manager
@@ -74,7 +75,9 @@ def check_finite(array: np.ndarray, argument: str) -> None:
         chunk = array[start : start + rows]
         finite = np.isfinite(chunk)
         if not finite.all():
-            bad = start + int(np.argmin(finite.reshape(len(chunk), -1).all(axis=1)))
+            bad = first_sample + start + int(
+                np.argmin(finite.reshape(len(chunk), -1).all(axis=1))
+            )
             raise ValueError(
                 f"Argument '{argument}' holds NaN or infinite values (first in sample {bad}); "
                 "clean or impute the data before training."
@@ -82,11 +85,17 @@ def check_finite(array: np.ndarray, argument: str) -> None:
 
 
 def as_features(
-    x: Any, input_shape: tuple[int, ...], dtype: DTypeLike, argument: str = "x"
+    x: Any,
+    input_shape: tuple[int, ...],
+    dtype: DTypeLike,
+    argument: str = "x",
+    check_values: bool = True,
 ) -> np.ndarray:
     """Samples ``(n, *input_shape)`` in ``dtype``, C-contiguous, checked for shape and NaN.
 
-    A 1-D array is accepted for a model with a single input feature.
+    A 1-D array is accepted for a model with a single input feature. With ``check_values``
+    False, floating samples are not checked for NaN here: the caller checks them with
+    :func:`check_finite` (predict does it pass by pass, where the rows are in cache).
     """
     array = as_numeric_array(x, argument)
     if array.ndim == 1 and input_shape == (1,):
@@ -110,7 +119,8 @@ def as_features(
                             f"{array.dtype}.")
         return np.ascontiguousarray(array, dtype=dtype)
     array = np.ascontiguousarray(array, dtype=dtype)
-    check_finite(array, argument)
+    if check_values:
+        check_finite(array, argument)
     return array
 
 

@@ -62,33 +62,37 @@ class DataFeeding:
 
     def _input_arrays(self, x, argument: str) -> list[np.ndarray]:
         """The model's inputs as arrays in its dtype, checked (shape, NaN, sample counts)."""
-        if len(self.input_layers) == 1 and type(x) is np.ndarray:
-            ready = self._ready_input(x, argument)
-            if ready is not None:
-                return ready
+        return self._input_arrays_and_names(x, argument)[0]
+
+    def _input_arrays_and_names(
+        self, x, argument: str, check_values: bool = True
+    ) -> tuple[list[np.ndarray], list[str]]:
+        """:meth:`_input_arrays` and the argument name of each (``x``, ``x['a']``, ...);
+        floating inputs are checked for NaN only with ``check_values``."""
+        if len(self.input_layers) == 1 and type(x) is np.ndarray and self._ready_input(x):
+            if check_values:
+                check_finite(x, argument)
+            return [x], [argument]
         items, names = self._structured(x, self.input_names, argument, "input")
         dtypes = [getattr(layer, "input_dtype", None) for layer in self.input_layers]
         arrays = [
-            as_features(item, shape, self.dtype if dtype is None else dtype, name)
+            as_features(item, shape, self.dtype if dtype is None else dtype, name, check_values)
             for item, shape, name, dtype in zip(items, self.input_shapes, names, dtypes)
         ]
         _same_length(arrays, names)
-        return arrays
+        return arrays, names
 
-    def _ready_input(self, x: np.ndarray, argument: str) -> list[np.ndarray] | None:
-        """``[x]`` when ``x`` is already what the general path would make of it (a C-contiguous
-        array of the input's dtype and sample shape), checked for NaN; else None. The check a
-        one-sample predict pays: the general path's conversions cost several microseconds."""
-        layer = self.input_layers[0]
-        dtype = getattr(layer, "input_dtype", None)
+    def _ready_input(self, x: np.ndarray) -> bool:
+        """Whether ``x`` is already what the general path would make of it for the single
+        input (a C-contiguous array of the input's dtype and sample shape): then only its NaN
+        check is left, which a one-sample predict pays instead of several microseconds of
+        conversions."""
+        dtype = getattr(self.input_layers[0], "input_dtype", None)
         if dtype is None:
             dtype = self.dtype
-        if x.dtype != dtype or x.shape[1:] != self.input_shapes[0] or not x.flags.c_contiguous:
-            return None
-        if x.ndim == 1:  # the general path's reshape of a single feature
-            return None
-        check_finite(x, argument)
-        return [x]
+        # ndim 1: the general path reshapes a single feature's column.
+        return (x.dtype == dtype and x.ndim > 1 and x.shape[1:] == self.input_shapes[0]
+                and x.flags.c_contiguous)
 
     def _target_arrays(self, y, argument: str, n: int) -> list[np.ndarray]:
         """The targets of every output as its loss consumes them, checked."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .exceptions import DisconnectedLayersError
 from .layers.base import Layer
 
@@ -117,6 +119,11 @@ class Graph:
             type(layer).compute_mask is not Layer.compute_mask for layer in self.layers
         )
         self.output_masks: list = [None] * len(outputs)
+        # Every layer computes its inference output without writing to itself (Layer._infer):
+        # then predict may run several passes at once, one per thread (layerwise.inference).
+        self.inferable = not self.masking and all(
+            type(layer)._infer is not Layer._infer for layer in self.layers
+        )
         self._chain = (
             len(inputs) == 1
             and len(outputs) == 1
@@ -162,6 +169,47 @@ class Graph:
             if self.masking:
                 masks[i] = layer.compute_mask(x, mask)
         self.output_masks = [masks[i] for i in self.output_indices]
+        return [results[i] for i in self.output_indices]
+
+    def infer(
+        self, inputs: list, workspace: list | None = None, check_products: frozenset = frozenset()
+    ) -> list:
+        """The outputs' arrays for ``inputs`` in inference mode, through every layer's
+        ``_infer``: nothing is written to the layers, so several threads may run it at once.
+        Only for a graph that is ``inferable``.
+
+        ``workspace`` (a list with one item per layer, None at first, owned by one thread)
+        keeps each layer's output array for the next call, which writes over it: the outputs
+        returned are then valid only until that call. The dense layers at the indices in
+        ``check_products`` check their products (``Dense._infer``'s ``check_product``).
+        """
+        if self._chain and workspace is None and not check_products:  # one-sample predict
+            x = inputs[0]
+            for layer in self.layers:
+                x = layer._infer(x)
+            return [x]
+        n = len(inputs[0])
+        results: list = [None] * len(self.layers)
+        for k, i in enumerate(self.input_indices):
+            results[i] = inputs[k]
+        for i, (layer, parents) in enumerate(zip(self.layers, self.parents)):
+            if not parents:
+                x = results[i]
+            elif layer.multiple_inputs:
+                x = [results[p] for p in parents]
+            else:
+                x = results[parents[0]]
+            out = None
+            if workspace is not None and parents:
+                out = workspace[i]
+                if out is None or len(out) < n:
+                    # np.empty only reserves: a layer that returns a view never touches it.
+                    out = workspace[i] = np.empty((n, *layer.output_shape), dtype=layer.dtype)
+                out = out[:n]
+            if i in check_products:
+                results[i] = layer._infer(x, out, check_product=True)
+            else:
+                results[i] = layer._infer(x, out)
         return [results[i] for i in self.output_indices]
 
     # ----------------------------------------------------------------- backward

@@ -16,10 +16,12 @@ from numpy.typing import DTypeLike
 from . import optimizers, registry
 from .checkpoints import save_checkpoint
 from .compiling import check_loss_fits_output, resolve_loss_weights, resolve_losses, resolve_metrics
+from .data import check_finite
 from .distributed import check_distribute
 from .evaluation import sequence_mask
 from .exceptions import IncompatibleLayerError, ShapeMismatchError
 from .graph import Graph, as_layer_list
+from .inference import predict_passes
 from .layers.base import Layer, check_positive_int
 from .predicting import predict_with_hooks
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
@@ -472,9 +474,12 @@ class Model(Trainer):
         """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
         list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
         inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
-        batches of ``batch_size``. Dropout and batch normalization run in inference mode for
-        this call only (a ``predict`` inside ``fit``'s callbacks does not change the training
-        mode of the rest of the epoch).
+        batches of ``batch_size``; with several BLAS threads (``OPENBLAS_NUM_THREADS``,
+        threadpoolctl), a large input of a model of dense, activation, normalization, dropout,
+        merge and reshaping layers runs its batches on that many Python threads at once, each
+        with one BLAS thread (see :mod:`layerwise.inference`). Dropout and batch normalization
+        run in inference mode for this call only (a ``predict`` inside ``fit``'s callbacks does
+        not change the training mode of the rest of the epoch).
 
         Args:
             x: the samples.
@@ -485,7 +490,8 @@ class Model(Trainer):
             callbacks: callbacks whose ``on_predict_*`` hooks are called (``on_predict_batch_end``
                 receives ``{'outputs': batch_outputs}``).
         """
-        xs = self._input_arrays(x, "x")
+        # NaN is looked for pass by pass (layerwise.inference), or below for predict_with_hooks.
+        xs, names = self._input_arrays_and_names(x, "x", check_values=False)
         size = (self._predict_batch() if batch_size is None
                 else check_positive_int(batch_size, "batch_size"))
         if isinstance(verbose, bool) or not (
@@ -495,27 +501,16 @@ class Model(Trainer):
                 f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r:.40}."
             )
         if verbose or callbacks:
+            for array, name in zip(xs, names):
+                check_finite(array, name)
             return predict_with_hooks(self, xs, size, verbose, callbacks)
         was_training = self._training
         if was_training:
             self._set_training(False)
         try:
-            n = len(xs[0])
-            if n <= size:  # the common small case: one pass, no copy of a fresh result
-                outputs = self._graph.forward(xs)
-                outputs = [
-                    out.copy() if any(np.may_share_memory(out, x) for x in xs) else out
-                    for out in outputs
-                ]
-                return self._single_or_list(outputs)
-            results = [
-                np.empty((n, *shape), dtype=self.dtype) for shape in self.output_shapes
-            ]
-            for start in range(0, n, size):
-                outputs = self._graph.forward([x[start : start + size] for x in xs])
-                for result, out in zip(results, outputs):
-                    result[start : start + size] = out
-            return self._single_or_list(results)
+            return self._single_or_list(
+                predict_passes(self._graph, xs, names, self.output_shapes, self.dtype, size)
+            )
         finally:
             if was_training and self._inside_fit:
                 self._set_training(True)

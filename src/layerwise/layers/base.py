@@ -296,6 +296,16 @@ class Layer(Serializable):
         Never writes into ``input_data``."""
         raise NotImplementedError
 
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> Any:
+        """The output in inference mode, as :meth:`forward` gives it with ``training`` False,
+        but writing nothing to the layer (nor to ``inputs``), so that several threads can run
+        it at once on different rows. ``out``, when given, is an array of the output's shape
+        and the layer's dtype that the layer may write its output into and return (reused
+        from pass to pass, which spares a fresh array's page faults); layers whose output is
+        a view of their input ignore it. A model made only of layers that define ``_infer``
+        runs large ``predict`` calls on several threads (:mod:`layerwise.inference`)."""
+        raise NotImplementedError
+
     def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
         """Store the parameters' gradients and return the gradient with respect to the input.
 

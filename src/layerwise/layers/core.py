@@ -9,6 +9,7 @@ from numpy.typing import DTypeLike
 
 from .. import _blas, _constants, activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
+from ..ops.affine import NonFiniteProduct, affine
 from ..registry import register, serialize
 from ..seeding import make_rng
 from .base import Layer, check_positive_int
@@ -72,6 +73,9 @@ class Input(Layer):
     def forward(self, inputs: Any) -> np.ndarray:
         """Return ``inputs`` unchanged (the model has already checked their shape)."""
         self.input = self.output = inputs
+        return inputs
+
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> Any:
         return inputs
 
     def backward(self, output_error: np.ndarray, learning_rate: float | None = None) -> np.ndarray:
@@ -279,6 +283,33 @@ class Dense(Layer):
             return self.output
         return self.output.reshape(*input_data.shape[:-1], self.output_size)
 
+    def _infer(
+        self, input_data: np.ndarray, out: np.ndarray | None = None, check_product: bool = False
+    ) -> np.ndarray:
+        """:meth:`forward`'s output with nothing kept: the bias folded into the product, and
+        the activation applied in place (no backward needs the value before it). With
+        ``check_product``, a product holding NaN or infinity raises ``NonFiniteProduct``: a
+        row of the input that holds one makes its whole row of the product non-finite
+        (NaN or infinity times any number is), so a finite product proves the input finite."""
+        x = input_data if input_data.ndim == 2 else input_data.reshape(-1, input_data.shape[-1])
+        if x.dtype != self.weights.dtype:
+            x = x.astype(self.weights.dtype)
+        rows = None if out is None else out.reshape(len(x), self.output_size)
+        bias = self.bias if self.use_bias else None
+        if not check_product:
+            z = affine(x, self.weights, bias, out=rows)
+        else:
+            # Quietly: a finite product raised no warning, and the caller runs a non-finite one
+            # again without the check (warning then), unless the input itself was at fault.
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = affine(x, self.weights, bias, out=rows)
+                if not np.isfinite(np.add.reduce(z, axis=None)):
+                    raise NonFiniteProduct(self.name)
+        z = self.activation.forward(z, out=z)
+        if input_data.ndim == 2:
+            return z
+        return z.reshape(*input_data.shape[:-1], self.output_size)
+
     def _delta(self, output_error, pre_activation):
         """The gradient of ``input @ weights + bias`` as rows ``(m, output_size)``:
         ``output_error`` itself with ``pre_activation`` (a fused loss already gave it), else
@@ -388,6 +419,9 @@ class Activation(Layer):
         out = self._buffer("y", input_data.shape)
         self.output = self.function.forward(input_data, out=out)
         return self.output
+
+    def _infer(self, input_data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return self.function.forward(input_data, out=out)
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """See :meth:`Layer._backward`; no parameters, so nothing to do without an input

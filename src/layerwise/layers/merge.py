@@ -81,6 +81,12 @@ class Add(_Merge):
         self.output = out
         return out
 
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.add(inputs[0], inputs[1], out=out)
+        for x in inputs[2:]:
+            out += x
+        return out
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """Every input receives the output error (the graph copies it for all but one)."""
         if not input_gradient:
@@ -98,6 +104,9 @@ class Subtract(_Merge):
         """The first input minus the second."""
         self.output = np.subtract(inputs[0], inputs[1], out=self._buffer("y", inputs[0].shape))
         return self.output
+
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> np.ndarray:
+        return np.subtract(inputs[0], inputs[1], out=out)
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """``[g, -g]``."""
@@ -117,6 +126,12 @@ class Multiply(_Merge):
         for x in inputs[2:]:
             out *= x
         self.output = out
+        return out
+
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.multiply(inputs[0], inputs[1], out=out)
+        for x in inputs[2:]:
+            out *= x
         return out
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
@@ -146,6 +161,13 @@ class Average(_Merge):
         self.output = out
         return out
 
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.add(inputs[0], inputs[1], out=out)
+        for x in inputs[2:]:
+            out += x
+        out *= 1.0 / len(inputs)
+        return out
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """Every input receives ``g / k``."""
         if not input_gradient:
@@ -161,7 +183,6 @@ class _Extremum(_Merge):
 
     _pick = staticmethod(np.maximum)
     _better = staticmethod(np.greater)
-    _transient = ("inputs",)
 
     def forward(self, inputs: Any) -> np.ndarray:
         """The element-wise extreme of the inputs (which input held it is found in backward,
@@ -181,6 +202,15 @@ class _Extremum(_Merge):
             winner[self._better(x, best)] = i
             self._pick(best, x, out=best)
         return winner
+
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = np.array(inputs[0], copy=True)
+        else:
+            np.copyto(out, inputs[0])
+        for x in inputs[1:]:
+            self._pick(out, x, out=out)
+        return out
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """The output error of each element to the input that held the extreme."""
@@ -267,6 +297,9 @@ class Concatenate(_Merge):
         out = self._buffer("y", (n, *self.output_shape))
         self.output = np.concatenate(inputs, axis=self._axis, out=out)
         return self.output
+
+    def _infer(self, inputs: Any, out: np.ndarray | None = None) -> np.ndarray:
+        return np.concatenate(inputs, axis=self._axis, out=out)
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """The output error cut back into the inputs' parts (views of one array)."""

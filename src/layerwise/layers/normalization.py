@@ -129,6 +129,16 @@ class BatchNormalization(Layer):
         self.output = output.reshape(input_data.shape)
         return self.output
 
+    def _infer(self, input_data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`forward` with the moving statistics, in the same order of operations."""
+        x = input_data.reshape(-1, input_data.shape[-1])
+        rows = None if out is None else out.reshape(x.shape)
+        output = np.subtract(x, self.moving_mean, out=rows)
+        output *= 1 / np.sqrt(self.moving_variance + self.epsilon)
+        output *= self.gamma
+        output += self.beta
+        return output.reshape(input_data.shape)
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """See :meth:`Layer._backward`. With batch statistics the input gradient is
         ``gamma * inv_std * (g - mean(g) - x_hat * mean(g * x_hat))``, means over the rows."""

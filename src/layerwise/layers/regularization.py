@@ -65,6 +65,9 @@ class Dropout(Layer):
         self.output = np.multiply(input_data, mask, out=self._buffer("y", input_data.shape))
         return self.output
 
+    def _infer(self, input_data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return input_data
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """See :meth:`Layer._backward`: the error times the forward pass's mask."""
         if not input_gradient:

@@ -23,6 +23,9 @@ class _Relabel(Layer):
         self.output = input_data.reshape(len(input_data), *self.output_shape)
         return self.output
 
+    def _infer(self, input_data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return input_data.reshape(len(input_data), *self.output_shape)
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """The output error with samples of ``input_shape``."""
         if not input_gradient:
