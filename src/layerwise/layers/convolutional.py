@@ -194,7 +194,7 @@ class _Conv(Layer):
         z, self.columns = conv2d_forward(
             self._as_2d(inputs), self._kernel_2d(self.kernel), self.bias, self.geometry,
             self._workspace, keep_columns=self.training,
-            out=self._buffer("z", (n, *out_size, self.filters)),
+            out=self._buffer("z", (n, *out_size, self.filters)) if self.training else None,
         )
         # Activations whose gradient needs only their output are applied in place.
         needs_input = self.activation.needs_input
