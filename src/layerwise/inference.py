@@ -24,7 +24,7 @@ import itertools
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from .data import check_finite
 from .graph import Graph
 from .layers.core import Dense
 from .ops.affine import NonFiniteProduct
+
+if TYPE_CHECKING:  # imported on first use: concurrent.futures (and logging) cost 4 ms at import
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["checks_by_product", "predict_passes", "threads_for"]
 
@@ -56,6 +59,8 @@ def _helpers(count: int) -> ThreadPoolExecutor:
     OpenBLAS's buffers for that thread (0.1-0.4 ms measured), which every ``predict`` would
     pay. A larger pool replaces it when more threads are asked for, and a forked child makes
     its own (the parent's threads do not exist there; submitting to them would wait forever)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     global _pool, _pool_size, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_size < count or _pool_pid != os.getpid():
