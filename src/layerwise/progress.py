@@ -15,7 +15,6 @@ terminal is wrapped at ``" - "`` separators rather than cut, so at 80 columns no
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +62,8 @@ def wrap_fields(fields: Sequence[str], width: int) -> list[str]:
 
 def _terminal_width(stream: TextIO) -> int:
     if getattr(stream, "isatty", lambda: False)():
+        import shutil  # on first use: with bz2 and lzma, 2 ms of every import otherwise
+
         return shutil.get_terminal_size((80, 24)).columns
     return 80  # logs and pipes: the width people read them at
 
