@@ -1,9 +1,10 @@
 """Layers: the base class, core layers, merge and shape layers, dropout and normalization."""
 
+from .activation import Activation
 from .base import Layer
 from .bidirectional import Bidirectional
 from .convolutional import Conv1D, Conv2D
-from .core import Activation, Dense, Input
+from .core import Dense, Input
 from .embedding import Embedding, Masking
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
