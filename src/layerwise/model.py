@@ -242,14 +242,19 @@ class Model(Trainer):
     def _gradient_arrays(self) -> list[np.ndarray]:
         return [g for layer in self.layers for g in layer.gradients().values()]
 
-    def _weight_items(self) -> list[tuple[str, np.ndarray]]:
-        """Every weight by name, layer by layer: parameters, then state (moving averages)."""
+    def _weights_by_layer(self) -> list[tuple[Layer, str, np.ndarray]]:
+        """Every weight with its layer and name, layer by layer: parameters, then state
+        (moving averages)."""
         return [
-            (f"{layer.name}/{name}", array)
+            (layer, name, array)
             for layer in self.layers
             for group in (layer.parameters(), layer.state())
             for name, array in group.items()
         ]
+
+    def _weight_items(self) -> list[tuple[str, np.ndarray]]:
+        """Every weight by its file name ``layer/weight``, in :meth:`get_weights`' order."""
+        return [(f"{layer.name}/{name}", array) for layer, name, array in self._weights_by_layer()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights in layer order, ``[W1, b1, W2, b2, ...]``, as Keras: a layer's
@@ -267,7 +272,7 @@ class Model(Trainer):
             ShapeMismatchError: wrong number of arrays or a wrong shape.
             TypeError, ValueError: an array that is not real numbers, or not finite.
         """
-        items = self._weight_items()
+        items = self._weights_by_layer()
         if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
             raise TypeError(
                 f"Argument 'weights' must be a list of arrays in the order of get_weights(); "
@@ -277,13 +282,11 @@ class Model(Trainer):
         if len(weights) != len(items):
             raise ShapeMismatchError(
                 f"Argument 'weights' holds {len(weights)} arrays, but the model has {len(items)} "
-                f"weights ({', '.join(name for name, _ in items)})."
+                f"weights ({', '.join(f'{layer.name}/{name}' for layer, name, _ in items)})."
             )
-        owners = {f"{layer.name}/{n}": (layer, n) for layer in self.layers
-                  for n in (*layer.parameters(), *layer.state())}
         arrays = []
-        for index, ((name, target), value) in enumerate(zip(items, weights)):
-            where = f"Argument 'weights': item {index} ({name})"
+        for index, ((layer, short, target), value) in enumerate(zip(items, weights)):
+            where = f"Argument 'weights': item {index} ({layer.name}/{short})"
             if value is None or isinstance(value, (str, bytes)):
                 raise TypeError(f"{where} must be an array; received {value!r:.60}.")
             try:
@@ -302,12 +305,11 @@ class Model(Trainer):
                 raise ValueError(
                     f"{where} holds NaN or infinity, or values too large for {target.dtype}."
                 )
-            layer, short = owners[name]
             problem = layer.check_weight(short, cast)
             if problem:
                 raise ValueError(f"{where} {problem}.")
             arrays.append(cast)
-        for (_, target), value in zip(items, arrays):
+        for (_, _, target), value in zip(items, arrays):
             np.copyto(target, value)  # in place: optimizers keep references
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
