@@ -62,6 +62,43 @@ def test_the_shortcut_still_refuses_nan_and_infinity(bad):
         model.predict(x)
 
 
+@pytest.mark.parametrize("n", [1, 255, 256, 600])
+def test_predict_never_returns_the_callers_memory(n):
+    # A model whose output is a view of its input: both the few-sample shortcut (n < 256) and
+    # the pass-wise path must hand back an array of predict's own.
+    inputs = Input((4, 3))
+    model = Model(inputs, layerwise.Reshape((12,))(inputs))
+    model.compile(loss="mse")
+    x = np.arange(n * 12, dtype=np.float32).reshape(n, 4, 3)
+    out = model.predict(x)
+    np.testing.assert_array_equal(out, x.reshape(n, 12))
+    assert not np.shares_memory(out, x)
+    out[...] = -1
+    assert x[0, 0, 1] == 1.0
+
+
+def test_the_shortcut_runs_in_inference_mode_and_gives_training_mode_back_inside_fit():
+    # Dropout is the identity in predict; a callback's predict inside fit leaves the rest of
+    # the epoch in training mode (dropout active again for the next batch).
+    layerwise.set_seed(0)
+    inputs = Input((50,))
+    model = Model(inputs, layerwise.Dropout(0.5)(inputs))
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.ones((1, 50), np.float32)
+    modes = []
+
+    class Probe(layerwise.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            np.testing.assert_array_equal(self.model.predict(x), x)  # the shortcut
+            modes.append(self.model.layers[1].training)
+
+    model.fit(np.ones((8, 50), np.float32), np.ones((8, 50), np.float32), epochs=1,
+              batch_size=4, verbose=0, callbacks=[Probe()])
+    assert modes == [True, True]
+    np.testing.assert_array_equal(model.predict(x), x)
+    assert model.layers[1].training is False
+
+
 def test_the_cached_pass_size_follows_a_growing_sequential():
     model = layerwise.Sequential([Input((3,)), Dense(4)])
     model.compile(loss="mse")

@@ -37,7 +37,7 @@ from .ops.affine import NonFiniteProduct
 if TYPE_CHECKING:  # imported on first use: concurrent.futures (and logging) cost 4 ms at import
     from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["checks_by_product", "predict_passes", "threads_for"]
+__all__ = ["checks_by_product", "predict_few", "predict_passes", "threads_for"]
 
 # Passes handed to each thread (so that the threads can even out), each of at least this many
 # rows (below it, a pass's Python overhead and BLAS's efficiency on short matrices cost more).
@@ -166,6 +166,36 @@ def _run_pass(graph, xs, names, results, start: int, stop: int, workspace, by_pr
         result[start:stop] = out
 
 
+def _unshared(outputs: list, xs: list) -> list:
+    """``outputs``, each copied if it shares memory with an input (a model whose output is a
+    view of its input, such as a lone ``Reshape``): ``predict`` returns arrays of its own."""
+    return [
+        out.copy() if any(np.may_share_memory(out, x) for x in xs) else out for out in outputs
+    ]
+
+
+def predict_few(graph: Graph, xs: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
+    """:func:`predict_passes` for fewer than ``MIN_PASS_ROWS`` samples (one sample, typically):
+    one pass on the calling thread, the input checked for NaN first; the shortest way, since
+    at one sample each Python step costs a few percent of the call (finding the dense layers
+    that could check their products costs more than checking the input).
+
+    Example:
+        >>> import layerwise
+        >>> inputs = layerwise.Input((3,))
+        >>> model = layerwise.Model(inputs, layerwise.Dense(2, kernel_initializer="ones")(inputs))
+        >>> predict_few(model._graph, [np.ones((1, 3))], ["x"])
+        [array([[3., 3.]])]
+    """
+    for x, name in zip(xs, names):
+        check_finite(x, name)
+    outputs = graph.infer(xs) if graph.inferable else graph.forward(xs)
+    if len(xs) == 1:  # the usual case, without the generator
+        x = xs[0]
+        return [out.copy() if np.may_share_memory(out, x) else out for out in outputs]
+    return _unshared(outputs, xs)
+
+
 def predict_passes(
     graph: Graph,
     xs: list[np.ndarray],
@@ -190,18 +220,12 @@ def predict_passes(
         One array ``(n, *output_shape)`` per output, none of them sharing memory with ``xs``.
     """
     n = len(xs[0])
+    if n < MIN_PASS_ROWS and n <= pass_rows:
+        return predict_few(graph, xs, names)
     threads = threads_for(graph, n)
     if threads == 1 and n <= pass_rows:  # one pass: the graph's own arrays, no copy
-        if n < MIN_PASS_ROWS:  # one sample: the shortest way (finding dense layers costs more)
-            for x, name in zip(xs, names):
-                check_finite(x, name)
-            outputs = graph.infer(xs) if graph.inferable else graph.forward(xs)
-        else:
-            outputs = _checked_outputs(graph, xs, names, 0, None, checks_by_product(graph))
-        return [
-            out.copy() if any(np.may_share_memory(out, x) for x in xs) else out
-            for out in outputs
-        ]
+        outputs = _checked_outputs(graph, xs, names, 0, None, checks_by_product(graph))
+        return _unshared(outputs, xs)
     results = [np.empty((n, *shape), dtype=dtype) for shape in output_shapes]
     by_product = checks_by_product(graph)
     if threads == 1:
