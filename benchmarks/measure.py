@@ -24,10 +24,16 @@ def interleaved(
     rounds: int,
     warm_ups: dict[str, Callable[[], object]] | None = None,
     log=None,
+    settle: dict[str, Callable[[], object]] | None = None,
 ) -> dict:
     """Time each contender once per round, alternating them (A B A B ..., the order rotated each
     round so that none always runs first). Each contender first runs once untimed: its entry in
     ``warm_ups`` if given (e.g. a shorter epoch), else itself.
+
+    ``settle`` (name -> callable) runs untimed right before each of that contender's timed runs:
+    a contender whose thread pool spins after a call (onnxruntime's does, for milliseconds)
+    otherwise slows down the next contender's first call, and a contender whose threads went
+    to sleep pays for waking them: with it, each is timed in the steady state of repeated calls.
 
     Returns ``{name: {"seconds": [...], "results": [...]}}`` with one entry per round.
     """
@@ -40,6 +46,8 @@ def interleaved(
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             gc.collect()
+            if settle and name in settle:
+                settle[name]()
             start = time.perf_counter()
             result = contenders[name]()
             seconds = time.perf_counter() - start
