@@ -171,6 +171,68 @@ def test_get_and_set_weights_in_keras_order():
     assert np.all(dense[0].weights == 0)  # a refused set_weights changes nothing
 
 
+def _layer_weight_model(seed):
+    layerwise.set_seed(seed)
+    inputs = Input((6, 6, 2))
+    h = layerwise.Conv2D(3, 3, activation="relu")(inputs)
+    h = layerwise.BatchNormalization()(h)
+    h = layerwise.Reshape((4, 12))(h)
+    h = layerwise.LSTM(5)(h)
+    model = Model(inputs, Dense(2, activation="softmax")(h))
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    return model
+
+
+def test_layer_get_weights_are_keras_lists_that_make_up_the_models():
+    model = _layer_weight_model(0)
+    by_layer = [layer.get_weights() for layer in model.layers]
+    conv, norm, lstm, dense = (model.layers[i] for i in (1, 2, 4, 5))
+    assert by_layer[0] == [] and model.layers[3].get_weights() == []  # Input, Reshape
+    # Keras' shapes and order: kernel (kh, kw, in, filters) and bias; gamma, beta, moving mean
+    # and variance; kernel, recurrent kernel, bias (gates i, f, c, o); kernel, bias.
+    assert [w.shape for w in conv.get_weights()] == [(3, 3, 2, 3), (3,)]
+    np.testing.assert_array_equal(norm.get_weights()[3], norm.moving_variance)
+    assert [w.shape for w in norm.get_weights()] == [(3,)] * 4
+    assert [w.shape for w in lstm.get_weights()] == [(12, 20), (5, 20), (20,)]
+    assert [w.shape for w in dense.get_weights()] == [(5, 2), (2,)]
+    flat = [w for weights in by_layer for w in weights]
+    assert len(flat) == len(model.get_weights())
+    for mine, whole in zip(flat, model.get_weights()):
+        np.testing.assert_array_equal(mine, whole)
+    flat[0][...] = 7.0  # copies, not the layer's arrays
+    assert not np.any(conv.get_weights()[0] == 7.0)
+    assert Dense(3).get_weights() == []  # not built yet
+
+
+def test_layer_set_weights_copies_a_layer_into_another_model_and_checks_all_first():
+    source, target = _layer_weight_model(0), _layer_weight_model(1)
+    x = np.random.default_rng(0).standard_normal((4, 6, 6, 2)).astype(np.float32)
+    target.fit(x, np.eye(2, dtype=np.float32)[[0, 1, 0, 1]], epochs=1, verbose=0)  # packed
+    for mine, theirs in zip(target.layers, source.layers):
+        mine.set_weights(theirs.get_weights())
+    np.testing.assert_array_equal(target.predict(x), source.predict(x))
+    # and training goes on from the new values (the packed arrays were written in place)
+    target.fit(x, np.eye(2, dtype=np.float32)[[0, 1, 0, 1]], epochs=1, verbose=0)
+    assert not np.array_equal(target.layers[5].get_weights()[0], source.layers[5].weights)
+
+    lstm, norm = target.layers[4], target.layers[2]
+    before = [w.copy() for w in target.get_weights()]
+    good = lstm.get_weights()
+    # each refused list starts with good arrays of new values, which must not be written
+    with pytest.raises(ShapeMismatchError, match=r"lstm_\d+/recurrent_kernel.*\(5, 20\)"):
+        lstm.set_weights([good[0] + 1, np.zeros((20, 5)), good[2]])
+    with pytest.raises(ShapeMismatchError, match=r"holds 2 arrays, but layer 'lstm_\d+' has 3"):
+        lstm.set_weights([good[0] + 1, good[1]])
+    with pytest.raises(ValueError, match="NaN"):
+        lstm.set_weights([good[0] + 1, good[1] + 1, np.full(20, np.nan)])
+    with pytest.raises(ValueError, match="variance"):
+        norm.set_weights([w + 1 for w in norm.get_weights()[:3]] + [-np.ones(3)])
+    with pytest.raises(TypeError, match="list of arrays"):
+        lstm.set_weights(good[0])
+    for was, now in zip(before, target.get_weights()):
+        np.testing.assert_array_equal(was, now)  # every refusal changed nothing
+
+
 def test_multi_axis_input_is_flattened_by_flatten():
     inputs = Input(shape=(3, 4))
     outputs = Dense(2)(Flatten()(inputs))

@@ -19,9 +19,10 @@ from .compiling import check_loss_fits_output, resolve_loss_weights, resolve_los
 from .data import check_finite
 from .distributed import check_distribute
 from .evaluation import sequence_mask
-from .exceptions import IncompatibleLayerError, ShapeMismatchError
+from .exceptions import IncompatibleLayerError
 from .graph import Graph, as_layer_list
 from .inference import MIN_PASS_ROWS, predict_few, predict_passes
+from .layers._weight_lists import layer_weights, set_weight_list
 from .layers.base import Layer, check_positive_int
 from .predicting import predict_with_hooks
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
@@ -245,12 +246,7 @@ class Model(Trainer):
     def _weights_by_layer(self) -> list[tuple[Layer, str, np.ndarray]]:
         """Every weight with its layer and name, layer by layer: parameters, then state
         (moving averages)."""
-        return [
-            (layer, name, array)
-            for layer in self.layers
-            for group in (layer.parameters(), layer.state())
-            for name, array in group.items()
-        ]
+        return [item for layer in self.layers for item in layer_weights(layer)]
 
     def _weight_items(self) -> list[tuple[str, np.ndarray]]:
         """Every weight by its file name ``layer/weight``, in :meth:`get_weights`' order."""
@@ -272,45 +268,7 @@ class Model(Trainer):
             ShapeMismatchError: wrong number of arrays or a wrong shape.
             TypeError, ValueError: an array that is not real numbers, or not finite.
         """
-        items = self._weights_by_layer()
-        if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
-            raise TypeError(
-                f"Argument 'weights' must be a list of arrays in the order of get_weights(); "
-                f"received {type(weights).__name__}."
-            )
-        weights = list(weights)
-        if len(weights) != len(items):
-            raise ShapeMismatchError(
-                f"Argument 'weights' holds {len(weights)} arrays, but the model has {len(items)} "
-                f"weights ({', '.join(f'{layer.name}/{name}' for layer, name, _ in items)})."
-            )
-        arrays = []
-        for index, ((layer, short, target), value) in enumerate(zip(items, weights)):
-            where = f"Argument 'weights': item {index} ({layer.name}/{short})"
-            if value is None or isinstance(value, (str, bytes)):
-                raise TypeError(f"{where} must be an array; received {value!r:.60}.")
-            try:
-                value = np.asarray(value)
-            except (ValueError, TypeError) as error:
-                raise ValueError(f"{where} cannot be read as an array: {error}") from None
-            if value.dtype.kind not in "biuf":
-                raise TypeError(f"{where} must hold real numbers; received dtype {value.dtype}.")
-            if value.shape != target.shape:
-                raise ShapeMismatchError(
-                    f"{where} has shape {value.shape}, expected {target.shape}."
-                )
-            with np.errstate(over="ignore", invalid="ignore"):
-                cast = value.astype(target.dtype)
-            if not np.isfinite(cast).all():
-                raise ValueError(
-                    f"{where} holds NaN or infinity, or values too large for {target.dtype}."
-                )
-            problem = layer.check_weight(short, cast)
-            if problem:
-                raise ValueError(f"{where} {problem}.")
-            arrays.append(cast)
-        for (_, _, target), value in zip(items, arrays):
-            np.copyto(target, value)  # in place: optimizers keep references
+        set_weight_list(self._weights_by_layer(), weights, "the model")
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""

@@ -21,6 +21,7 @@ from .. import initializers, registry, regularizers
 from ..exceptions import IncompatibleLayerError
 from ..registry import Serializable
 from ..seeding import make_rng
+from ._weight_lists import layer_weights, set_weight_list
 
 __all__ = ["Layer", "check_positive_int", "unique_name"]
 
@@ -264,6 +265,31 @@ class Layer(Serializable):
                 setattr(self, name, array.astype(self.dtype))
                 if trainable:
                     setattr(self, f"grad_{name}", np.zeros(array.shape, self.dtype))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of this layer's weights, as Keras lists them: its trainable parameters, then
+        its state (batch normalization's moving averages); ``[]`` before it is built or for a
+        layer without weights. ``model.get_weights()`` is these lists, layer after layer.
+
+        Example:
+            >>> import layerwise
+            >>> inputs = layerwise.Input((3,))
+            >>> dense = layerwise.Dense(2)
+            >>> _ = dense(inputs)
+            >>> [w.shape for w in dense.get_weights()]
+            [(3, 2), (2,)]
+        """
+        return [array.copy() for _, _, array in layer_weights(self)]
+
+    def set_weights(self, weights: Any) -> None:
+        """Set this layer's weights from a list in the order of :meth:`get_weights`, with the
+        checks of ``Model.set_weights``: all of them pass before any array is written.
+
+        Raises:
+            ShapeMismatchError: wrong number of arrays or a wrong shape.
+            TypeError, ValueError: an array that is not real numbers, or not finite.
+        """
+        set_weight_list(layer_weights(self), weights, f"layer {self.name!r}")
 
     def count_params(self) -> int:
         """Number of scalars in the layer's weights, trainable and not (as Keras counts)."""
