@@ -7,12 +7,14 @@ the first weight changes."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from . import weighting
 from .data import ArrayBatches, PairBatches, as_features, as_numeric_array, check_finite
 from .exceptions import ShapeMismatchError
+from .layers.base import check_positive_int
 
 __all__ = ["DataFeeding", "EVALUATE_BATCH"]
 
@@ -161,8 +163,23 @@ class DataFeeding:
         return batches, batches
 
     def _validation_batches(
-        self, train, arrays, validation_data, split, batch_size, shuffle, steps=None
+        self, train, arrays, validation_data, split, batch_size, shuffle, steps=None,
+        validation_batch_size=None,
     ):
+        """The training batches and the validation batches (``validation_split``), or the
+        validation batches alone (``validation_data``; None without). Arrays are validated
+        in passes of ``validation_batch_size`` rows, by default the evaluation's (1024 or fewer):
+        the batch size changes only how many ``on_test_batch_*`` calls there are, not the
+        values, which are means over all samples."""
+        if validation_batch_size is not None:
+            validation_batch_size = check_positive_int(validation_batch_size,
+                                                       "validation_batch_size")
+            if validation_data is None and not split:
+                raise ValueError(
+                    "Argument 'validation_batch_size' needs validation_data or "
+                    "validation_split."
+                )
+        rows = validation_batch_size or self._evaluate_batch()
         if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 1:
             raise ValueError(
                 f"Argument 'validation_split' must be a number in [0, 1); received {split!r}."
@@ -179,7 +196,7 @@ class DataFeeding:
                     f"validation_split={split} leaves no samples for training or validation "
                     f"out of {n}."
                 )
-            held_out = arrays.subset(cut, n, self._evaluate_batch(), False)
+            held_out = arrays.subset(cut, n, rows, False)
             return arrays.subset(0, cut, batch_size, shuffle), held_out
         if validation_data is None:
             return None
@@ -191,12 +208,17 @@ class DataFeeding:
             # (x_val, y_val, sample_weight_val), as Keras accepts
             xs, ys = self._convert_xy(*validation_data[:2], "validation_data[0]",
                                       "validation_data[1]")
-            batches = ArrayBatches(xs, ys, self._evaluate_batch(), False, self._rng)
+            batches = ArrayBatches(xs, ys, rows, False, self._rng)
             self._attach_weights(batches, validation_data[2], None, "validation_data[2]")
             return batches
         if _is_array_pair(validation_data, several=len(self.input_layers) > 1):
             xs, ys = self._convert_xy(*validation_data, "validation_data[0]", "validation_data[1]")
-            return ArrayBatches(xs, ys, self._evaluate_batch(), False, self._rng)
+            return ArrayBatches(xs, ys, rows, False, self._rng)
+        if validation_batch_size is not None:
+            raise ValueError(
+                "Argument 'validation_batch_size' is for arrays; batches given as "
+                "'validation_data' are evaluated as they come."
+            )
         if isinstance(validation_data, (str, bytes, np.ndarray, dict, set)) or not hasattr(
             validation_data, "__iter__"
         ):
@@ -214,6 +236,30 @@ class DataFeeding:
         return PairBatches(
             validation_data, steps, self._convert_batch, "validation_data", "validation_steps"
         )
+
+    @staticmethod
+    def _check_validation_freq(validation_freq: Any) -> int | frozenset:
+        """Keras' ``validation_freq``: validate after every ``k``-th epoch (a positive int), or
+        after the epochs of a list, numbered from 1."""
+        if isinstance(validation_freq, (list, tuple)) and all(
+            isinstance(e, (int, np.integer)) and not isinstance(e, bool) and e > 0
+            for e in validation_freq
+        ):
+            return frozenset(int(e) for e in validation_freq)
+        if (isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool)
+                and validation_freq > 0):
+            return int(validation_freq)
+        raise ValueError(
+            "Argument 'validation_freq' must be a positive integer (validate every k epochs) or a "
+            f"list of epoch numbers counted from 1; received {validation_freq!r:.60}."
+        )
+
+    @staticmethod
+    def _validates(epoch: int, validation_freq: int | frozenset) -> bool:
+        """Whether fit validates after ``epoch`` (counted from 0), as Keras decides."""
+        if isinstance(validation_freq, frozenset):
+            return epoch + 1 in validation_freq
+        return (epoch + 1) % validation_freq == 0
 
     def _attach_weights(self, batches, sample_weight, class_weight, argument: str) -> None:
         """Check the weights and let ``batches`` yield them after the targets (one array per

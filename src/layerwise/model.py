@@ -96,6 +96,7 @@ class Model(Trainer):
         self.stop_training = False
         self._training = True  # unknown until _set_training: the first predict sets it
         self._inside_fit = False
+        self._epoch_validated = True  # False in fit's epochs that validation_freq skips
         self.distribute = self._dist = None
         if getattr(self, "_rng", None) is None:  # a Sequential growing by add() keeps its own
             self._rng = make_rng(seed)  # shuffling

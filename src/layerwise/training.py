@@ -86,6 +86,8 @@ class Trainer(Evaluator):
         class_weight: dict[int, float] | None = None,
         initial_epoch: int = 0,
         distribute: Any = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int | list[int] = 1,
     ) -> float:
         """Train the model; return the final epoch's mean training loss.
 
@@ -123,6 +125,11 @@ class Trainer(Evaluator):
                 label (one output only; not together with ``sample_weight``).
             initial_epoch: the epoch (from 0) to start at, as Keras: training runs epochs
                 ``initial_epoch`` to ``epochs - 1`` and callbacks see those numbers.
+            validation_batch_size: rows per validation pass over arrays (Keras' name); by
+                default 1024 or fewer. The values logged are the same for any size.
+            validation_freq: validate after every ``k``-th epoch, or after the epochs of a list
+                (numbered from 1), as Keras; epochs without validation log no ``val_`` values,
+                and callbacks that monitor one wait for the next epoch that has it.
             distribute: as ``compile``'s (a :class:`~layerwise.distributed.MPIStrategy` or
                 ``'mpi'``); given here, it stays the model's from this call on.
 
@@ -167,9 +174,10 @@ class Trainer(Evaluator):
             x_train, y_train, batch_size, shuffle, steps_per_epoch, "x_train", "y_train"
         )
         self._attach_weights(arrays, sample_weight, class_weight, "sample_weight")
+        validation_freq = self._check_validation_freq(validation_freq)
         validation = self._validation_batches(
             train, arrays, validation_data, validation_split, batch_size, shuffle,
-            validation_steps,
+            validation_steps, validation_batch_size,
         )
         if isinstance(validation, tuple):
             train, validation = validation
@@ -224,7 +232,9 @@ class Trainer(Evaluator):
                 self._set_training(False)
                 if dist is not None:
                     dist.average_state(self)
-                if validation is not None and not self._terminated:
+                self._epoch_validated = (validation is not None and not self._terminated
+                                         and self._validates(epoch, validation_freq))
+                if self._epoch_validated:
                     for key, value in self._evaluate_batches(validation, callback_list).items():
                         logs[f"val_{key}"] = value
                 callback_list.call("on_epoch_end", epoch, logs)
@@ -243,6 +253,7 @@ class Trainer(Evaluator):
             raise
         finally:
             self._inside_fit = False
+            self._epoch_validated = True
             self._fit_callbacks = []
             self._set_training(False)
             reporter.close()

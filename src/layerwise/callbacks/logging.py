@@ -48,10 +48,13 @@ class CSVLogger(Callback):
         self.keys: list[str] | None = None
         self._file: TextIO | None = None
         self._writer: Any = None
+        self._validation_names: set[str] = set()
 
     def check_before_fit(self, log_names: set[str], validation: bool) -> None:
         """The file's folder must exist, so that fit fails before training rather than after
-        the first epoch."""
+        the first epoch. The ``val_`` names are columns from the start, also when the first
+        epoch is not validated (``validation_freq``): those rows hold ``NA``."""
+        self._validation_names = {name for name in log_names if name.startswith("val_")}
         folder = os.path.dirname(os.path.abspath(self.filename))
         if not os.path.isdir(folder):
             raise ValueError(
@@ -71,7 +74,7 @@ class CSVLogger(Callback):
         if self._file is None:  # used outside fit's on_train_begin
             self.on_train_begin()
         if self.keys is None:
-            self.keys = sorted(logs)
+            self.keys = sorted(set(logs) | self._validation_names)
             import csv  # on first use: 1.5 ms of every import otherwise
 
             self._writer = csv.DictWriter(

@@ -92,7 +92,12 @@ class _Monitor(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def _value(self, logs) -> float:
+    def _value(self, logs) -> float | None:
+        """The monitored value of this epoch; None for a ``val_`` quantity after an epoch that
+        fit did not validate (``validation_freq``): the callback then waits for the next."""
+        if (self.monitor.startswith("val_") and self.model is not None
+                and getattr(self.model, "_epoch_validated", True) is False):
+            return None
         if not logs or self.monitor not in logs:
             available = ", ".join(sorted(logs or {}))
             hint = (
@@ -143,6 +148,8 @@ class EarlyStopping(_Monitor):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
+        if value is None:  # not validated this epoch: patience counts validated epochs
+            return
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -205,6 +212,8 @@ class ReduceLROnPlateau(_Monitor):
         optimizer = self.model.optimizer
         if logs is not None:
             logs["learning_rate"] = optimizer.current_learning_rate
+        if value is None:  # not validated this epoch: neither patience nor cooldown moves
+            return
         if self.cooling > 0:
             self.cooling -= 1
             self.wait = 0
@@ -370,7 +379,7 @@ class ModelCheckpoint(_Monitor):
         logs = logs or {}
         if self.save_best_only:
             value = self._value(logs)
-            if not self._improved(value):
+            if value is None or not self._improved(value):  # None: not validated this epoch
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
