@@ -191,6 +191,87 @@ def test_inference_convolution_equals_the_training_path(dtype, n, channels,
     np.testing.assert_allclose(one, inference[:1], rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("channels", [1, 3, 12])
+@pytest.mark.parametrize("options", [{}, {"strides": (2, 1), "padding": "same"},
+                                     {"dilation": (2, 2)}, {"padding": "same"}])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_the_few_sample_convolution_equals_the_one_pass_path(dtype, n, channels, options,
+                                                             with_bias):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((n, 9, 8, channels)).astype(dtype)
+    kernel = rng.standard_normal((3, 2, channels, 5)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype) if with_bias else None
+    geometry = conv_ops.conv_geometry((9, 8), channels, (3, 2), **options)
+    workspace = Workspace()
+    shape = (n, *geometry.output_size, 5)
+    few = conv_ops.conv2d_forward_few(x, kernel.reshape(-1, 5), bias, geometry, workspace,
+                                      shape)
+    general, _ = conv_ops.conv2d_forward(x, kernel, bias, geometry, Workspace(),
+                                         keep_columns=False)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-13  # the bias is added after the product
+    np.testing.assert_allclose(few, general, rtol=tolerance, atol=tolerance)
+    # a training pass on the same workspace (it may reallocate the shared buffers), another
+    # input, then the first again: the kept plan stays valid and its border stays zero
+    conv_ops.conv2d_forward(np.concatenate([x, x]), kernel, bias, geometry, workspace)
+    other = conv_ops.conv2d_forward_few(x[::-1] * 2, kernel.reshape(-1, 5), bias, geometry,
+                                        workspace, shape)
+    again = conv_ops.conv2d_forward_few(x, kernel.reshape(-1, 5), bias, geometry, workspace,
+                                        shape)
+    np.testing.assert_array_equal(again, few)
+    assert not np.shares_memory(again, few) and not np.shares_memory(other, again)
+
+
+@pytest.mark.parametrize("layer_type, shape, options", [
+    (layerwise.Conv1D, (20, 3), {"padding": "causal", "dilation_rate": 2}),
+    (layerwise.Conv1D, (20, 9), {"strides": 2, "padding": "same"}),
+    (Conv2D, (7, 6, 2), {"padding": "same", "activation": "tanh"}),
+    (Conv2D, (7, 6, 2), {"use_bias": False, "activation": "relu"}),
+])
+def test_a_conv_layers_one_sample_inference_equals_its_training_forward(layer_type, shape,
+                                                                         options):
+    import copy
+    import pickle
+
+    layerwise.set_seed(1)
+    inputs = Input(shape)
+    layer = layer_type(4, 3, **options)
+    model = Model(inputs, layer(inputs))
+    model.compile(loss="mse", dtype="float64")
+    x = np.random.default_rng(9).standard_normal((2, *shape))
+    assert layer._gathered_per_sample <= conv_ops.FEW_SAMPLE_VALUES  # the shortcut is taken
+    layer.training = True
+    expected = layer.forward(x).copy()
+    layer.training = False
+    np.testing.assert_allclose(model.predict(x[:1]), expected[:1], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-13, atol=1e-13)
+    # weights changed in place, replaced (a dtype change) and in a pickled or copied model
+    # are all seen: the kernel view is remade from the layer's current kernel
+    layer.kernel *= 2
+    doubled = model.predict(x[:1])
+    layer.training = True
+    np.testing.assert_allclose(doubled, layer.forward(x[:1]), rtol=1e-13, atol=1e-13)
+    layer.training = False
+    for twin in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        twin_layer = twin.layers[1]
+        np.testing.assert_allclose(twin.predict(x[:1]), doubled, rtol=1e-13, atol=1e-13)
+        twin_layer.kernel[...] = 0
+        if twin_layer.use_bias:
+            twin_layer.bias[...] = 0
+        np.testing.assert_allclose(twin.predict(x[:1]), twin_layer.activation.forward(
+            np.zeros_like(doubled)))
+    model.compile(loss="mse", dtype="float32")  # a new kernel array, then trained in place
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(model.predict(x32[:1]), doubled, rtol=1e-5, atol=1e-5)
+    model.fit(x32, np.ones((2, *layer.output_shape), np.float32), epochs=1, verbose=0)
+    layer.training = True
+    trained = layer.forward(x32[:1]).copy()
+    layer.training = False
+    assert not np.allclose(trained, doubled, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(model.predict(x32[:1]), trained, rtol=1e-5, atol=1e-5)
+
+
 def test_a_convolutional_model_trains_after_an_inference_pass():
     layerwise.set_seed(0)
     inputs = Input((8, 8, 1))

@@ -13,6 +13,7 @@ from numpy.typing import DTypeLike
 from .. import activations, initializers, regularizers
 from ..exceptions import ShapeMismatchError
 from ..ops import Workspace, conv2d_backward, conv2d_forward, conv_geometry
+from ..ops.conv import FEW_SAMPLE_VALUES, conv2d_forward_few
 from ..registry import register, serialize
 from ..seeding import make_rng
 from .base import Layer, check_positive_int, unique_name
@@ -80,7 +81,7 @@ class _Conv(Layer):
     """N-D convolution (cross-correlation, as Keras), channels-last; see Conv1D/Conv2D."""
 
     rank = 2
-    _transient = ("pre_activation", "columns", "_workspace", "_relu_applied_to")
+    _transient = ("pre_activation", "columns", "_workspace", "_relu_applied_to", "_kernel_view")
 
     def __init__(
         self,
@@ -181,6 +182,20 @@ class _Conv(Layer):
     def _kernel_2d(self, kernel: np.ndarray) -> np.ndarray:
         return kernel if self.rank == 2 else kernel.reshape(1, *kernel.shape)
 
+    @property
+    def _gathered_per_sample(self) -> int:
+        """Values of the gathered matrix per sample (its rows times the patch)."""
+        out_h, out_w = self.geometry.output_size
+        return out_h * out_w * self.geometry.patch_size
+
+    def _kernel_matrix(self) -> np.ndarray:
+        """The kernel as ``(patch, filters)``, a view (remade only when the kernel array is
+        replaced, e.g. by a dtype change or fit's packing: values changed in place show)."""
+        held = getattr(self, "_kernel_view", None)
+        if held is None or held[0] is not self.kernel:
+            held = self._kernel_view = (self.kernel, self.kernel.reshape(-1, self.filters))
+        return held[1]
+
     def forward(self, inputs: Any) -> np.ndarray:
         """``activation(convolution(inputs, kernel) + bias)``:
         ``(n, *spatial, channels) -> (n, *out_spatial, filters)``."""
@@ -190,6 +205,13 @@ class _Conv(Layer):
             self._workspace = Workspace()
         n = len(inputs)
         self.input = inputs
+        if not self.training and n * self._gathered_per_sample <= FEW_SAMPLE_VALUES:
+            # A few samples (one-sample predict): views made once, four NumPy calls.
+            z = conv2d_forward_few(inputs, self._kernel_matrix(), self.bias, self.geometry,
+                                   self._workspace, (n, *self.output_shape))
+            self.columns = self.pre_activation = None
+            self.output = self.activation.forward(z, out=z)
+            return self.output
         out_size = self.geometry.output_size
         z, self.columns = conv2d_forward(
             self._as_2d(inputs), self._kernel_2d(self.kernel), self.bias, self.geometry,

@@ -13,7 +13,7 @@ from .geometry import strided_view
 from .workspace import Workspace
 
 __all__ = ["windows", "gather", "columns", "gather_transposed", "columns_transposed",
-           "one_pass_plan"]
+           "one_pass_plan", "few_sample_plan"]
 
 ConvGeometry = Any  # layerwise.ops.conv.ConvGeometry (imported there: no cycle)
 
@@ -114,4 +114,37 @@ def one_pass_plan(n: int, geometry: ConvGeometry, dtype, width: int, with_bias: 
     # The plan keeps its arrays alive: should a training batch make the workspace allocate
     # new ones, this plan's stay valid (and their constant columns set).
     workspace.holds["one_pass_plan"] = (key, plan)
+    return plan
+
+
+def few_sample_plan(n: int, geometry: ConvGeometry, dtype, sample_shape: tuple,
+                    workspace: Workspace) -> tuple:
+    """Inference of a few samples: ``(source, target, fields, left)``. The input is copied
+    into ``source`` (shaped ``(n, *sample_shape)``, the layer's own input shape: inside the
+    zero border of the padded buffer, or a buffer of its own), whose receptive fields
+    ``fields`` (a view made once, transposed for few channels) are copied into ``target``;
+    ``left`` is the patch part of the gathered matrix, the product's left factor against the
+    kernel itself (the bias is added after, so no ``[kernel; bias]`` matrix is rebuilt at
+    every call). Kept in the workspace: at one sample, making views costs as much as the
+    copies and the product."""
+    key = (geometry, n, np.dtype(dtype), sample_shape)
+    held = workspace.holds.get("few_sample_plan")
+    if held is not None and held[0] == key:
+        return held[1]
+    height, width = geometry.input_size
+    if geometry.padded:
+        (top, _), (left_pad, _) = geometry.padding
+        padded = workspace.get("padded", (n, *geometry.padded_size, geometry.channels), dtype,
+                               True)[:n]
+        inside = padded[:, top : top + height, left_pad : left_pad + width]
+    else:
+        padded = inside = np.empty((n, height, width, geometry.channels), dtype)
+    source = inside if len(sample_shape) == 3 else inside[:, 0]  # 1-D: height 1
+    patch = geometry.patch_size
+    target, left, order = one_pass_plan(n, geometry, dtype, patch, False, workspace)
+    fields = windows(padded, geometry)
+    if order is not None:
+        fields = fields.transpose(order)
+    plan = (source, target, fields, left[:, :patch])
+    workspace.holds["few_sample_plan"] = (key, plan)
     return plan

@@ -28,11 +28,14 @@ from .gemm import blas_available, product_into
 from .geometry import conv_output_length, padding_amounts
 from .workspace import Workspace
 
-__all__ = ["ConvGeometry", "conv_geometry", "conv2d_forward", "conv2d_backward"]
+__all__ = ["ConvGeometry", "conv_geometry", "conv2d_forward", "conv2d_forward_few",
+           "conv2d_backward", "FEW_SAMPLE_VALUES"]
 
 # Inference gathers at most this many values at a time (64 MB in float32), in blocks of
 # samples, so that predict on a large batch needs a bounded workspace.
 _INFERENCE_BLOCK_VALUES = 16 * 2**20
+# Inference whose gathered matrix holds at most this many values takes conv2d_forward_few.
+FEW_SAMPLE_VALUES = 2**16
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,40 @@ def conv2d_forward(
         im2col.gather(padded, geometry, cols)
         np.matmul(cols, weights, out=out_rows[rows])
     return out, (cols if keep_columns else None)
+
+
+def conv2d_forward_few(
+    x: np.ndarray,
+    kernel_matrix: np.ndarray,
+    bias: np.ndarray | None,
+    geometry: ConvGeometry,
+    workspace: Workspace,
+    out_shape: tuple[int, ...],
+) -> np.ndarray:
+    """:func:`conv2d_forward` in inference for a few samples (a gathered matrix of at most
+    ``FEW_SAMPLE_VALUES``), in four NumPy calls on views made once per batch size: copy ``x``
+    in, gather, one product with ``kernel_matrix`` (the kernel as ``(patch, filters)``), add
+    the bias. ``x`` is ``(n, *sample_shape)`` as the layer receives it; the result is a new
+    array of ``out_shape`` (``(n, *output_shape)``). Equal to :func:`conv2d_forward` up to the
+    rounding of the bias addition (added after the product instead of inside it).
+
+    Example:
+        >>> g = conv_geometry((1, 5), 1, (1, 3))
+        >>> y = conv2d_forward_few(np.ones((2, 5, 1)), np.ones((3, 4)), np.full(4, 0.5), g,
+        ...                        Workspace(), (2, 3, 4))
+        >>> y.shape, float(y[0, 0, 0])
+        ((2, 3, 4), 3.5)
+    """
+    source, target, fields, left = im2col.few_sample_plan(len(x), geometry, x.dtype,
+                                                          x.shape[1:], workspace)
+    np.copyto(source, x)
+    np.copyto(target, fields)
+    out = np.empty(out_shape, dtype=x.dtype)
+    rows = out.reshape(-1, kernel_matrix.shape[1])
+    np.matmul(left, kernel_matrix, out=rows)
+    if bias is not None:
+        np.add(rows, bias, out=rows)
+    return out
 
 
 def conv2d_backward(
