@@ -130,6 +130,21 @@ def test_unpacked_gradients_are_averaged_alike(distributed_run):
             np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)
 
 
+def test_a_frozen_layer_keeps_rank_0s_weights_and_the_rest_trains_as_one_process(
+        distributed_run):
+    processes, out = distributed_run
+    x, y = data()
+    reference = classifier("adam", True, "float64")
+    reference.layers[1].trainable = False
+    frozen = reference.layers[1].weights.copy()
+    reference.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH * processes, verbose=0)
+    np.testing.assert_array_equal(reference.layers[1].weights, frozen)
+    for rank in range(processes):
+        run = np.load(out / f"frozen-rank{rank}.npz")
+        for i, weight in enumerate(reference.get_weights()):
+            np.testing.assert_allclose(run[f"w{i}"], weight, rtol=0, atol=1e-10)
+
+
 CLIPPED = [c for c in CONFIGS if c[3] is not None]  # empty until the optimizers can clip
 
 if CLIPPED:

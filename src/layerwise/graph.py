@@ -109,11 +109,7 @@ class Graph:
         for parents in self.parents:
             for p in parents:
                 self.children[p] += 1
-        # A layer needs the gradient of its input only if a trainable layer lies upstream.
-        upstream: list[bool] = []
-        for parents in self.parents:
-            upstream.append(any(upstream[p] or self.layers[p].parameters() for p in parents))
-        self.needs_input_gradient = upstream
+        self.find_gradient_paths()
         # Masks are tracked only when some layer makes one (Embedding(mask_zero), Masking).
         self.masking = any(
             type(layer).compute_mask is not Layer.compute_mask for layer in self.layers
@@ -131,6 +127,19 @@ class Graph:
             and all(len(p) <= 1 for p in self.parents)
             and self.output_indices == [len(self.layers) - 1]
         )
+
+    def find_gradient_paths(self) -> None:
+        """Which layers need the gradient of their input (``needs_input_gradient``): those
+        with a trainable layer upstream. Called again by compile and fit, after layers were
+        frozen or thawed: behind a frozen base nothing is backpropagated."""
+        upstream: list[bool] = []
+        for parents in self.parents:
+            upstream.append(any(
+                upstream[p] or (self.layers[p].trainable and self.layers[p].parameters())
+                for p in parents
+            ))
+        self.needs_input_gradient = upstream
+        self.frozen = [not layer.trainable for layer in self.layers]
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: list) -> list:
@@ -229,6 +238,7 @@ class Graph:
         carry the learning rate).
         """
         layers, parents_of = self.layers, self.parents
+        frozen = self.__dict__.get("frozen") or [False] * len(layers)  # pickles from before
         errors: list = [None] * len(layers)
         fused = [False] * len(layers)
         for k, i in enumerate(self.output_indices):
@@ -240,7 +250,8 @@ class Graph:
                 continue
             layer = layers[i]
             needs = all_inputs or self.needs_input_gradient[i]
-            step = layer._backward_descend if descend else layer._backward
+            # A frozen layer passes the error on but takes no step.
+            step = layer._backward_descend if descend and not frozen[i] else layer._backward
             error = step(error, pre_activation=fused[i], input_gradient=needs)
             parents = parents_of[i]
             if error is None or not parents:

@@ -197,6 +197,7 @@ class Model(Trainer):
             for f, layer, i in zip(losses_list, self.output_layers, self._graph.output_indices)
         ]
         self._fused = self._fused_outputs[0]
+        self._graph.find_gradient_paths()
         self.optimizer.build(self._parameter_names(), self._parameter_arrays())
         self._use_distribute(distribute)
         self.compiled = True
@@ -233,7 +234,9 @@ class Model(Trainer):
 
     # --------------------------------------------------------------- parameters
     def _trainable(self):
-        return [(layer, name, p) for layer in self.layers for name, p in layer.parameters().items()]
+        """``(layer, name, array)`` of every parameter fit updates (frozen layers left out)."""
+        return [(layer, name, p) for layer in self.layers if layer.trainable
+                for name, p in layer.parameters().items()]
 
     def _parameter_names(self) -> list[str]:
         return [f"{layer.name}/{name}" for layer, name, _ in self._trainable()]
@@ -242,7 +245,33 @@ class Model(Trainer):
         return [p for _, _, p in self._trainable()]
 
     def _gradient_arrays(self) -> list[np.ndarray]:
-        return [g for layer in self.layers for g in layer.gradients().values()]
+        return [g for layer in self.layers if layer.trainable
+                for g in layer.gradients().values()]
+
+    @property
+    def trainable(self) -> bool:
+        """Keras' ``model.trainable``: setting it sets every layer's ``trainable`` (False
+        freezes the whole model); reading it gives the last value set (True at first), as
+        Keras, whatever single layers were set to since."""
+        return not self.__dict__.get("_frozen", False)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"'trainable' must be True or False; received {value!r:.60}.")
+        for layer in self.layers:
+            layer.trainable = value
+        self._frozen = not value
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit updates, layer by layer (the arrays themselves, not copies)."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit leaves alone: frozen layers' parameters and every layer's state."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def _weights_by_layer(self) -> list[tuple[Layer, str, np.ndarray]]:
         """Every weight with its layer and name, layer by layer: parameters, then state
@@ -390,7 +419,7 @@ class Model(Trainer):
     def _add_penalty_gradients(self, scale: float) -> None:
         """Add the regularizers' gradients (times ``scale``) to the layers' gradients."""
         for layer in self.layers:
-            if not layer.regularized:
+            if not (layer.regularized and layer.trainable):
                 continue
             gradients = layer.gradients()
             for name, penalty in layer.regularization_gradients().items():
@@ -399,9 +428,10 @@ class Model(Trainer):
                 gradients[name] += penalty
 
     def update(self, learning_rate: float) -> None:
-        """Plain gradient descent on every layer with ``learning_rate``."""
+        """Plain gradient descent on every trainable layer with ``learning_rate``."""
         for layer in self.layers:
-            layer.update(learning_rate)
+            if layer.trainable:
+                layer.update(learning_rate)
 
     def _loss_gradient(self, y, output, out=None, k: int = 0):
         """Gradient of output ``k``'s loss w.r.t. the output, or w.r.t. the output

@@ -71,13 +71,22 @@ def _writes_files(model) -> bool:
     return dist is None or dist.is_chief
 
 
+def _layer_entry(layer: Layer) -> dict[str, Any]:
+    """A layer's class and config; a frozen layer's config says ``"trainable": False`` (as
+    Keras saves it), which ``Layer.from_config`` reads back."""
+    entry = registry.serialize(layer)
+    if not layer.trainable:
+        entry["config"] = {**entry["config"], "trainable": False}
+    return entry
+
+
 def model_config(model: Any) -> dict[str, Any]:
     """The architecture: every layer's class and config, and the indices of its parents."""
     return {
         "name": model.name,
         "class_name": registry.registered_name(type(model)),
         "layers": [
-            {**registry.serialize(layer), "parents": list(parents)}
+            {**_layer_entry(layer), "parents": list(parents)}
             for layer, parents in zip(model.layers, model._parents)
         ],
         "inputs": list(model._graph.input_indices),

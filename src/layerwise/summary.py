@@ -13,12 +13,13 @@ def _shape(shape) -> str:
 
 def summary_text(model: Any, line_length: int = 80) -> str:
     """The summary as a string; trainable parameters are those optimizers update,
-    non-trainable ones are layer state such as batch normalization's moving averages."""
+    non-trainable ones are layer state such as batch normalization's moving averages and the
+    parameters of frozen layers (``trainable = False``)."""
     rows = []
     trainable = non_trainable = 0
     for layer, parents in zip(model.layers, model._parents):
-        own = sum(a.size for a in layer.parameters().values())
-        fixed = sum(a.size for a in layer.state().values())
+        own = sum(a.size for a in layer.trainable_weights)
+        fixed = sum(a.size for a in layer.non_trainable_weights)
         trainable += own
         non_trainable += fixed
         connected = ", ".join(model.layers[p].name for p in parents)

@@ -260,11 +260,14 @@ class Trainer(Evaluator):
         return float(self.history["loss"][-1])
 
     def _prepare_training(self) -> None:
+        self._graph.find_gradient_paths()  # layers frozen or thawed since compile
         flat = self._pack_parameters()
         self._params = self._parameter_arrays()
         self._grads = self._gradient_arrays()
         self.optimizer.build(self._parameter_names(), self._params, flat=flat)
-        self._regularized = [layer for layer in self.layers if layer.regularized]
+        # A frozen layer's penalty is not part of the loss (Keras counts trainable weights').
+        self._regularized = [layer for layer in self.layers
+                             if layer.regularized and layer.trainable]
         self._error_buffers = None
 
     def _use_distribute(self, strategy) -> None:
@@ -280,7 +283,8 @@ class Trainer(Evaluator):
         """Pack the layers' parameters and gradients (see :mod:`layerwise.packing`); returns
         ``(flat_params, flat_grads)`` or None."""
         tail = 0 if self._dist is None else self._dist.tail_size(self)  # reduced with the grads
-        self._packed = packing.pack(self.layers, getattr(self, "_packed", None), tail)
+        trainable = [layer for layer in self.layers if layer.trainable]
+        self._packed = packing.pack(trainable, getattr(self, "_packed", None), tail)
         return None if self._packed is None else self._packed.flat
 
     # ------------------------------------------------------------ the loop

@@ -69,3 +69,13 @@ model = masked_text_model(distribute=strategy)
 model.fit(ids, labels, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0)
 np.savez(out / f"masked-rank{strategy.rank}.npz", loss=np.array(model.history["loss"]),
          **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+
+# A frozen first layer (its regularizer left out too), perturbed on every process but rank 0:
+# fit gives every process rank 0's frozen weights and trains the rest as one process would.
+model = classifier("adam", True, "float64", distribute=strategy)
+model.layers[1].trainable = False
+if strategy.rank:
+    model.layers[1].weights += 1.0
+model.fit(x, y, epochs=EPOCHS, batch_size=PER_RANK_BATCH, verbose=0)
+np.savez(out / f"frozen-rank{strategy.rank}.npz",
+         **{f"w{i}": w for i, w in enumerate(model.get_weights())})

@@ -20,7 +20,7 @@ def _signature(model) -> list:
     """What must be equal on every process for their models to be copies of each other."""
     return [model.dtype.name, type(model.optimizer).__name__] + [
         (name, tuple(array.shape)) for name, array in model._weight_items()
-    ]
+    ] + [layer.name for layer in model.layers if not layer.trainable]
 
 
 def _layer_generators(model) -> list[np.random.Generator]:
@@ -58,8 +58,9 @@ def broadcast_model(model: Any, strategy: Any) -> None:
     else:
         for array in model._params:
             _bcast_arrays_inplace(strategy, array)
-    for layer in model.layers:
-        for array in layer.state().values():
+    for layer in model.layers:  # state, and frozen layers' parameters (not packed)
+        frozen = () if layer.trainable else layer.parameters().values()
+        for array in (*frozen, *layer.state().values()):
             _bcast_arrays_inplace(strategy, array)
 
     optimizer = model.optimizer

@@ -266,6 +266,37 @@ class Layer(Serializable):
                 if trainable:
                     setattr(self, f"grad_{name}", np.zeros(array.shape, self.dtype))
 
+    @property
+    def trainable(self) -> bool:
+        """Whether ``fit`` updates this layer's weights (Keras' ``layer.trainable``, True by
+        default). Set it to False to freeze the layer: its weights count as non-trainable
+        (``summary``, :attr:`trainable_weights`), optimizers and regularizers leave them alone,
+        a frozen ``BatchNormalization`` normalizes with its moving statistics and stops
+        updating them, and backpropagation stops where nothing before is trainable. Takes
+        effect at the next ``compile`` or ``fit``; saved with the model."""
+        return not self.__dict__.get("_frozen", False)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(
+                f"Layer {self.name!r}: 'trainable' must be True or False; received {value!r:.60}."
+            )
+        self._frozen = not value
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights ``fit`` updates (the layer's own arrays, not copies): its parameters,
+        or none when the layer is frozen."""
+        return list(self.parameters().values()) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights ``fit`` leaves alone: a frozen layer's parameters, then the state
+        (moving averages), as Keras orders them."""
+        frozen = [] if self.trainable else list(self.parameters().values())
+        return frozen + list(self.state().values())
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of this layer's weights, as Keras lists them: its trainable parameters, then
         its state (batch normalization's moving averages); ``[]`` before it is built or for a
@@ -375,6 +406,16 @@ class Layer(Serializable):
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments as JSON-friendly values (``from_config`` inverts it)."""
         return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        """Build a layer from ``get_config``'s dict; a ``"trainable": False`` entry (saved for
+        a frozen layer) freezes it."""
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

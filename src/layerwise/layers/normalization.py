@@ -103,9 +103,10 @@ class BatchNormalization(Layer):
         # While training, every (rows, features) temporary lives in a reused buffer; the output
         # buffer holds the squared deviations until the output overwrites them.
         output = self._buffer("y", shape)
-        # Remembered for backward, which must differentiate the statistics this pass used.
-        self._batch_statistics = self.training
-        if self.training:
+        # Remembered for backward, which must differentiate the statistics this pass used. A
+        # frozen layer normalizes with its moving statistics, also in training (Keras 3).
+        self._batch_statistics = self.training and self.trainable
+        if self._batch_statistics:
             if self.cross_process is None:
                 mean = x.mean(axis=0)
                 centered = np.subtract(x, mean, out=self._buffer("normalized", shape))

@@ -162,6 +162,8 @@ class Optimizer(Serializable):
             self.slots[name] = {
                 slot: s.astype(param.dtype, copy=False) for slot, s in slots.items()
             }
+        # Only the parameters built for (a layer frozen since has none, as in Keras).
+        self.slots = {name: self.slots[name] for name in names}
         self._names = names
         self._flat = None
         if flat is None or not self._updates_elementwise():
