@@ -69,7 +69,7 @@ from .seeding import set_seed
 from .sequential import Sequential
 
 if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
-    from . import saving, sklearn  # noqa: F401
+    from . import models, saving, sklearn  # noqa: F401
     from .export.onnx import export_onnx
     from .plotting import plot_history
     from .saving import load_model
@@ -81,6 +81,7 @@ _LAZY = {
     "plot_history": ("layerwise.plotting", "plot_history"),
     "sklearn": ("layerwise.sklearn", None),
     "saving": ("layerwise.saving", None),
+    "models": ("layerwise.models", None),
 }
 
 
@@ -151,6 +152,7 @@ __all__ = [
     "export_onnx",
     "plot_history",
     "saving",
+    "models",
     "__version__",
 ]
 # Not in __all__: `sklearn` (lazy, needs scikit-learn): `from layerwise import *` must work

@@ -137,6 +137,23 @@ class Evaluator(DataFeeding):
             print(format_logs(result))
         return result
 
+    def test_on_batch(
+        self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        """Loss (and metrics) of one batch in inference mode, without updating anything: the
+        counterpart of :meth:`train_on_batch` (Keras' name). Returns the loss, or with
+        ``return_dict=True`` the dict :meth:`evaluate` returns."""
+        if not isinstance(return_dict, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument 'return_dict' must be True or False; received {return_dict!r:.60}."
+            )
+        if isinstance(x, (list, tuple, dict)) or not hasattr(x, "__len__"):
+            rows = None  # several inputs: evaluate's default pass size covers a batch
+        else:
+            rows = max(1, len(x))
+        logs = self.evaluate(x, y, batch_size=rows, sample_weight=sample_weight)
+        return logs if return_dict else logs["loss"]
+
 
 def update_metric(
     metric: Any, y: np.ndarray, probabilities: np.ndarray, sample_weights: list | None, k: int

@@ -356,6 +356,15 @@ class Model(Trainer):
         """A new, uncompiled model with the architecture of :meth:`get_config` (fresh weights)."""
         return model_from_config(config)
 
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as a JSON string, as Keras' ``to_json`` (``kwargs`` go to
+        ``json.dumps``, e.g. ``indent=2``); :func:`layerwise.models.model_from_json` rebuilds
+        it with fresh weights. No weights are in it: save those with :meth:`save`."""
+        import json
+
+        return json.dumps({"class_name": registry.registered_name(type(self)),
+                           "config": self.get_config()}, **kwargs)
+
     def count_params(self) -> int:
         """Number of weights, trainable and not (batch normalization's moving averages count),
         as Keras' ``count_params``: the "Total params" of :meth:`summary`, which also shows
@@ -521,6 +530,12 @@ class Model(Trainer):
         finally:
             if was_training and self._inside_fit:
                 self._set_training(True)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for ``x`` in one pass (Keras' name): :meth:`predict` with the whole
+        input as its batch."""
+        rows = None if isinstance(x, (list, tuple, dict)) or not hasattr(x, "__len__") else len(x)
+        return self.predict(x, batch_size=max(1, rows) if rows is not None else None)
 
     def _require_compiled(self, method: str, allow_uncompiled: bool = False) -> None:
         if not self.compiled and not allow_uncompiled:
