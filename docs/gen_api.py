@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT / "src"))
 PAGES = {
     "layers": ("Layers", "layerwise.layers", []),
     "model": ("Model and training", None, [
-        "layerwise.model", "layerwise.compiling", "layerwise.sequential", "layerwise.training",
+        "layerwise.model", "layerwise.models", "layerwise.compiling", "layerwise.sequential",
+        "layerwise.training",
         "layerwise.evaluation", "layerwise.feeding",
         "layerwise.graph",
         "layerwise.weighting", "layerwise.predicting", "layerwise.inference", "layerwise.progress",
