@@ -143,8 +143,9 @@ def test_a_frozen_layers_regularizer_leaves_the_loss_and_its_weights_alone():
         kernel = base.weights.copy()
         model.fit(x, y, epochs=2, batch_size=5, shuffle=False, verbose=0)
         np.testing.assert_array_equal(base.weights, kernel)
-        losses.append(model.history["loss"])
-    assert losses[0] == losses[1]  # the penalty of the frozen kernel is not in the loss
+        losses.append((model.history["loss"], model.evaluate(x, y)["loss"]))
+    assert losses[0] == losses[1]  # the frozen kernel's penalty is in neither fit's nor
+    # evaluate's loss
 
 
 def test_counts_lists_and_summary_follow_the_flag():
@@ -221,5 +222,64 @@ def test_a_checkpointed_fit_with_a_frozen_base_resumes_bit_for_bit(tmp_path):
                 resume_from=str(tmp_path / "ckpt-2.safetensors"))
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
-    # the optimizer holds slots for the trainable parameters only, as Keras
-    assert all(not name.startswith(first.layers[1].name) for name in first.optimizer.slots)
+    # saved optimizer state is that of the trainable parameters
+    state = first.optimizer.get_state()
+    assert state and all(not key.startswith(first.layers[1].name + "/") for key in state)
+
+
+def test_a_layer_frozen_and_thawed_goes_on_from_its_optimizer_moments():
+    model, weighted = _model((), "adam")
+    x = np.random.default_rng(7).standard_normal((16, 5))
+    model.fit(x, x[:, :3], epochs=2, batch_size=8, verbose=0)
+    name = f"{weighted[0].name}/weights"
+    moments = {k: v.copy() for k, v in model.optimizer.slots[name].items()}
+    weighted[0].trainable = False
+    model.fit(x, x[:, :3], epochs=1, batch_size=8, verbose=0)
+    for key, value in moments.items():  # kept, untouched while frozen (as Keras keeps them)
+        np.testing.assert_array_equal(model.optimizer.slots[name][key], value)
+    weighted[0].trainable = True
+    model.fit(x, x[:, :3], epochs=1, batch_size=8, verbose=0)
+    assert not np.array_equal(model.optimizer.slots[name]["m"], moments["m"])
+    assert np.all(model.optimizer.slots[name]["v"] > 0)
+
+
+def test_bidirectional_freezes_both_directions_and_refuses_one_alone():
+    layerwise.set_seed(0)
+    inputs = Input((5, 3))
+    wrapper = layerwise.Bidirectional(layerwise.LSTM(4))
+    model = Model(inputs, Dense(2)(wrapper(inputs)))
+    model.compile(loss="mse", optimizer="adam", dtype="float64")
+    x = np.random.default_rng(8).standard_normal((8, 5, 3))
+    y = np.zeros((8, 2))
+    wrapper.trainable = False
+    assert not wrapper.forward_layer.trainable and not wrapper.backward_layer.trainable
+    before = wrapper.get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(before, wrapper.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wrapper.trainable = True
+    wrapper.forward_layer.trainable = False  # one direction alone: refused before anything
+    head = model.layers[-1].get_weights()
+    with pytest.raises(ValueError, match="set trainable on the Bidirectional layer itself"):
+        model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="Bidirectional"):
+        model.train_on_batch(x, y)
+    for a, b in zip(head, model.layers[-1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wrapper.trainable = False  # frozen from the config too, both directions
+    rebuilt = Model.from_config(model.get_config())
+    assert not rebuilt.layers[1].trainable and not rebuilt.layers[1].forward_layer.trainable
+
+
+def test_the_models_own_flag_is_saved_and_a_bad_one_refused():
+    model, _ = _model((), "sgd")
+    model.trainable = False
+    config = model.get_config()
+    assert config["trainable"] is False
+    rebuilt = Model.from_config(config)
+    assert rebuilt.trainable is False and not any(layer.trainable for layer in rebuilt.layers)
+    config["trainable"] = "no"
+    with pytest.raises(ModelFileError, match="'trainable'"):
+        Model.from_config(config)
+    model.trainable = True
+    assert "trainable" not in model.get_config()

@@ -160,3 +160,18 @@ def test_validation_batch_size_is_refused_without_arrays_to_validate():
         model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, validation_batch_size=0)
     for was, now in zip(before, model.get_weights()):
         np.testing.assert_array_equal(was, now)
+
+
+def test_history_knows_the_validated_epochs_and_plot_history_draws_them_there():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model, x, y = _setup()
+    model.fit(x, y, epochs=5, verbose=0, validation_split=0.25, validation_freq=2)
+    assert model.history.logged_epochs["val_loss"] == [1, 3]
+    assert model.history.logged_epochs["loss"] == [0, 1, 2, 3, 4]
+    figure = layerwise.plot_history(model.history, metrics=["loss"])
+    train, validation = figure.axes[0].get_lines()
+    assert list(train.get_xdata()) == [1, 2, 3, 4, 5]
+    assert list(validation.get_xdata()) == [2, 4]  # epochs 2 and 4, numbered from 1
+    assert list(validation.get_ydata()) == model.history["val_loss"]

@@ -73,7 +73,8 @@ class Evaluator(DataFeeding):
         if count == 0:
             source = getattr(batches, "argument", "the evaluation data")
             raise ValueError(f"Argument '{source}' yielded no batches.")
-        penalty = sum(layer.regularization_loss() for layer in self.layers)
+        # Frozen layers' penalties are not part of the loss (as in fit, and Keras).
+        penalty = sum(layer.regularization_loss() for layer in self.layers if layer.trainable)
         means = [t / c if c else 0.0 for t, c in zip(totals, counts)]
         result = {"loss": sum(w * m for w, m in zip(self.loss_weights, means)) + penalty}
         if len(means) > 1:

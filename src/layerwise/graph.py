@@ -128,6 +128,11 @@ class Graph:
             and self.output_indices == [len(self.layers) - 1]
         )
 
+    def check_trainable(self) -> None:
+        """Every layer's ``_check_trainable`` (a ValueError before anything changes)."""
+        for layer in self.layers:
+            layer._check_trainable()
+
     def find_gradient_paths(self) -> None:
         """Which layers need the gradient of their input (``needs_input_gradient``): those
         with a trainable layer upstream. Called again by compile and fit, after layers were

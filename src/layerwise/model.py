@@ -153,6 +153,7 @@ class Model(Trainer):
                 cross-entropy after a ReLU), with the fix in the message.
             TypeError, ValueError: an unknown name or a malformed argument; nothing changes.
         """
+        self._graph.check_trainable()
         if loss is not None and loss_fn is not None:
             raise ValueError(
                 "Give the loss once: 'loss_fn' and 'loss' are the same argument; received "

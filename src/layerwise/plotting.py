@@ -49,15 +49,23 @@ def plot_history(
     figure, axes = plt.subplots(
         1, len(names), figsize=figsize or (4.5 * len(names), 3.5), squeeze=False
     )
+    logged = getattr(history, "logged_epochs", {})
+
+    def epochs_of(key: str) -> list[int]:
+        """Epoch numbers from 1 of ``history[key]``: as fit logged them (validation_freq skips
+        some), else one per value."""
+        known = logged.get(key)
+        if known is not None and len(known) == len(history[key]):
+            return [epoch + 1 for epoch in known]
+        return list(range(1, len(history[key]) + 1))
+
     for axis, name in zip(axes[0], names):
-        epochs = range(1, len(history[name]) + 1)
+        epochs = epochs_of(name)
         axis.plot(epochs, history[name], label="train", marker="." if len(epochs) < 30 else None)
         if f"val_{name}" in history:
-            axis.plot(
-                range(1, len(history[f"val_{name}"]) + 1),
-                history[f"val_{name}"],
-                label="validation",
-            )
+            validated = epochs_of(f"val_{name}")
+            axis.plot(validated, history[f"val_{name}"], label="validation",
+                      marker="o" if len(validated) < len(epochs) else None)
         axis.set_title(name)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)

@@ -91,6 +91,7 @@ def model_config(model: Any) -> dict[str, Any]:
         ],
         "inputs": list(model._graph.input_indices),
         "outputs": list(model._graph.output_indices),
+        **({} if model.trainable else {"trainable": False}),
     }
 
 
@@ -232,6 +233,11 @@ def model_from_config(config: dict[str, Any]) -> Any:
     for shape in model.input_shapes:
         if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
             raise ModelFileError(f"The model's input shape {shape} is implausibly large.")
+    trainable = config.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise ModelFileError(f"The model's 'trainable' must be true or false; found "
+                             f"{trainable!r:.40}.")
+    model._frozen = not trainable  # the model's own flag; each layer's came with its config
     return model
 
 

@@ -40,6 +40,9 @@ class History(dict):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.epoch: list[int] = []
+        # The epochs (from 0) each value was logged at, where that is known (fit records it):
+        # with validation_freq the val_ lists are shorter than the training ones.
+        self.logged_epochs: dict[str, list[int]] = {}
 
     @property
     def history(self) -> dict:
@@ -141,6 +144,7 @@ class Trainer(Evaluator):
                 step are kept).
         """
         self._require_compiled("fit")
+        self._graph.check_trainable()
         strategy = None if distribute is None else check_distribute(distribute, self.metrics)
         epochs = check_positive_int(epochs, "epochs")
         if steps_per_epoch is not None:
@@ -241,6 +245,7 @@ class Trainer(Evaluator):
                 self.history.epoch.append(epoch)
                 for key, value in logs.items():
                     self.history.setdefault(key, []).append(value)
+                    self.history.logged_epochs.setdefault(key, []).append(epoch)
                 reporter.epoch_end(epoch, logs)
                 if dist is not None:  # a callback that stops one process stops all of them
                     self.stop_training = dist.any(self.stop_training)
@@ -493,6 +498,7 @@ class Trainer(Evaluator):
                 f"Argument 'return_dict' must be True or False; received {return_dict!r:.60}."
             )
         xs, ys = self._convert_xy(x, y, "x", "y")
+        self._graph.check_trainable()
         self._prepare_training()
         for metric in self.metrics:
             metric.reset()

@@ -284,6 +284,10 @@ class Layer(Serializable):
             )
         self._frozen = not value
 
+    def _check_trainable(self) -> None:
+        """Raise ``ValueError`` when this layer cannot train as its ``trainable`` flags say
+        (compile and fit call it before anything changes); nothing to check here."""
+
     @property
     def trainable_weights(self) -> list[np.ndarray]:
         """The weights ``fit`` updates (the layer's own arrays, not copies): its parameters,

@@ -80,6 +80,28 @@ class Bidirectional(Layer):
     def _directions(self):
         return (self.forward_layer, self.backward_layer)
 
+    @property
+    def trainable(self) -> bool:
+        """``Layer.trainable``; setting it sets both directions' too, as Keras' wrappers do."""
+        return Layer.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        Layer.trainable.fset(self, value)
+        for sub in self._directions():
+            sub.trainable = value
+
+    def _check_trainable(self) -> None:
+        """The directions train (or not) with the wrapper: one direction alone cannot be frozen
+        (this layer holds both directions' weights as its own)."""
+        flags = [sub.trainable for sub in self._directions()]
+        if any(flag != self.trainable for flag in flags):
+            raise ValueError(
+                f"Bidirectional {self.name!r}: its directions' trainable flags {flags} differ "
+                f"from its own ({self.trainable}); set trainable on the Bidirectional layer "
+                "itself, which freezes or thaws both directions."
+            )
+
     def build(self, input_shape: Any) -> None:
         """Build both directions and hold their weights as this layer's own."""
         self.input_shape = tuple(input_shape)

@@ -162,8 +162,8 @@ class Optimizer(Serializable):
             self.slots[name] = {
                 slot: s.astype(param.dtype, copy=False) for slot, s in slots.items()
             }
-        # Only the parameters built for (a layer frozen since has none, as in Keras).
-        self.slots = {name: self.slots[name] for name in names}
+        # The state of parameters not in this build (a layer frozen since) stays, as in Keras:
+        # thawed, it goes on from its moments.
         self._names = names
         self._flat = None
         if flat is None or not self._updates_elementwise():
@@ -290,11 +290,13 @@ class Optimizer(Serializable):
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Copies of the per-parameter state as ``{"dense_1/weights/m": array, ...}`` (for
-        saving; pass them with ``iterations`` to :meth:`set_state` to resume)."""
+        saving; pass them with ``iterations`` to :meth:`set_state` to resume): of the parameters
+        of the last build (the trainable ones), or of every slot held before any build."""
+        names = self._names or list(self.slots)
         return {
             f"{name}/{slot}": array.copy()
-            for name, slots in self.slots.items()
-            for slot, array in slots.items()
+            for name in names if name in self.slots
+            for slot, array in self.slots[name].items()
         }
 
     def set_state(self, state: dict[str, np.ndarray], iterations: int) -> None:
@@ -329,7 +331,10 @@ class Optimizer(Serializable):
                     f"parameter has shape {known[name].shape}."
                 )
             slots.setdefault(name, {})[slot] = value
-        self.slots = slots
+        # Slots of parameters outside the last build (frozen layers) are not in saved state:
+        # the ones held stay.
+        self.slots = {**{n: s for n, s in self.slots.items() if known and n not in known},
+                      **slots}
         self._iterations = iterations
         if self._names:  # already built: the scratch arrays stand in for the parameters
             flat, self._flat = self._flat, None  # rebuilt (packed again) around the new state
