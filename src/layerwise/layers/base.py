@@ -311,8 +311,9 @@ class Layer(Serializable):
             >>> inputs = layerwise.Input((3,))
             >>> dense = layerwise.Dense(2)
             >>> _ = dense(inputs)
-            >>> [w.shape for w in dense.get_weights()]
-            [(3, 2), (2,)]
+            >>> kernel, bias = dense.get_weights()
+            >>> kernel.shape, bias.shape
+            ((3, 2), (2,))
         """
         return [array.copy() for _, _, array in layer_weights(self)]
 
