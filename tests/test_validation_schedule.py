@@ -119,7 +119,8 @@ def test_csv_logger_has_validation_columns_from_the_first_row(tmp_path):
     assert float(rows[1]["val_loss"]) == pytest.approx(model.history.history["val_loss"][0])
 
 
-@pytest.mark.parametrize("size, batches", [(None, 1), (3, 4), (10, 1), (1, 10)])
+# None: Keras' default, batch_size (8) rows, since the callback takes on_test_batch_begin
+@pytest.mark.parametrize("size, batches", [(None, 2), (3, 4), (10, 1), (1, 10)])
 def test_validation_batch_size_changes_the_test_batches_not_the_values(size, batches):
     results = []
     for validation in ("split", "data"):

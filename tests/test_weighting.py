@@ -245,7 +245,9 @@ def test_fit_evaluate_and_predict_call_the_keras_3_hooks_where_keras_does():
         "on_train_begin", ("on_epoch_begin", 0),
         ("on_train_batch_begin", 0), ("on_train_batch_end", 0),
         ("on_train_batch_begin", 1), ("on_train_batch_end", 1),
-        "on_test_begin", ("on_test_batch_begin", 0), ("on_test_batch_end", 0), "on_test_end",
+        # validation in batches of batch_size, as Keras (validation_batch_size's default)
+        "on_test_begin", ("on_test_batch_begin", 0), ("on_test_batch_end", 0),
+        ("on_test_batch_begin", 1), ("on_test_batch_end", 1), "on_test_end",
         ("on_epoch_end", 0), "on_train_end",
     ]
     calls.clear()
@@ -261,6 +263,13 @@ def test_fit_evaluate_and_predict_call_the_keras_3_hooks_where_keras_does():
                      ("on_predict_batch_begin", 1), "on_predict_end"]
     np.testing.assert_array_equal(np.concatenate(outputs), result)
     np.testing.assert_array_equal(result, model.predict(x))
+    # without a batch_size, the hooks see Keras' default batches of 32 (60 rows: 32 + 28)
+    calls.clear()
+    model.evaluate(np.concatenate([x] * 5), np.concatenate([labels] * 5), callbacks=[recorder])
+    assert ("on_test_batch_begin", 1) in calls and ("on_test_batch_begin", 2) not in calls
+    outputs.clear()
+    model.predict(np.concatenate([x] * 5), callbacks=[recorder])
+    assert [len(o) for o in outputs] == [32, 28]
 
 
 def test_predict_verbose_shows_progress_and_returns_the_same(capsys):

@@ -10,6 +10,7 @@ import numpy as np
 from . import metrics as metrics_module
 from . import weighting
 from .callbacks import CallbackList
+from .callbacks.base import KERAS_BATCH_SIZE
 from .feeding import DataFeeding
 from .layers.base import check_positive_int
 from .progress import format_logs
@@ -105,7 +106,8 @@ class Evaluator(DataFeeding):
         Args:
             x: the samples.
             y: the targets.
-            batch_size: samples per forward pass (default 1024).
+            batch_size: samples per forward pass (default 1024; Keras' 32 when a callback takes
+                ``on_test_batch_*``, so that it is called as often as in Keras).
             verbose: 1 prints the results on one line.
             steps: batches to read when ``x`` is a generator of ``(x, y)`` pairs.
             sample_weight: one weight per sample, as in :meth:`fit`: the loss is
@@ -113,11 +115,13 @@ class Evaluator(DataFeeding):
             callbacks: callbacks whose ``on_test_*`` hooks are called.
         """
         self._require_compiled("evaluate")
-        size = (
-            self._evaluate_batch()
-            if batch_size is None
-            else check_positive_int(batch_size, "batch_size")
-        )
+        callback_list = CallbackList(callbacks, self)
+        if batch_size is not None:
+            size = check_positive_int(batch_size, "batch_size")
+        elif callback_list.wants_batches("test"):  # the hooks see Keras' batches
+            size = KERAS_BATCH_SIZE
+        else:
+            size = self._evaluate_batch()
         if not isinstance(verbose, int) or isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"Argument 'verbose' must be 0, 1 or 2; received {verbose!r:.40}.")
         if steps is not None:
@@ -126,7 +130,6 @@ class Evaluator(DataFeeding):
                 raise ValueError("Argument 'steps' is for generators of (x, y) pairs, not arrays.")
         batches, arrays = self._batches(x, y, size, False, steps, "x", "y", "steps")
         self._attach_weights(arrays, sample_weight, None, "sample_weight")
-        callback_list = CallbackList(callbacks, self)
         was_training = self._training
         self._set_training(False)
         try:

@@ -164,11 +164,12 @@ class DataFeeding:
 
     def _validation_batches(
         self, train, arrays, validation_data, split, batch_size, shuffle, steps=None,
-        validation_batch_size=None,
+        validation_batch_size=None, hook_rows=None,
     ):
         """The training batches and the validation batches (``validation_split``), or the
         validation batches alone (``validation_data``; None without). Arrays are validated
-        in passes of ``validation_batch_size`` rows, by default the evaluation's (1024 or fewer):
+        in passes of ``validation_batch_size`` rows, by default ``hook_rows`` (given when a
+        callback takes the test batch hooks) or the evaluation's (1024 or fewer):
         the batch size changes only how many ``on_test_batch_*`` calls there are, not the
         values, which are means over all samples."""
         if validation_batch_size is not None:
@@ -179,7 +180,7 @@ class DataFeeding:
                     "Argument 'validation_batch_size' needs validation_data or "
                     "validation_split."
                 )
-        rows = validation_batch_size or self._evaluate_batch()
+        rows = validation_batch_size or hook_rows or self._evaluate_batch()
         if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 1:
             raise ValueError(
                 f"Argument 'validation_split' must be a number in [0, 1); received {split!r}."

@@ -485,7 +485,9 @@ class Model(Trainer):
         Args:
             x: the samples.
             batch_size: samples per forward pass (default 4096, fewer for models with large
-                activations, such as CNNs: at most 2**21 values in any layer's output per pass).
+                activations, such as CNNs: at most 2**21 values in any layer's output per pass;
+                Keras' 32 when a callback takes ``on_predict_batch_*``, so that it is called as
+                often as in Keras).
             verbose: 0 silent (the default: predict is often called in loops), 1 a progress bar,
                 2 one line when done, ``'auto'`` a bar on a terminal.
             callbacks: callbacks whose ``on_predict_*`` hooks are called (``on_predict_batch_end``
@@ -515,7 +517,8 @@ class Model(Trainer):
         if verbose or callbacks:
             for array, name in zip(xs, names):
                 check_finite(array, name)
-            return predict_with_hooks(self, xs, size, verbose, callbacks)
+            return predict_with_hooks(self, xs, None if batch_size is None else size, verbose,
+                                      callbacks)
         return self._single_or_list(self._in_inference_mode(
             predict_passes, xs, names, self.output_shapes, self.dtype, size
         ))

@@ -9,17 +9,22 @@ from typing import Any
 import numpy as np
 
 from .callbacks import CallbackList
+from .callbacks.base import KERAS_BATCH_SIZE
 from .progress import make_reporter
 
 __all__ = ["predict_with_hooks"]
 
 
 def predict_with_hooks(
-    model: Any, xs: list[np.ndarray], batch_size: int, verbose: int | str, callbacks: Any
+    model: Any, xs: list[np.ndarray], batch_size: int | None, verbose: int | str, callbacks: Any
 ) -> Any:
     """The outputs of ``model`` for the checked inputs ``xs``, ``batch_size`` rows at a time,
-    with ``verbose`` progress and ``callbacks``' predict hooks (see :meth:`Model.predict`)."""
+    with ``verbose`` progress and ``callbacks``' predict hooks (see :meth:`Model.predict`).
+    Without a ``batch_size``: Keras' 32 when a callback takes the batch hooks (they are called
+    as often as in Keras), else predict's default passes."""
     hooks = CallbackList(callbacks, model)
+    if batch_size is None:
+        batch_size = KERAS_BATCH_SIZE if hooks.wants_batches("predict") else model._predict_batch()
     n = len(xs[0])
     steps = max(math.ceil(n / batch_size), 1)
     reporter = make_reporter(verbose, 1, steps, label="predict")

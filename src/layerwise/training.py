@@ -129,7 +129,9 @@ class Trainer(Evaluator):
             initial_epoch: the epoch (from 0) to start at, as Keras: training runs epochs
                 ``initial_epoch`` to ``epochs - 1`` and callbacks see those numbers.
             validation_batch_size: rows per validation pass over arrays (Keras' name); by
-                default 1024 or fewer. The values logged are the same for any size.
+                default ``batch_size`` when a callback takes ``on_test_batch_*`` (Keras'
+                default, so that they are called as often), else 1024 or fewer. The values
+                logged are the same for any size.
             validation_freq: validate after every ``k``-th epoch, or after the epochs of a list
                 (numbered from 1), as Keras; epochs without validation log no ``val_`` values,
                 and callbacks that monitor one wait for the next epoch that has it.
@@ -179,13 +181,15 @@ class Trainer(Evaluator):
         )
         self._attach_weights(arrays, sample_weight, class_weight, "sample_weight")
         validation_freq = self._check_validation_freq(validation_freq)
+        callback_list = CallbackList(callbacks, self)
         validation = self._validation_batches(
             train, arrays, validation_data, validation_split, batch_size, shuffle,
             validation_steps, validation_batch_size,
+            # the on_test_batch_* hooks see Keras' validation batches: batch_size rows
+            hook_rows=batch_size if callback_list.wants_batches("test") else None,
         )
         if isinstance(validation, tuple):
             train, validation = validation
-        callback_list = CallbackList(callbacks, self)
         callback_list.check_before_fit(self._log_names(validation is not None),
                                        validation is not None)
         backup = next((c for c in callback_list if isinstance(c, BackupAndRestore)), None)

@@ -127,6 +127,10 @@ def _overrides(callback: Callback, *hooks: str) -> bool:
     return any(getattr(type(callback), hook) is not getattr(Callback, hook) for hook in hooks)
 
 
+# Keras' batch size when none is given (evaluate, predict): used when a callback takes their batch
+# hooks; otherwise layerwise's larger passes give the same values faster.
+KERAS_BATCH_SIZE = 32
+
 _PER_BATCH = {
     "on_train_batch_begin": ("on_train_batch_begin", "on_batch_begin"),
     "on_train_batch_end": ("on_train_batch_end", "on_batch_end"),
@@ -195,6 +199,12 @@ class CallbackList:
     def wants(self, hook: str) -> bool:
         """Whether any callback needs the per-batch ``hook`` (skip building its logs if not)."""
         return bool(self._per_batch[hook])
+
+    def wants_batches(self, mode: str) -> bool:
+        """Whether a callback takes ``on_<mode>_batch_begin`` or ``_end`` (``mode`` is
+        ``'test'`` or ``'predict'``): then the batches follow Keras' default size, so that the
+        hooks are called as often as Keras calls them."""
+        return self.wants(f"on_{mode}_batch_begin") or self.wants(f"on_{mode}_batch_end")
 
     def call(self, hook: str, *args: Any) -> None:
         """Call ``hook`` with ``args`` on every callback (that needs it, for per-batch hooks)."""
