@@ -48,8 +48,9 @@ PAGES = {
 
 
 # Modules whose classes are documented with what they inherit: Model's fit, evaluate and
-# train_on_batch come from Trainer, Sequential's from Model.
-INHERITED = {"layerwise.model", "layerwise.sequential"}
+# train_on_batch come from Trainer, Sequential's from Model, Layer's get_weights and trainable
+# from LayerWeights.
+INHERITED = {"layerwise.model", "layerwise.sequential", "layerwise.layers.base"}
 
 
 def submodules(package: str) -> list[str]:

@@ -14,7 +14,7 @@ from ..exceptions import ShapeMismatchError
 
 Layer = Any  # layerwise.layers.base.Layer, which imports this module (no cycle)
 
-__all__ = ["layer_weights", "set_weight_list"]
+__all__ = ["LayerWeights", "layer_weights", "set_weight_list"]
 
 
 def layer_weights(layer: Layer) -> list[tuple[Layer, str, np.ndarray]]:
@@ -75,3 +75,80 @@ def set_weight_list(items: list[tuple[Layer, str, np.ndarray]], weights: Any, ow
         arrays.append(cast)
     for (_, _, target), value in zip(items, arrays):
         np.copyto(target, value)
+
+
+class LayerWeights:
+    """What ``Layer`` offers about its weights as Keras names it: ``trainable`` (freezing),
+    ``trainable_weights``, ``non_trainable_weights``, ``get_weights``, ``set_weights`` and
+    ``count_params``. A mixin of ``Layer``, which declares the weights (``add_weight``) and
+    lists them (``parameters``, ``state``)."""
+
+    name: str
+    parameters: Any
+    state: Any
+    _weights: dict
+
+    @property
+    def trainable(self) -> bool:
+        """Whether ``fit`` updates this layer's weights (Keras' ``layer.trainable``, True by
+        default). Set it to False to freeze the layer: its weights count as non-trainable
+        (``summary``, :attr:`trainable_weights`), optimizers and regularizers leave them alone,
+        a frozen ``BatchNormalization`` normalizes with its moving statistics and stops
+        updating them, and backpropagation stops where nothing before is trainable. Takes
+        effect at the next ``compile`` or ``fit``; saved with the model."""
+        return not self.__dict__.get("_frozen", False)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(
+                f"Layer {self.name!r}: 'trainable' must be True or False; received {value!r:.60}."
+            )
+        self._frozen = not value
+
+    def _check_trainable(self) -> None:
+        """Raise ``ValueError`` when this layer cannot train as its ``trainable`` flags say
+        (compile and fit call it before anything changes); nothing to check here."""
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights ``fit`` updates (the layer's own arrays, not copies): its parameters,
+        or none when the layer is frozen."""
+        return list(self.parameters().values()) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights ``fit`` leaves alone: a frozen layer's parameters, then the state
+        (moving averages), as Keras orders them."""
+        frozen = [] if self.trainable else list(self.parameters().values())
+        return frozen + list(self.state().values())
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of this layer's weights, as Keras lists them: its trainable parameters, then
+        its state (batch normalization's moving averages); ``[]`` before it is built or for a
+        layer without weights. ``model.get_weights()`` is these lists, layer after layer.
+
+        Example:
+            >>> import layerwise
+            >>> inputs = layerwise.Input((3,))
+            >>> dense = layerwise.Dense(2)
+            >>> _ = dense(inputs)
+            >>> kernel, bias = dense.get_weights()
+            >>> kernel.shape, bias.shape
+            ((3, 2), (2,))
+        """
+        return [array.copy() for _, _, array in layer_weights(self)]
+
+    def set_weights(self, weights: Any) -> None:
+        """Set this layer's weights from a list in the order of :meth:`get_weights`, with the
+        checks of ``Model.set_weights``: all of them pass before any array is written.
+
+        Raises:
+            ShapeMismatchError: wrong number of arrays or a wrong shape.
+            TypeError, ValueError: an array that is not real numbers, or not finite.
+        """
+        set_weight_list(layer_weights(self), weights, f"layer {self.name!r}")
+
+    def count_params(self) -> int:
+        """Number of scalars in the layer's weights, trainable and not (as Keras counts)."""
+        return int(sum(getattr(self, name).size for name in self._weights))
