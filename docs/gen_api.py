@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT / "src"))
 PAGES = {
     "layers": ("Layers", "layerwise.layers", []),
     "model": ("Model and training", None, [
-        "layerwise.model", "layerwise.models", "layerwise.compiling", "layerwise.sequential",
+        "layerwise.model", "layerwise.models", "layerwise.model_weights", "layerwise.compiling",
+        "layerwise.sequential",
         "layerwise.training",
         "layerwise.evaluation", "layerwise.feeding",
         "layerwise.graph",

@@ -1,11 +1,13 @@
-"""``Model``: the layer graph in topological order, compile, predict, weights.
+"""``Model``: the layer graph in topological order, compile, saving, the manual forward and
+backward.
 
-Training (``fit``, ``evaluate``, ``train_on_batch``) lives in :mod:`layerwise.training`.
+Training (``fit``, ``train_on_batch``) lives in :mod:`layerwise.training`, ``evaluate`` in
+:mod:`layerwise.evaluation`, ``predict`` in :mod:`layerwise.predicting` and the weights
+(``get_weights``, ``trainable``, ...) in :mod:`layerwise.model_weights`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -16,15 +18,13 @@ from numpy.typing import DTypeLike
 from . import optimizers, registry
 from .checkpoints import save_checkpoint
 from .compiling import check_loss_fits_output, resolve_loss_weights, resolve_losses, resolve_metrics
-from .data import check_finite
 from .distributed import check_distribute
 from .evaluation import sequence_mask
 from .exceptions import IncompatibleLayerError
 from .graph import Graph, as_layer_list
-from .inference import MIN_PASS_ROWS, predict_few, predict_passes
-from .layers._weight_lists import layer_weights, set_weight_list
-from .layers.base import Layer, check_positive_int
-from .predicting import predict_with_hooks
+from .layers.base import Layer
+from .model_weights import ModelWeights
+from .predicting import Predicting
 from .saving import load_weights, model_config, model_from_config, save_model, save_weights
 from .seeding import make_rng
 from .summary import summary_text
@@ -33,14 +33,9 @@ from .training import Trainer
 __all__ = ["Model"]
 
 _DTYPES = ("float32", "float64")
-_PREDICT_BATCH = 4096  # rows per forward pass in predict: large for BLAS, bounded in memory
-# ... and at most this many values (8 MB of float32) in any layer's output per pass: an image
-# model's activations are large per sample, and passes that outgrow the caches run several
-# times slower (mnist_convnet's predict: 7.2 s at 4096 rows, 1.3 s at 64).
-_PREDICT_VALUES = 2**21
 
 
-class Model(Trainer):
+class Model(ModelWeights, Predicting, Trainer):
     """A network from its input layers to its output layers (each layer called on its parents).
 
     Args:
@@ -233,74 +228,6 @@ class Model(Trainer):
             f"{[layer.name for layer in self.layers]}."
         )
 
-    # --------------------------------------------------------------- parameters
-    def _trainable(self):
-        """``(layer, name, array)`` of every parameter fit updates (frozen layers left out)."""
-        return [(layer, name, p) for layer in self.layers if layer.trainable
-                for name, p in layer.parameters().items()]
-
-    def _parameter_names(self) -> list[str]:
-        return [f"{layer.name}/{name}" for layer, name, _ in self._trainable()]
-
-    def _parameter_arrays(self) -> list[np.ndarray]:
-        return [p for _, _, p in self._trainable()]
-
-    def _gradient_arrays(self) -> list[np.ndarray]:
-        return [g for layer in self.layers if layer.trainable
-                for g in layer.gradients().values()]
-
-    @property
-    def trainable(self) -> bool:
-        """Keras' ``model.trainable``: setting it sets every layer's ``trainable`` (False
-        freezes the whole model); reading it gives the last value set (True at first), as
-        Keras, whatever single layers were set to since."""
-        return not self.__dict__.get("_frozen", False)
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"'trainable' must be True or False; received {value!r:.60}.")
-        for layer in self.layers:
-            layer.trainable = value
-        self._frozen = not value
-
-    @property
-    def trainable_weights(self) -> list[np.ndarray]:
-        """The weights fit updates, layer by layer (the arrays themselves, not copies)."""
-        return [w for layer in self.layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list[np.ndarray]:
-        """The weights fit leaves alone: frozen layers' parameters and every layer's state."""
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
-
-    def _weights_by_layer(self) -> list[tuple[Layer, str, np.ndarray]]:
-        """Every weight with its layer and name, layer by layer: parameters, then state
-        (moving averages)."""
-        return [item for layer in self.layers for item in layer_weights(layer)]
-
-    def _weight_items(self) -> list[tuple[str, np.ndarray]]:
-        """Every weight by its file name ``layer/weight``, in :meth:`get_weights`' order."""
-        return [(f"{layer.name}/{name}", array) for layer, name, array in self._weights_by_layer()]
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights in layer order, ``[W1, b1, W2, b2, ...]``, as Keras: a layer's
-        trainable parameters, then its non-trainable state (batch norm's moving averages)."""
-        return [array.copy() for _, array in self._weight_items()]
-
-    def set_weights(self, weights: Any) -> None:
-        """Set all weights from a list in the order of :meth:`get_weights`.
-
-        Every array is checked before any is written: the count, each shape, real numbers
-        (not None, strings or complex), finite, representable in the model's dtype, and
-        non-negative where the weight is a variance.
-
-        Raises:
-            ShapeMismatchError: wrong number of arrays or a wrong shape.
-            TypeError, ValueError: an array that is not real numbers, or not finite.
-        """
-        set_weight_list(self._weights_by_layer(), weights, "the model")
-
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print a table of layers, output shapes and parameter counts (trainable and not)."""
         print_fn(summary_text(self))
@@ -365,12 +292,6 @@ class Model(Trainer):
 
         return json.dumps({"class_name": registry.registered_name(type(self)),
                            "config": self.get_config()}, **kwargs)
-
-    def count_params(self) -> int:
-        """Number of weights, trainable and not (batch normalization's moving averages count),
-        as Keras' ``count_params``: the "Total params" of :meth:`summary`, which also shows
-        the trainable and non-trainable parts."""
-        return int(sum(array.size for _, array in self._weight_items()))
 
     # ------------------------------------------------------------------ running
     def _set_training(self, training: bool) -> None:
@@ -451,95 +372,6 @@ class Model(Trainer):
         if self._fused_outputs[k]:
             return loss.fused_gradient(y, output, out=out), True
         return loss.gradient(y, output, out=out), False
-
-    def _predict_batch(self) -> int:
-        """predict's default rows per pass: 4096, fewer where a layer's output per sample is
-        large (the Inputs' outputs are the caller's arrays, not allocated by the pass).
-        Computed once per graph (a Sequential's add() makes a new one)."""
-        cached = getattr(self, "_predict_rows", None)
-        if cached is not None and cached[0] is self._graph:
-            return cached[1]
-        widest = max((math.prod(layer.output_shape) for layer in self.layers
-                      if layer.inbound and layer.output_shape), default=1)
-        rows = max(1, min(_PREDICT_BATCH, _PREDICT_VALUES // widest))
-        self._predict_rows = (self._graph, rows)
-        return rows
-
-    def predict(
-        self,
-        x: Any,
-        batch_size: int | None = None,
-        verbose: int | str = 0,
-        callbacks: Any = None,
-    ) -> Any:
-        """Outputs for samples ``x``: an array ``(n, *output_shape)`` in the model's dtype, or a
-        list of arrays for several outputs. ``x`` is an array (or nested lists), or for several
-        inputs a list in the order of ``inputs`` or a dict by input name. Large inputs run in
-        batches of ``batch_size``; with several BLAS threads (``OPENBLAS_NUM_THREADS``,
-        threadpoolctl), a large input of a model of dense, activation, normalization, dropout,
-        merge and reshaping layers runs its batches on that many Python threads at once, each
-        with one BLAS thread (see :mod:`layerwise.inference`). Dropout and batch normalization
-        run in inference mode for this call only (a ``predict`` inside ``fit``'s callbacks does
-        not change the training mode of the rest of the epoch).
-
-        Args:
-            x: the samples.
-            batch_size: samples per forward pass (default 4096, fewer for models with large
-                activations, such as CNNs: at most 2**21 values in any layer's output per pass;
-                Keras' 32 when a callback takes ``on_predict_batch_*``, so that it is called as
-                often as in Keras).
-            verbose: 0 silent (the default: predict is often called in loops), 1 a progress bar,
-                2 one line when done, ``'auto'`` a bar on a terminal.
-            callbacks: callbacks whose ``on_predict_*`` hooks are called (``on_predict_batch_end``
-                receives ``{'outputs': batch_outputs}``).
-        """
-        if (  # a few samples, as a caller's loop passes them: the shortest way
-            type(x) is np.ndarray
-            and batch_size is None
-            and type(verbose) is int
-            and verbose == 0
-            and callbacks is None
-            and len(self.input_layers) == 1
-            and self._ready_input(x)
-            and len(x) < MIN_PASS_ROWS
-        ):
-            return self._single_or_list(self._in_inference_mode(predict_few, [x], ["x"]))
-        # NaN is looked for pass by pass (layerwise.inference), or below for predict_with_hooks.
-        xs, names = self._input_arrays_and_names(x, "x", check_values=False)
-        size = (self._predict_batch() if batch_size is None
-                else check_positive_int(batch_size, "batch_size"))
-        if isinstance(verbose, bool) or not (
-            isinstance(verbose, (int, str)) and verbose in (0, 1, 2, "auto")
-        ):
-            raise ValueError(
-                f"Argument 'verbose' must be 0, 1, 2 or 'auto'; received {verbose!r:.40}."
-            )
-        if verbose or callbacks:
-            for array, name in zip(xs, names):
-                check_finite(array, name)
-            return predict_with_hooks(self, xs, None if batch_size is None else size, verbose,
-                                      callbacks)
-        return self._single_or_list(self._in_inference_mode(
-            predict_passes, xs, names, self.output_shapes, self.dtype, size
-        ))
-
-    def _in_inference_mode(self, run: Callable[..., Any], *arguments: Any) -> Any:
-        """``run(graph, *arguments)`` with dropout and batch normalization in inference mode,
-        for this call only: inside ``fit`` (a callback's predict) training mode comes back."""
-        was_training = self._training
-        if was_training:
-            self._set_training(False)
-        try:
-            return run(self._graph, *arguments)
-        finally:
-            if was_training and self._inside_fit:
-                self._set_training(True)
-
-    def predict_on_batch(self, x: Any) -> Any:
-        """The outputs for ``x`` in one pass (Keras' name): :meth:`predict` with the whole
-        input as its batch."""
-        rows = None if isinstance(x, (list, tuple, dict)) or not hasattr(x, "__len__") else len(x)
-        return self.predict(x, batch_size=max(1, rows) if rows is not None else None)
 
     def _require_compiled(self, method: str, allow_uncompiled: bool = False) -> None:
         if not self.compiled and not allow_uncompiled:
