@@ -21,7 +21,7 @@ PAGES = {
     "model": ("Model and training", None, [
         "layerwise.model", "layerwise.models", "layerwise.model_weights", "layerwise.compiling",
         "layerwise.sequential",
-        "layerwise.training",
+        "layerwise.training", "layerwise.stepping", "layerwise.history",
         "layerwise.evaluation", "layerwise.feeding",
         "layerwise.graph",
         "layerwise.weighting", "layerwise.predicting", "layerwise.inference", "layerwise.progress",
