@@ -37,6 +37,7 @@ PAGES = {
     "callbacks": ("Callbacks", "layerwise.callbacks", []),
     "saving": ("Saving and checkpoints", None, [
         "layerwise.saving", "layerwise.checkpoints", "layerwise.model_file",
+        "layerwise.atomic_files",
     ]),
     "export": ("Export", "layerwise.export", []),
     "sklearn": ("scikit-learn estimators", "layerwise.sklearn", []),
