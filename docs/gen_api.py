@@ -44,7 +44,7 @@ PAGES = {
     "ops": ("Numerical kernels", "layerwise.ops", []),
     "utilities": ("Utilities", None, [
         "layerwise.seeding", "layerwise.registry", "layerwise.exceptions", "layerwise.data",
-        "layerwise.packing", "layerwise.snapshot", "layerwise.plotting",
+        "layerwise.packing", "layerwise.snapshot", "layerwise.plotting", "layerwise.utils",
     ]),
 }
 

@@ -69,7 +69,7 @@ from .seeding import set_seed
 from .sequential import Sequential
 
 if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
-    from . import models, saving, sklearn  # noqa: F401
+    from . import models, saving, sklearn, utils  # noqa: F401
     from .export.onnx import export_onnx
     from .plotting import plot_history
     from .saving import load_model
@@ -82,6 +82,7 @@ _LAZY = {
     "sklearn": ("layerwise.sklearn", None),
     "saving": ("layerwise.saving", None),
     "models": ("layerwise.models", None),
+    "utils": ("layerwise.utils", None),
 }
 
 
@@ -153,6 +154,7 @@ __all__ = [
     "plot_history",
     "saving",
     "models",
+    "utils",
     "__version__",
 ]
 # Not in __all__: `sklearn` (lazy, needs scikit-learn): `from layerwise import *` must work
