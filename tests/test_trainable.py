@@ -283,3 +283,17 @@ def test_the_models_own_flag_is_saved_and_a_bad_one_refused():
         Model.from_config(config)
     model.trainable = True
     assert "trainable" not in model.get_config()
+
+
+def test_summary_shows_which_layers_train_and_takes_keras_arguments():
+    model, weighted = _model((1,), "sgd", norm=True)
+    lines = []
+    model.summary(print_fn=lines.append, show_trainable=True, line_length=120)
+    table = lines[0].splitlines()
+    assert table[1] == "=" * 120 and table[2].rstrip().endswith("Trainable")
+    flags = {row.split()[0]: row.split()[-1] for row in table[4:4 + len(model.layers)]}
+    assert flags == {model.layers[0].name: "-", weighted[0].name: "Y", weighted[1].name: "N",
+                     weighted[2].name: "Y", weighted[3].name: "Y"}
+    for bad, error in (({"line_length": 0}, ValueError), ({"show_trainable": "y"}, TypeError)):
+        with pytest.raises(error, match=list(bad)[0]):
+            model.summary(**bad)

@@ -228,9 +228,27 @@ class Model(ModelWeights, Predicting, Trainer):
             f"{[layer.name for layer in self.layers]}."
         )
 
-    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
-        """Print a table of layers, output shapes and parameter counts (trainable and not)."""
-        print_fn(summary_text(self))
+    def summary(
+        self,
+        line_length: int | None = None,
+        print_fn: Callable[[str], Any] | None = None,
+        show_trainable: bool = False,
+    ) -> None:
+        """Print a table of layers, output shapes and parameter counts (trainable and not),
+        with Keras' arguments: the table is at least ``line_length`` characters wide (80),
+        ``print_fn`` receives it (``print`` by default) and ``show_trainable`` adds a column
+        saying which layers train (Y), are frozen (N) or have no weights (-)."""
+        if line_length is not None and (isinstance(line_length, bool)
+                                        or not isinstance(line_length, int) or line_length < 1):
+            raise ValueError(
+                f"Argument 'line_length' must be a positive integer; received {line_length!r:.40}."
+            )
+        if not isinstance(show_trainable, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument 'show_trainable' must be True or False; received {show_trainable!r:.40}."
+            )
+        text = summary_text(self, line_length or 80, bool(show_trainable))
+        (print if print_fn is None else print_fn)(text)
 
     # ------------------------------------------------------------------ files
     def save(

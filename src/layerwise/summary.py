@@ -11,10 +11,11 @@ def _shape(shape) -> str:
     return "(None, " + ", ".join(str(s) for s in shape) + ")" if shape else "?"
 
 
-def summary_text(model: Any, line_length: int = 80) -> str:
+def summary_text(model: Any, line_length: int = 80, show_trainable: bool = False) -> str:
     """The summary as a string; trainable parameters are those optimizers update,
     non-trainable ones are layer state such as batch normalization's moving averages and the
-    parameters of frozen layers (``trainable = False``)."""
+    parameters of frozen layers (``trainable = False``). ``show_trainable`` adds Keras'
+    "Trainable" column: Y, N (frozen) or - (no weights)."""
     rows = []
     trainable = non_trainable = 0
     for layer, parents in zip(model.layers, model._parents):
@@ -23,16 +24,15 @@ def summary_text(model: Any, line_length: int = 80) -> str:
         trainable += own
         non_trainable += fixed
         connected = ", ".join(model.layers[p].name for p in parents)
-        rows.append(
-            (
-                f"{layer.name} ({type(layer).__name__})",
-                _shape(layer.output_shape),
-                f"{own + fixed:,}",
-                connected,
-            )
-        )
+        row = (f"{layer.name} ({type(layer).__name__})", _shape(layer.output_shape),
+               f"{own + fixed:,}", connected)
+        if show_trainable:
+            row += (("Y" if layer.trainable else "N") if own + fixed else "-",)
+        rows.append(row)
     headers = ("Layer (type)", "Output shape", "Param #", "Connected to")
-    widths = [max(len(r[i]) for r in [headers, *rows]) + 2 for i in range(4)]
+    if show_trainable:
+        headers += ("Trainable",)
+    widths = [max(len(r[i]) for r in [headers, *rows]) + 2 for i in range(len(headers))]
     width = max(sum(widths), line_length)
 
     def line(cells):
