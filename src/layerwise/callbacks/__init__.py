@@ -18,8 +18,9 @@ Example::
 
 from .backup import BackupAndRestore
 from .base import Callback, CallbackList
+from .checkpointing import ModelCheckpoint
 from .logging import CSVLogger, LambdaCallback, TerminateOnNaN
-from .monitors import EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau
+from .monitors import EarlyStopping, LearningRateScheduler, ReduceLROnPlateau
 
 __all__ = [
     "Callback",
