@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from .._extensions import check_extension
-from .monitors import _flag, _Monitor
+from .monitors import _flag, _Monitor, _real, _verbosity
 
 __all__ = ["ModelCheckpoint"]
 
@@ -27,6 +27,10 @@ class ModelCheckpoint(_Monitor):
         save_weights_only: write only the weights (``model.load_weights`` reads them).
         allow_other_extension: accept a ``filepath`` ending in another format's extension
             (``.keras``, ``.h5``, ``.pt``, ``.pkl``, ...); the file is safetensors all the same.
+        verbose: 1 prints each save (and, with ``save_best_only``, each epoch that did not
+            improve), as Keras.
+        initial_value_threshold: with ``save_best_only``, the value to beat before the first
+            save (Keras' meaning), e.g. the best of an earlier run.
 
     Raises:
         ValueError: ``filepath`` names another format and ``allow_other_extension`` is False.
@@ -46,8 +50,15 @@ class ModelCheckpoint(_Monitor):
         mode: str = "auto",
         save_weights_only: bool = False,
         allow_other_extension: bool = False,
+        verbose: int = 0,
+        initial_value_threshold: float | None = None,
     ) -> None:
         super().__init__(monitor, mode, 0.0)
+        self.verbose = _verbosity(verbose)
+        self.initial_value_threshold = (
+            None if initial_value_threshold is None
+            else _real(initial_value_threshold, "initial_value_threshold", lambda v: True,
+                       "a finite number"))
         if not isinstance(filepath, (str, os.PathLike)) or not os.fspath(filepath):
             raise TypeError(
                 "Argument 'filepath' of ModelCheckpoint must be a file path (str or "
@@ -100,6 +111,11 @@ class ModelCheckpoint(_Monitor):
                 f"{longest - 32} bytes here)."
             )
 
+    def _reset_best(self) -> None:
+        super()._reset_best()
+        if self.__dict__.get("initial_value_threshold") is not None:
+            self.best = self.initial_value_threshold
+
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
 
@@ -111,12 +127,20 @@ class ModelCheckpoint(_Monitor):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
             value = self._value(logs)
-            if value is None or not self._improved(value):  # None: not validated this epoch
+            if value is None:  # not validated this epoch
                 return
+            if not self._improved(value):
+                self._say(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
+                return
+            self._say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                      f"{value:.5f}, saving model to {path}")
             self.best = value
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        else:
+            self._say(f"Epoch {epoch + 1}: saving model to {path}")
         allow = self.allow_other_extension
         if self.save_weights_only:
             self.model.save_weights(path, allow_other_extension=allow)

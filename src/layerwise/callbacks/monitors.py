@@ -41,6 +41,12 @@ def _real(value, argument: str, valid, expected: str) -> float:
     return float(value)
 
 
+def _verbosity(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or value not in (0, 1):
+        raise ValueError(f"Argument 'verbose' must be 0 (silent) or 1; received {value!r:.40}.")
+    return int(value)
+
+
 def _flag(value, argument: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"Argument '{argument}' must be True or False; received {value!r:.60}.")
@@ -87,9 +93,19 @@ class _Monitor(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def _improved(self, value: float) -> bool:
+        return self._better(value, self.best)
+
+    def _better(self, value: float, reference: float) -> bool:
+        """Whether ``value`` improves on ``reference`` by more than ``min_delta``."""
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
+
+    def _say(self, message: str) -> None:
+        """Print ``message`` with ``verbose=1``, once: on rank 0 of a distributed run."""
+        dist = getattr(self.model, "_dist", None)
+        if getattr(self, "verbose", 0) and (dist is None or dist.is_chief):
+            print(message)
 
     def _value(self, logs) -> float | None:
         """The monitored value of this epoch; None for a ``val_`` quantity after an epoch that
@@ -120,6 +136,10 @@ class EarlyStopping(_Monitor):
         min_delta: smallest change that counts as an improvement.
         mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy-like names).
         restore_best_weights: at the end, put back the weights of the best epoch.
+        verbose: 1 prints the epoch training stopped at and the restoring of weights.
+        baseline: a value to beat: until one epoch does, improving on the earlier epochs does
+            not reset the patience (Keras' meaning).
+        start_from_epoch: epochs (from 0) to train before watching at all (warm-up).
 
     Attributes:
         stopped_epoch: the epoch (from 0) after which training stopped, or None.
@@ -133,10 +153,17 @@ class EarlyStopping(_Monitor):
         min_delta: float = 0.0,
         mode: str = "auto",
         restore_best_weights: bool = False,
+        verbose: int = 0,
+        baseline: float | None = None,
+        start_from_epoch: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
         self.patience = _integer(patience, "patience")
         self.restore_best_weights = _flag(restore_best_weights, "restore_best_weights")
+        self.verbose = _verbosity(verbose)
+        self.baseline = (None if baseline is None
+                         else _real(baseline, "baseline", lambda b: True, "a finite number"))
+        self.start_from_epoch = _integer(start_from_epoch, "start_from_epoch")
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
@@ -147,20 +174,31 @@ class EarlyStopping(_Monitor):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
-        if value is None:  # not validated this epoch: patience counts validated epochs
+        # None: not validated this epoch (patience counts validated epochs); and the warm-up.
+        if value is None or epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:
+            # the first watched epoch's weights, should no epoch improve (a NaN), as Keras
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
         if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            # The patience restarts only for a value that also beats the baseline (Keras).
+            if self.baseline is None or self._better(value, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
-        if self.wait >= self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        if self.stopped_epoch is not None:
+            self._say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
+            self._say("Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
     state_keys = ("best", "wait", "best_epoch", "stopped_epoch", "best_weights")
@@ -183,6 +221,7 @@ class ReduceLROnPlateau(_Monitor):
         patience: epochs without improvement before reducing.
         min_lr: the rate is never reduced below this.
         cooldown: epochs to wait after a reduction before counting again.
+        verbose: 1 prints each reduction.
     """
 
     def __init__(
@@ -194,8 +233,10 @@ class ReduceLROnPlateau(_Monitor):
         mode: str = "auto",
         min_lr: float = 0.0,
         cooldown: int = 0,
+        verbose: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
+        self.verbose = _verbosity(verbose)
         self.factor = _real(factor, "factor", lambda f: 0 < f < 1, "a number in (0, 1)")
         self.patience = _integer(patience, "patience")
         self.min_lr = _real(min_lr, "min_lr", lambda r: r >= 0, "a number >= 0")
@@ -225,7 +266,11 @@ class ReduceLROnPlateau(_Monitor):
         if self.wait >= self.patience:
             if not isinstance(optimizer.learning_rate, float):
                 raise TypeError("ReduceLROnPlateau needs a constant learning rate, not a schedule.")
-            optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
+            rate = max(optimizer.learning_rate * self.factor, self.min_lr)
+            if rate < optimizer.learning_rate:
+                self._say(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                          f"{rate}.")
+            optimizer.learning_rate = rate
             self.cooling, self.wait = self.cooldown, 0
 
     state_keys = ("best", "wait", "cooling")
