@@ -25,9 +25,16 @@ from .graph import Graph, as_layer_list
 from .layers.base import Layer
 from .model_weights import ModelWeights
 from .predicting import Predicting
-from .saving import load_weights, model_config, model_from_config, save_model, save_weights
+from .saving import (
+    load_weights,
+    model_config,
+    model_from_config,
+    model_json,
+    save_model,
+    save_weights,
+)
 from .seeding import make_rng
-from .summary import summary_text
+from .summary import print_summary
 from .training import Trainer
 
 __all__ = ["Model"]
@@ -100,18 +107,6 @@ class Model(ModelWeights, Predicting, Trainer):
     def _from_graph(cls, inputs, outputs, name: str) -> Model:
         """The model of this class over wired layers (how files rebuild it)."""
         return cls(inputs, outputs, name=name)
-
-    def _check_unique_names(self) -> None:
-        seen: dict[str, Layer] = {}
-        for layer in self.layers:
-            if not (layer.parameters() or layer.state()):
-                continue
-            if layer.name in seen:
-                raise ValueError(
-                    f"Two layers of the model are named {layer.name!r}; layer names must be unique "
-                    "because parameters are saved under them."
-                )
-            seen[layer.name] = layer
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -238,17 +233,7 @@ class Model(ModelWeights, Predicting, Trainer):
         with Keras' arguments: the table is at least ``line_length`` characters wide (80),
         ``print_fn`` receives it (``print`` by default) and ``show_trainable`` adds a column
         saying which layers train (Y), are frozen (N) or have no weights (-)."""
-        if line_length is not None and (isinstance(line_length, bool)
-                                        or not isinstance(line_length, int) or line_length < 1):
-            raise ValueError(
-                f"Argument 'line_length' must be a positive integer; received {line_length!r:.40}."
-            )
-        if not isinstance(show_trainable, (bool, np.bool_)):
-            raise TypeError(
-                f"Argument 'show_trainable' must be True or False; received {show_trainable!r:.40}."
-            )
-        text = summary_text(self, line_length or 80, bool(show_trainable))
-        (print if print_fn is None else print_fn)(text)
+        print_summary(self, line_length, print_fn, show_trainable)
 
     # ------------------------------------------------------------------ files
     def save(
@@ -306,10 +291,7 @@ class Model(ModelWeights, Predicting, Trainer):
         """The architecture as a JSON string, as Keras' ``to_json`` (``kwargs`` go to
         ``json.dumps``, e.g. ``indent=2``); :func:`layerwise.models.model_from_json` rebuilds
         it with fresh weights. No weights are in it: save those with :meth:`save`."""
-        import json
-
-        return json.dumps({"class_name": registry.registered_name(type(self)),
-                           "config": self.get_config()}, **kwargs)
+        return model_json(self, **kwargs)
 
     # ------------------------------------------------------------------ running
     def _set_training(self, training: bool) -> None:

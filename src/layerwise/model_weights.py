@@ -20,6 +20,19 @@ class ModelWeights:
 
     layers: list[Layer]
 
+    def _check_unique_names(self) -> None:
+        """Refuse two weighted layers of one name: weights are saved under the names."""
+        seen: dict[str, Layer] = {}
+        for layer in self.layers:
+            if not (layer.parameters() or layer.state()):
+                continue
+            if layer.name in seen:
+                raise ValueError(
+                    f"Two layers of the model are named {layer.name!r}; layer names must be unique "
+                    "because parameters are saved under them."
+                )
+            seen[layer.name] = layer
+
     def _trainable(self):
         """``(layer, name, array)`` of every parameter fit updates (frozen layers left out)."""
         return [(layer, name, p) for layer in self.layers if layer.trainable

@@ -61,6 +61,7 @@ __all__ = [
     "atomic_write",
     "model_config",
     "model_from_config",
+    "model_json",
     "compile_config",
 ]
 
@@ -93,6 +94,15 @@ def model_config(model: Any) -> dict[str, Any]:
         "outputs": list(model._graph.output_indices),
         **({} if model.trainable else {"trainable": False}),
     }
+
+
+def model_json(model: Any, **kwargs: Any) -> str:
+    """``Model.to_json``: the class and the architecture (:func:`model_config`) as a JSON string,
+    ``kwargs`` passed to ``json.dumps``."""
+    import json
+
+    return json.dumps({"class_name": registry.registered_name(type(model)),
+                       "config": model_config(model)}, **kwargs)
 
 
 def compile_config(model: Any) -> dict[str, Any] | None:

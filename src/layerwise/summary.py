@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["summary_text"]
+import numpy as np
+
+__all__ = ["print_summary", "summary_text"]
 
 
 def _shape(shape) -> str:
@@ -60,3 +62,20 @@ def _bytes(count: int) -> str:
             return f"{count:.2f} {unit}" if unit != "B" else f"{count} B"
         count /= 1024
     return f"{count:.2f} GB"  # pragma: no cover
+
+
+def print_summary(model: Any, line_length: Any = None, print_fn: Any = None,
+                  show_trainable: Any = False) -> None:
+    """:meth:`Model.summary`: the arguments checked, the table printed (or given to
+    ``print_fn``)."""
+    if line_length is not None and (isinstance(line_length, bool)
+                                    or not isinstance(line_length, int) or line_length < 1):
+        raise ValueError(
+            f"Argument 'line_length' must be a positive integer; received {line_length!r:.40}."
+        )
+    if not isinstance(show_trainable, (bool, np.bool_)):
+        raise TypeError(
+            f"Argument 'show_trainable' must be True or False; received {show_trainable!r:.40}."
+        )
+    text = summary_text(model, line_length or 80, bool(show_trainable))
+    (print if print_fn is None else print_fn)(text)
