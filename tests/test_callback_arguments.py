@@ -85,14 +85,14 @@ def test_verbose_messages_are_keras_ones(capsys, tmp_path):
     assert capsys.readouterr().out == ""
     plateau = ReduceLROnPlateau(patience=1, factor=0.5, verbose=1, min_lr=0.05)
     model, _ = _drive(plateau, [1.0, 1.0, 1.0, 1.0, 1.0])
-    # reductions after epochs 2 and 4 (patience 1, no cooldown): 0.1 -> 0.05, then at min_lr
-    assert capsys.readouterr().out.splitlines() == [
-        "Epoch 2: ReduceLROnPlateau reducing learning rate to 0.05.",
-    ]
+    # reductions after epochs 2 and 4 (patience 1, no cooldown): 0.1 -> 0.05, then at min_lr;
+    # epoch-end messages start on a line of their own, as Keras' (not after the bar's line)
+    assert capsys.readouterr().out == (
+        "\nEpoch 2: ReduceLROnPlateau reducing learning rate to 0.05.\n")
     assert model.optimizer.learning_rate == 0.05
     path = str(tmp_path / "best-{epoch}.safetensors")
     _drive(ModelCheckpoint(path, save_best_only=True, verbose=1), [0.5, 0.7, 0.25])
-    assert capsys.readouterr().out.splitlines() == [
+    assert [line for line in capsys.readouterr().out.splitlines() if line] == [
         f"Epoch 1: val_loss improved from inf to 0.50000, saving model to "
         f"{tmp_path / 'best-1.safetensors'}",
         "Epoch 2: val_loss did not improve from 0.50000",
@@ -136,3 +136,24 @@ def test_early_stopping_with_a_baseline_in_fit(baseline, epochs):
     stop = EarlyStopping(monitor="loss", patience=2, min_delta=1e-3, baseline=baseline)
     model.fit(x, x[:, :1], epochs=20, verbose=0, callbacks=[stop])
     assert model.history.epoch == epochs and stop.stopped_epoch == epochs[-1]
+
+
+def test_a_resumed_run_that_does_not_stop_prints_no_early_stopping(capsys):
+    first = EarlyStopping(patience=1, verbose=1)
+    _drive(first, [1.0, 0.8, 0.9])  # stops after epoch 2
+    assert "early stopping" in capsys.readouterr().out
+    resumed = EarlyStopping(patience=5, verbose=1)
+    model = _model()
+    resumed.set_model(model)
+    resumed.on_train_begin()
+    resumed.set_state(first.get_state())  # as fit(resume_from=...) does after on_train_begin
+    for epoch, value in enumerate([0.7, 0.6], start=3):
+        resumed.on_epoch_end(epoch, {"val_loss": value})
+    resumed.on_train_end()
+    assert not model.stop_training and capsys.readouterr().out == ""
+
+
+def test_model_checkpoint_is_still_found_where_it_was():
+    from layerwise.callbacks import monitors
+
+    assert monitors.ModelCheckpoint is ModelCheckpoint

@@ -97,3 +97,16 @@ def test_clone_model_has_the_architecture_and_fresh_weights_uncompiled():
     assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
     with pytest.raises(TypeError, match="'model'"):
         clone_model(model.layers[1])
+
+
+def test_to_json_carries_what_a_subclass_adds_to_its_config():
+    @layerwise.register_serializable
+    class TaggedModel(Model):
+        def get_config(self):
+            return {**super().get_config(), "tag": "kept"}
+
+    inputs = Input((3,))
+    model = TaggedModel(inputs, Dense(2)(inputs))
+    description = json.loads(model.to_json())
+    assert description["class_name"].endswith("TaggedModel")
+    assert description["config"]["tag"] == "kept"

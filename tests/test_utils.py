@@ -63,6 +63,10 @@ def test_to_categorical_gives_keras_results():
     grid = to_categorical(np.array([[0, 1], [1, 1]]), num_classes=3)
     assert grid.shape == (2, 2, 3) and grid[0, 1, 1] == 1 and grid.sum() == 4
     np.testing.assert_array_equal(to_categorical(np.array([1.0, 0.0])), [[0, 1], [1, 0]])
+    # as Keras reads them: booleans (labels such as y > 0.5), digit strings, num_classes=0
+    np.testing.assert_array_equal(to_categorical(np.array([True, False])), [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(to_categorical(["1", "0"]), [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(to_categorical([2, 0], num_classes=0), [[0, 0, 1], [1, 0, 0]])
 
 
 @pytest.mark.parametrize("x, num_classes, message", [
@@ -70,9 +74,9 @@ def test_to_categorical_gives_keras_results():
     ([0, 3], 3, "below it"),
     ([0.5], None, "whole numbers"),
     ([np.nan], None, "whole numbers"),
-    (["a"], None, "class indices"),
-    ([True], None, "class indices"),
-    ([0], 0, "'num_classes'"),
+    (["a"], None, "not whole numbers"),
+    ([None], None, "class indices"),
+    ([0], -1, "'num_classes'"),
     ([0], 2.0, "'num_classes'"),
 ])
 def test_to_categorical_refuses_what_is_not_class_indices(x, num_classes, message):

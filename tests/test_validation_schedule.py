@@ -98,13 +98,14 @@ def test_reduce_lr_on_plateau_waits_for_validated_epochs_and_logs_the_rate_every
 
 def test_model_checkpoint_saves_the_best_only_after_validated_epochs(tmp_path):
     model, x, y = _setup()
-    path = str(tmp_path / "best-{epoch}.safetensors")
+    path = str(tmp_path / "best-{epoch}-{val_loss:.3f}.safetensors")  # names a val_ value
     best = ModelCheckpoint(path, monitor="val_loss", save_best_only=True)
     model.fit(x, y, epochs=4, verbose=0, validation_split=0.25, validation_freq=2,
               callbacks=[best])
     saved = sorted(p.name for p in tmp_path.iterdir())
-    assert "best-1.safetensors" not in saved and "best-3.safetensors" not in saved
-    assert "best-2.safetensors" in saved  # the first validated epoch always improves
+    assert not any(name.startswith(("best-1-", "best-3-")) for name in saved)
+    # the first validated epoch always improves
+    assert f"best-2-{model.history['val_loss'][0]:.3f}.safetensors" in saved
 
 
 def test_csv_logger_has_validation_columns_from_the_first_row(tmp_path):

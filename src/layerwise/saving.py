@@ -97,12 +97,12 @@ def model_config(model: Any) -> dict[str, Any]:
 
 
 def model_json(model: Any, **kwargs: Any) -> str:
-    """``Model.to_json``: the class and the architecture (:func:`model_config`) as a JSON string,
-    ``kwargs`` passed to ``json.dumps``."""
+    """``Model.to_json``: the class and the architecture (``model.get_config()``, which a
+    subclass may extend) as a JSON string, ``kwargs`` passed to ``json.dumps``."""
     import json
 
     return json.dumps({"class_name": registry.registered_name(type(model)),
-                       "config": model_config(model)}, **kwargs)
+                       "config": model.get_config()}, **kwargs)
 
 
 def compile_config(model: Any) -> dict[str, Any] | None:

@@ -112,7 +112,8 @@ class Trainer(Stepper):
             validation_batch_size: rows per validation pass over arrays (Keras' name); by
                 default ``batch_size`` when a callback takes ``on_test_batch_*`` (Keras'
                 default, so that they are called as often), else 1024 or fewer. The values
-                logged are the same for any size.
+                logged are the same for any size, up to rounding (about 1e-16 relative in
+                float64, 1e-7 in float32).
             validation_freq: validate after every ``k``-th epoch, or after the epochs of a list
                 (numbered from 1), as Keras; epochs without validation log no ``val_`` values,
                 and callbacks that monitor one wait for the next epoch that has it.

@@ -27,14 +27,24 @@ __all__ = ["pad_sequences", "to_categorical"]
 def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
     """One-hot rows (float64) for the class indices ``x``, as Keras' ``to_categorical``: shape
     ``x.shape + (num_classes,)``, a trailing axis of size 1 dropped first (labels ``(n, 1)``
-    give ``(n, num_classes)``); ``num_classes`` defaults to the largest index plus one.
+    give ``(n, num_classes)``); ``num_classes`` defaults (None or 0, as Keras) to the largest
+    index plus one. Booleans are 0 and 1, and strings of digits are read as numbers, as Keras
+    reads them; unlike Keras, fractions and negative indices are refused rather than cut or
+    wrapped round.
 
     Raises:
         ValueError: indices that are not whole numbers, negative, or not below
-            ``num_classes``; a ``num_classes`` that is not a positive integer.
+            ``num_classes``; a ``num_classes`` that is not a non-negative integer.
     """
     array = np.asarray(x)
-    if array.dtype.kind not in "biuf" or array.dtype.kind == "b":
+    if array.dtype.kind in "US":
+        try:
+            array = array.astype(np.int64)
+        except ValueError:
+            raise ValueError(
+                "Argument 'x' holds strings that are not whole numbers (class indices)."
+            ) from None
+    if array.dtype.kind not in "biuf":
         raise ValueError(
             f"Argument 'x' must hold class indices (integers); received dtype {array.dtype}."
         )
@@ -44,10 +54,11 @@ def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
                              "fractions, NaN or infinity.")
     if num_classes is not None and (
         isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
-        or num_classes < 1
+        or num_classes < 0
     ):
         raise ValueError(
-            f"Argument 'num_classes' must be a positive integer; received {num_classes!r:.60}."
+            f"Argument 'num_classes' must be a positive integer (or None or 0: the largest "
+            f"index plus one); received {num_classes!r:.60}."
         )
     shape = array.shape
     if len(shape) > 1 and shape[-1] == 1:
@@ -55,7 +66,7 @@ def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
     indices = array.reshape(-1).astype(np.int64)
     if indices.size and indices.min() < 0:
         raise ValueError(f"Argument 'x' holds the negative index {int(indices.min())}.")
-    classes = int(num_classes) if num_classes is not None else int(indices.max(initial=-1)) + 1
+    classes = int(num_classes) if num_classes else int(indices.max(initial=-1)) + 1
     if indices.size and indices.max() >= classes:
         raise ValueError(
             f"Argument 'x' holds the index {int(indices.max())}, but num_classes={classes}: "

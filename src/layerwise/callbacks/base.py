@@ -128,7 +128,7 @@ def _overrides(callback: Callback, *hooks: str) -> bool:
 
 
 # Keras' batch size when none is given (evaluate, predict): used when a callback takes their batch
-# hooks; otherwise layerwise's larger passes give the same values faster.
+# hooks; otherwise layerwise's larger passes give the same values (up to rounding) faster.
 KERAS_BATCH_SIZE = 32
 
 _PER_BATCH = {

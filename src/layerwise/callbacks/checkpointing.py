@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from .._extensions import check_extension
-from .monitors import _flag, _Monitor, _real, _verbosity
+from ._monitor_base import _flag, _Monitor, _real, _verbosity
 
 __all__ = ["ModelCheckpoint"]
 
@@ -127,20 +127,21 @@ class ModelCheckpoint(_Monitor):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
             value = self._value(logs)
-            if value is None:  # not validated this epoch
+            if value is None:  # not validated this epoch (the path may name val_ values)
                 return
+            path = self.filepath.format(epoch=epoch + 1, **logs)
             if not self._improved(value):
-                self._say(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
+                self._say(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
                           f"{self.best:.5f}")
                 return
-            self._say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+            self._say(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
                       f"{value:.5f}, saving model to {path}")
             self.best = value
         else:
-            self._say(f"Epoch {epoch + 1}: saving model to {path}")
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+            self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
         allow = self.allow_other_extension
         if self.save_weights_only:
             self.model.save_weights(path, allow_other_extension=allow)

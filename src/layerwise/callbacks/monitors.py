@@ -12,119 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._monitor_base import _flag, _integer, _Monitor, _real, _verbosity
 from .base import Callback
+from .checkpointing import ModelCheckpoint  # noqa: F401 - its home before checkpointing.py
 
 __all__ = ["EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler"]
-
-
-def _integer(value, argument: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"Argument '{argument}' must be an integer >= {minimum}; received {value!r:.60} of "
-            f"type {type(value).__name__}."
-        )
-    if value < minimum:
-        raise ValueError(
-            f"Argument '{argument}' must be an integer >= {minimum}; received {value!r}."
-        )
-    return int(value)
-
-
-def _real(value, argument: str, valid, expected: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(
-            f"Argument '{argument}' must be {expected}; received {value!r:.60} of type "
-            f"{type(value).__name__}."
-        )
-    if not (math.isfinite(value) and valid(value)):
-        raise ValueError(f"Argument '{argument}' must be {expected}; received {value!r}.")
-    return float(value)
-
-
-def _verbosity(value) -> int:
-    if isinstance(value, (bool, np.bool_)) or value not in (0, 1):
-        raise ValueError(f"Argument 'verbose' must be 0 (silent) or 1; received {value!r:.40}.")
-    return int(value)
-
-
-def _flag(value, argument: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Argument '{argument}' must be True or False; received {value!r:.60}.")
-    return bool(value)
-
-
-class _Monitor(Callback):
-    """Shared logic of callbacks that watch one logged quantity for improvement."""
-
-    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
-        super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            raise TypeError(
-                f"Argument 'monitor' must be the name of a logged value, e.g. 'val_loss'; "
-                f"received {monitor!r:.60}."
-            )
-        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
-            raise ValueError(
-                f"Argument 'mode' must be 'auto', 'min' or 'max'; received {mode!r:.60}."
-            )
-        min_delta = _real(min_delta, "min_delta", lambda d: d >= 0, "a number >= 0")
-        self.monitor = monitor
-        if mode == "auto":
-            bigger_is_better = any(k in monitor for k in ("acc", "precision", "recall", "f1", "r2"))
-            mode = "max" if bigger_is_better else "min"
-        self.mode = mode
-        self.min_delta = float(min_delta)
-
-    def check_before_fit(self, log_names: set[str], validation: bool) -> None:
-        """A ``val_`` quantity needs validation data; other names must be logged by fit."""
-        if self.monitor.startswith("val_") and not validation:
-            raise ValueError(
-                f"Argument 'monitor' of {type(self).__name__} is {self.monitor!r}, but fit has "
-                "no validation data: give validation_data or validation_split, or monitor "
-                "'loss'."
-            )
-        if self.monitor not in log_names:
-            raise ValueError(
-                f"Argument 'monitor' of {type(self).__name__} is {self.monitor!r}, which fit "
-                f"does not log; it logs {', '.join(sorted(log_names))}."
-            )
-
-    def _reset_best(self) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
-
-    def _improved(self, value: float) -> bool:
-        return self._better(value, self.best)
-
-    def _better(self, value: float, reference: float) -> bool:
-        """Whether ``value`` improves on ``reference`` by more than ``min_delta``."""
-        if self.mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
-
-    def _say(self, message: str) -> None:
-        """Print ``message`` with ``verbose=1``, once: on rank 0 of a distributed run."""
-        dist = getattr(self.model, "_dist", None)
-        if getattr(self, "verbose", 0) and (dist is None or dist.is_chief):
-            print(message)
-
-    def _value(self, logs) -> float | None:
-        """The monitored value of this epoch; None for a ``val_`` quantity after an epoch that
-        fit did not validate (``validation_freq``): the callback then waits for the next."""
-        if (self.monitor.startswith("val_") and self.model is not None
-                and getattr(self.model, "_epoch_validated", True) is False):
-            return None
-        if not logs or self.monitor not in logs:
-            available = ", ".join(sorted(logs or {}))
-            hint = (
-                " (val_ quantities need validation_data or validation_split)"
-                if (self.monitor.startswith("val_"))
-                else ""
-            )
-            raise ValueError(
-                f"{type(self).__name__} monitors {self.monitor!r}, which is not logged{hint}; "
-                f"available: {available}."
-            )
-        return float(logs[self.monitor])
 
 
 class EarlyStopping(_Monitor):
@@ -168,6 +60,7 @@ class EarlyStopping(_Monitor):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset_best()
         self.wait = 0
+        self._stopped_here = False
         self.stopped_epoch = None
         self.best_epoch = None
         self.best_weights = None
@@ -191,10 +84,12 @@ class EarlyStopping(_Monitor):
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
+            self._stopped_here = True
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        if self.stopped_epoch is not None:
+        # Only a stop of this fit (stopped_epoch may come back with a resumed checkpoint).
+        if getattr(self, "_stopped_here", False):
             self._say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             self._say("Restoring model weights from the end of the best epoch: "
@@ -268,7 +163,7 @@ class ReduceLROnPlateau(_Monitor):
                 raise TypeError("ReduceLROnPlateau needs a constant learning rate, not a schedule.")
             rate = max(optimizer.learning_rate * self.factor, self.min_lr)
             if rate < optimizer.learning_rate:
-                self._say(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                self._say(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
                           f"{rate}.")
             optimizer.learning_rate = rate
             self.cooling, self.wait = self.cooldown, 0
