@@ -49,3 +49,27 @@ CONV_LAYER_MODELS = {
     GlobalMaxPooling2D: _around(lambda: GlobalMaxPooling2D(keepdims=True), (3, 4, 2)),
     GlobalMaxPooling1D: _around(GlobalMaxPooling1D, (6, 2)),
 }
+
+
+# The layers that move values (layerwise.layers.spatial), each around the same Dense layers.
+from layerwise import (  # noqa: E402
+    Cropping1D,
+    Cropping2D,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+
+SPATIAL_LAYER_MODELS = {
+    RepeatVector: _around(lambda: RepeatVector(3), (4,)),
+    Permute: _around(lambda: Permute((2, 1)), (3, 4)),
+    ZeroPadding1D: _around(lambda: ZeroPadding1D((1, 2)), (6, 2)),
+    ZeroPadding2D: _around(lambda: ZeroPadding2D(((1, 0), (2, 1))), (3, 2, 2)),
+    Cropping1D: _around(lambda: Cropping1D((1, 2)), (6, 2)),
+    Cropping2D: _around(lambda: Cropping2D(((1, 0), (0, 1))), (3, 3, 2)),
+    UpSampling1D: _around(lambda: UpSampling1D(2), (6, 2)),
+    UpSampling2D: _around(lambda: UpSampling2D((2, 3)), (3, 2, 2)),
+}

@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 import layerwise
-from conv_models import CONV_LAYER_MODELS
+from conv_models import CONV_LAYER_MODELS, SPATIAL_LAYER_MODELS
 from layerwise import (
     Activation,
     Add,
@@ -219,6 +219,7 @@ LAYER_MODELS = {
     Dropout: dropout_model,
     BatchNormalization: batch_normalization_model,
     **CONV_LAYER_MODELS,
+    **SPATIAL_LAYER_MODELS,
 }
 
 
@@ -237,8 +238,9 @@ def test_every_layer_matches_predict(layer_class, dtype, tmp_path):
     model = trained(LAYER_MODELS[layer_class](), x, rng.normal(size=(64, 3)), dtype=dtype)
     path = export_onnx(model, tmp_path / "model.onnx")
     tolerance = FLOAT32_TOLERANCE if dtype == "float32" else FLOAT64_TOLERANCE
-    # onnxruntime has no float64 Conv or pooling kernels; ONNX's reference evaluator has.
-    reference = dtype == "float64" and layer_class in CONV_LAYER_MODELS
+    # onnxruntime has no float64 Conv, pooling or Resize kernels; ONNX's reference evaluator has.
+    reference = dtype == "float64" and (layer_class in CONV_LAYER_MODELS
+                                        or layer_class in SPATIAL_LAYER_MODELS)
     assert_runs_like_predict(model, path, 2 * rng.normal(size=(40, 5)) + 1.5, tolerance,
                              reference=reference)
 

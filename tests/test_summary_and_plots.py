@@ -79,3 +79,17 @@ def test_import_is_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_import_leaves_the_garbage_collector_as_it_found_it():
+    # layerwise switches the collector off while its modules load (a speed-up of its import)
+    code = (
+        "import gc, sys\n"
+        "before = gc.isenabled() if sys.argv[1] == 'on' else (gc.disable() or False)\n"
+        "import layerwise, layerwise.utils, layerwise.models\n"
+        "print(before, gc.isenabled(), hasattr(layerwise, '_numpy'))\n"
+    )
+    for setting, expected in (("on", "True True False"), ("off", "False False False")):
+        result = subprocess.run([sys.executable, "-c", code, setting], capture_output=True,
+                                text=True, check=True)
+        assert result.stdout.strip() == expected

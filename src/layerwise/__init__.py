@@ -14,59 +14,80 @@ Build a model by calling each layer on the previous one, compile it with a loss,
     predictions = model.predict(x_test)
 """
 
+import gc as _gc
 from typing import TYPE_CHECKING, Any
 
-from . import (
-    activations,
-    callbacks,
-    exceptions,
-    initializers,
-    losses,
-    metrics,
-    optimizers,
-    regularizers,
-    schedules,
-)
-from ._version import __version__
-from .layers import (
-    GRU,
-    LSTM,
-    Activation,
-    Add,
-    Average,
-    AveragePooling1D,
-    AveragePooling2D,
-    BatchNormalization,
-    Bidirectional,
-    Concatenate,
-    Conv1D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Embedding,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalAveragePooling2D,
-    GlobalMaxPooling1D,
-    GlobalMaxPooling2D,
-    Input,
-    Layer,
-    LayerNormalization,
-    Masking,
-    Maximum,
-    MaxPooling1D,
-    MaxPooling2D,
-    Minimum,
-    Multiply,
-    Reshape,
-    SimpleRNN,
-    Subtract,
-)
-from .losses import Loss
-from .model import Model
-from .registry import register_serializable
-from .seeding import set_seed
-from .sequential import Sequential
+import numpy as _numpy  # noqa: F401 - first, with the collector on: NumPy's import is its own
+
+# The collector is off while layerwise's modules load: they create many objects and no garbage,
+# and the full collections that the allocations trigger in mid-import cost about as much as
+# the modules themselves (python -X importtime). It is switched back on however this ends.
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from . import (
+        activations,
+        callbacks,
+        exceptions,
+        initializers,
+        losses,
+        metrics,
+        optimizers,
+        regularizers,
+        schedules,
+    )
+    from ._version import __version__
+    from .layers import (
+        GRU,
+        LSTM,
+        Activation,
+        Add,
+        Average,
+        AveragePooling1D,
+        AveragePooling2D,
+        BatchNormalization,
+        Bidirectional,
+        Concatenate,
+        Conv1D,
+        Conv2D,
+        Cropping1D,
+        Cropping2D,
+        Dense,
+        Dropout,
+        Embedding,
+        Flatten,
+        GlobalAveragePooling1D,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling1D,
+        GlobalMaxPooling2D,
+        Input,
+        Layer,
+        LayerNormalization,
+        Masking,
+        Maximum,
+        MaxPooling1D,
+        MaxPooling2D,
+        Minimum,
+        Multiply,
+        Permute,
+        RepeatVector,
+        Reshape,
+        SimpleRNN,
+        Subtract,
+        UpSampling1D,
+        UpSampling2D,
+        ZeroPadding1D,
+        ZeroPadding2D,
+    )
+    from .losses import Loss
+    from .model import Model
+    from .registry import register_serializable
+    from .seeding import set_seed
+    from .sequential import Sequential
+finally:
+    if _collecting:
+        _gc.enable()
+    del _collecting, _numpy
 
 if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
     from . import models, saving, sklearn, utils  # noqa: F401
@@ -135,6 +156,14 @@ __all__ = [
     "GlobalAveragePooling2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "RepeatVector",
+    "Permute",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "Cropping1D",
+    "Cropping2D",
+    "UpSampling1D",
+    "UpSampling2D",
     "Model",
     "Sequential",
     "Loss",

@@ -50,6 +50,7 @@ from . import (  # noqa: F401  (importing them registers the built-in converters
     onnx_conv,
     onnx_converters,
     onnx_recurrent,
+    onnx_spatial,
 )
 from .onnx_graph import (
     ACTIVATION_CONVERTERS,
