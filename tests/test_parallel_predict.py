@@ -300,3 +300,65 @@ def test_a_forked_child_predicts_on_threads_of_its_own(monkeypatch):
             time.sleep(0.01)
         assert os.read(read, 1) == b"1"
         os.close(read)
+
+
+def shape_and_pooling_model(dtype: str) -> Model:
+    """The other layers with an ``_infer``: LayerNormalization (scaled, shifted or neither),
+    max and average pooling with and without padding, global pooling, and the layers that move
+    values (RepeatVector, Permute, padding, cropping, up-sampling)."""
+    layerwise.set_seed(4)
+    inputs = Input((6, 5, 2))
+    h = layerwise.LayerNormalization()(inputs)
+    h = layerwise.ZeroPadding2D(((1, 0), (0, 1)))(h)                    # (7, 6, 2)
+    h = layerwise.MaxPooling2D(2, padding="same")(h)                    # (4, 3, 2)
+    h = layerwise.UpSampling2D((2, 1))(h)                               # (8, 3, 2)
+    h = layerwise.AveragePooling2D((2, 2), strides=1)(h)                # (7, 2, 2)
+    h = layerwise.Cropping2D(((1, 1), (0, 0)))(h)                       # (5, 2, 2)
+    a = layerwise.GlobalMaxPooling2D()(h)
+    b = layerwise.GlobalAveragePooling2D()(h)
+    seq = layerwise.RepeatVector(4)(Concatenate()([a, b]))              # (4, 4)
+    seq = layerwise.LayerNormalization(center=False)(seq)               # over the 4 features
+    seq = layerwise.UpSampling1D(2)(layerwise.ZeroPadding1D(1)(seq))    # (12, 4)
+    seq = layerwise.AveragePooling1D(3, padding="same")(layerwise.Cropping1D((1, 2))(seq))
+    seq = layerwise.Permute((2, 1))(seq)                                # (4, 3): steps vary
+    seq = layerwise.MaxPooling1D(2)(layerwise.LayerNormalization(scale=False)(seq))
+    pooled = [layerwise.GlobalMaxPooling1D()(seq), layerwise.GlobalAveragePooling1D()(seq)]
+    model = Model(inputs, Dense(3, activation="softmax")(Concatenate()(pooled)))
+    model.compile(loss="categorical_crossentropy", dtype=dtype)
+    for layer in model.layers:  # scale and shift away from 1 and 0
+        for name, array in layer.parameters().items():
+            if name in ("gamma", "beta"):
+                array[...] = np.random.default_rng(5).normal(size=array.shape)
+    return model
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [1, 7, 600])
+def test_the_shape_and_pooling_layers_infer_as_they_forward(dtype, n):
+    model = shape_and_pooling_model(dtype)
+    assert model._graph.inferable
+    x = np.random.default_rng(6).normal(size=(n, 6, 5, 2)).astype(dtype)
+    original = x.copy()
+    expected = layer_by_layer(model, [x])
+    workspace = [None] * len(model._graph.layers)
+    for scratch in (None, workspace, workspace):
+        got = model._graph.infer([x], scratch)
+        np.testing.assert_allclose(got[0], expected[0], rtol=TOLERANCE[dtype],
+                                   atol=TOLERANCE[dtype])
+    np.testing.assert_allclose(model.predict(x), expected[0], rtol=TOLERANCE[dtype],
+                               atol=TOLERANCE[dtype])
+    np.testing.assert_array_equal(x, original)
+    if n > 1:  # the output depends on the sample (no layer washes its input out)
+        assert np.ptp(expected[0], axis=0).max() > 1e-3
+
+
+@needs_blas
+def test_a_pooling_model_predicts_on_two_threads_as_on_one(monkeypatch):
+    model = shape_and_pooling_model("float64")
+    x = np.random.default_rng(7).normal(size=(2000, 6, 5, 2))
+    expected = layer_by_layer(model, [x])[0]
+    seen = passes_on_threads(monkeypatch, meet=2)
+    with threadpool_limits(2):
+        got = model.predict(x)
+    assert len({thread for thread, _ in seen}) == 2  # the passes ran on two threads
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)

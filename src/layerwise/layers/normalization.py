@@ -279,6 +279,17 @@ class LayerNormalization(Layer):
         self.output = out
         return out
 
+    def _infer(self, input_data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`forward`'s operations, in place on one new array and keeping nothing."""
+        centered = input_data - _mean(input_data, self._norm_axes)
+        variance = _mean(centered * centered, self._norm_axes)
+        centered *= 1.0 / np.sqrt(variance + self.epsilon)
+        if self.scale:
+            centered *= self.gamma.reshape(self._broadcast)
+        if self.center:
+            centered += self.beta.reshape(self._broadcast)
+        return centered
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """Gradients of ``gamma``, ``beta`` and the input (the exact Jacobian product)."""
         batch_axes = tuple(a for a in range(output_error.ndim) if a not in self._norm_axes)

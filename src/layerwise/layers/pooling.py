@@ -108,6 +108,16 @@ class _Pooling(Layer):
         self.output = pooled.reshape(n, *self.output_shape)
         return self.output
 
+    def _infer(self, inputs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`forward` in inference, writing nothing to the layer (its temporaries in a
+        workspace of this call), so that several threads may run it at once."""
+        x = self._as_2d(inputs)
+        if self.mode == "max":
+            pooled = max_pool2d_forward(x, self.geometry, Workspace(), keep_choices=False)
+        else:
+            pooled = avg_pool2d_forward(x, self.geometry, Workspace())
+        return pooled.reshape(len(inputs), *self.output_shape)
+
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """The input gradient (no parameters: None without ``input_gradient``)."""
         if not input_gradient:
@@ -266,9 +276,11 @@ class _GlobalPooling(Layer):
     def forward(self, inputs: Any) -> np.ndarray:
         """``(n, *spatial, channels) -> (n, channels)`` (or with kept unit axes)."""
         self.input = inputs
-        self.output = global_pool_forward(inputs, self.mode).reshape(len(inputs),
-                                                                     *self.output_shape)
+        self.output = self._infer(inputs)
         return self.output
+
+    def _infer(self, inputs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return global_pool_forward(inputs, self.mode).reshape(len(inputs), *self.output_shape)
 
     def _backward(self, output_error, pre_activation=False, input_gradient=True):
         """The input gradient (no parameters: None without ``input_gradient``)."""
