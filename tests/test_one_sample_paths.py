@@ -460,3 +460,21 @@ def test_a_copied_workspace_starts_empty_and_the_copy_computes_the_same():
         np.testing.assert_array_equal(result, fresh)
     again, _ = conv_ops.conv2d_forward(x, kernel, None, geometry, workspace, keep_columns=False)
     np.testing.assert_array_equal(again, expected)
+
+
+def test_conv_geometry_is_immutable_and_equal_by_its_fields():
+    import copy
+    import pickle
+
+    geometry = conv_ops.conv_geometry((8, 8), 3, (3, 3), (1, 1), (1, 1), "same")
+    twin = conv_ops.conv_geometry((8, 8), 3, (3, 3), (1, 1), (1, 1), "same")
+    assert geometry == twin and hash(geometry) == hash(twin) and geometry is not twin
+    assert geometry != conv_ops.conv_geometry((8, 8), 3, (3, 3), (2, 2), (1, 1), "same")
+    assert geometry != "not a geometry"
+    for copied in (pickle.loads(pickle.dumps(geometry)), copy.deepcopy(geometry)):
+        assert copied == geometry and copied.padded_size == geometry.padded_size
+    with pytest.raises(AttributeError, match="immutable"):
+        geometry.channels = 4
+    with pytest.raises(AttributeError, match="immutable"):
+        del geometry.channels
+    assert geometry.channels == 3

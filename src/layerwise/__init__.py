@@ -87,7 +87,7 @@ try:
 finally:
     if _collecting:
         _gc.enable()
-    del _collecting, _numpy
+    del _collecting, _numpy, _gc
 
 if TYPE_CHECKING:  # type checkers see the lazily imported names with their real types
     from . import models, saving, sklearn, utils  # noqa: F401

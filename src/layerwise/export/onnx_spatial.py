@@ -1,7 +1,8 @@
 """ONNX converters of the layers that move values (``layerwise.layers.spatial``), on the
 channels-last tensors the other converters keep: ``Tile`` after ``Unsqueeze`` for RepeatVector,
-``Transpose`` for Permute, ``Pad`` for zero padding, ``Slice`` for cropping and ``Resize``
-(nearest, asymmetric coordinates, rounding down: each value repeated) for up-sampling."""
+``Transpose`` for Permute, ``Pad`` for zero padding, ``Slice`` for cropping, and for
+up-sampling a ``Reshape`` that gives each repeated axis a unit axis after it, a ``Tile`` along
+those and a ``Reshape`` back (rather than ``Resize``, which onnxruntime runs in float32 only)."""
 
 from __future__ import annotations
 
@@ -63,9 +64,11 @@ def _cropping(graph, layer, inputs):
 
 @register_layer_converter(UpSampling1D, UpSampling2D)
 def _up_sampling(graph, layer, inputs):
-    scales = graph.onnx.numpy_helper.from_array(
-        np.array([1.0, *layer.size, 1.0], dtype=np.float32),
-        graph.unique_name(f"{layer.name}/scales"))
-    graph.initializers.append(scales)
-    return graph.node("Resize", [inputs[0], "", scales.name], layer.name, mode="nearest",
-                      coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    spread = [d for s in layer.input_shape[:-1] for d in (s, 1)]  # (n, h, 1, w, 1, c)
+    repeats = [1, *(d for k in layer.size for d in (1, k)), 1]
+    x = graph.node("Reshape", [inputs[0], _int64(graph, f"{layer.name}/spread",
+                                                 [-1, *spread, layer.input_shape[-1]])],
+                   layer.name)
+    x = graph.node("Tile", [x, _int64(graph, f"{layer.name}/repeats", repeats)], layer.name)
+    return graph.node("Reshape", [x, _int64(graph, f"{layer.name}/shape",
+                                            [-1, *layer.output_shape])], layer.name)

@@ -71,11 +71,16 @@ class ConvGeometry:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ConvGeometry is immutable: cannot set {name!r}.")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"ConvGeometry is immutable: cannot delete {name!r}.")
+
     def _key(self) -> tuple:
         return tuple(self.__dict__[name] for name in self._FIELDS)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is ConvGeometry and self._key() == other._key()
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash(self._key())
