@@ -1,21 +1,19 @@
 """The gathered-column matrices of :mod:`layerwise.ops.conv` ("im2col"): the receptive fields
 of a (padded) input as a row-major matrix (training, which keeps it for backward), as its
 transpose for few channels (inference: one copy), and the views of a one-pass inference forward
-made once per batch size. ``ConvGeometry`` (in :mod:`layerwise.ops.conv`) describes the shapes."""
+made once per batch size. ``ConvGeometry`` (:mod:`layerwise.ops.geometry`) holds the shapes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .geometry import strided_view
+from .geometry import ConvGeometry, strided_view
 from .workspace import Workspace
 
 __all__ = ["windows", "gather", "columns", "gather_transposed", "columns_transposed",
            "one_pass_plan", "few_sample_plan"]
 
-ConvGeometry = Any  # layerwise.ops.conv.ConvGeometry (imported there: no cycle)
+
 
 
 def windows(padded: np.ndarray, geometry: ConvGeometry) -> np.ndarray:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import ConvGeometry
-from .geometry import strided_view
+from .geometry import ConvGeometry, strided_view
 from .workspace import Workspace
 
 __all__ = [
